@@ -1,0 +1,402 @@
+/**
+ * SqliteStore: the embedded store (better-sqlite3, WAL). Synchronous underneath, so every write
+ * method runs in one transaction and cannot interleave with another.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Candle, StoredCandle } from '../../domain/candle.js';
+import { ConflictError } from '../../domain/errors.js';
+import { sampleSecond, type PriceSample } from '../../domain/price.js';
+import { buildRollup, RESOLUTION_MS, ROLLUP_SOURCES, touchedBuckets } from '../../domain/rollups.js';
+import type { NewSymbol, SymbolRecord } from '../../domain/symbol.js';
+import type {
+  CandleQuery,
+  CandleSpan,
+  NewUser,
+  PriceSampleQuery,
+  Store,
+  SymbolFilter,
+  UserRecord,
+} from '../../ports/store.js';
+import { MIGRATIONS } from './migrations.js';
+
+interface SymbolRow {
+  symbol: string;
+  base_asset: string;
+  quote_asset: string;
+  status: string;
+  is_active: number;
+  created_at: number;
+}
+
+interface CandleRow {
+  symbol: string;
+  resolution: string;
+  open_time: number;
+  close_time: number;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: string;
+  quote_volume: string;
+  trades: number;
+  taker_buy_volume: string;
+  taker_buy_quote_volume: string;
+  closed: number;
+}
+
+interface UserRow {
+  id: string;
+  name: string;
+  email: string;
+  role: 'user' | 'admin';
+  password_hash: string;
+  created_at: number;
+}
+
+const toSymbol = (row: SymbolRow): SymbolRecord => ({
+  symbol: row.symbol,
+  baseAsset: row.base_asset,
+  quoteAsset: row.quote_asset,
+  status: row.status,
+  isActive: row.is_active === 1,
+  createdAt: row.created_at,
+});
+
+const toCandle = (row: CandleRow): Candle => ({
+  symbol: row.symbol,
+  interval: row.resolution,
+  openTime: row.open_time,
+  closeTime: row.close_time,
+  open: row.open,
+  high: row.high,
+  low: row.low,
+  close: row.close,
+  volume: row.volume,
+  quoteVolume: row.quote_volume,
+  trades: row.trades,
+  takerBuyVolume: row.taker_buy_volume,
+  takerBuyQuoteVolume: row.taker_buy_quote_volume,
+  closed: row.closed === 1,
+});
+
+const toUser = (row: UserRow): UserRecord => ({
+  id: row.id,
+  name: row.name,
+  email: row.email,
+  role: row.role,
+  passwordHash: row.password_hash,
+  createdAt: row.created_at,
+});
+
+const candleParams = (candle: Candle, eventTime: number) => ({
+  symbol: candle.symbol,
+  resolution: candle.interval,
+  open_time: candle.openTime,
+  close_time: candle.closeTime,
+  open: candle.open,
+  high: candle.high,
+  low: candle.low,
+  close: candle.close,
+  volume: candle.volume,
+  quote_volume: candle.quoteVolume,
+  trades: candle.trades,
+  taker_buy_volume: candle.takerBuyVolume,
+  taker_buy_quote_volume: candle.takerBuyQuoteVolume,
+  closed: candle.closed ? 1 : 0,
+  event_time: eventTime,
+});
+
+const CANDLE_COLUMNS = `symbol, resolution, open_time, close_time, open, high, low, close, volume, quote_volume,
+  trades, taker_buy_volume, taker_buy_quote_volume, closed, event_time`;
+const CANDLE_VALUES = `@symbol, @resolution, @open_time, @close_time, @open, @high, @low, @close, @volume,
+  @quote_volume, @trades, @taker_buy_volume, @taker_buy_quote_volume, @closed, @event_time`;
+const CANDLE_UPDATE = `close_time = excluded.close_time, open = excluded.open, high = excluded.high,
+  low = excluded.low, close = excluded.close, volume = excluded.volume, quote_volume = excluded.quote_volume,
+  trades = excluded.trades, taker_buy_volume = excluded.taker_buy_volume,
+  taker_buy_quote_volume = excluded.taker_buy_quote_volume, closed = excluded.closed, event_time = excluded.event_time`;
+
+export interface SqliteStoreOptions {
+  /** A file path, or `:memory:`. */
+  readonly path: string;
+  readonly now?: () => number;
+}
+
+export class SqliteStore implements Store {
+  readonly driver = 'sqlite' as const;
+  readonly #db: Database.Database;
+  readonly #now: () => number;
+  readonly #statements;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.#db = new Database(options.path);
+    this.#now = options.now ?? Date.now;
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#migrate();
+    const db = this.#db;
+    this.#statements = {
+      symbol: db.prepare<[string], SymbolRow>('SELECT * FROM symbols WHERE symbol = ?'),
+      insertSymbol: db.prepare(
+        `INSERT INTO symbols (symbol, base_asset, quote_asset, status, is_active, created_at)
+         VALUES (@symbol, @base_asset, @quote_asset, @status, @is_active, @created_at) ON CONFLICT DO NOTHING`,
+      ),
+      setActive: db.prepare('UPDATE symbols SET is_active = ? WHERE symbol = ?'),
+      insertSample: db.prepare(
+        `INSERT INTO price_samples (symbol, second, timestamp, price) VALUES (?, ?, ?, ?)
+         ON CONFLICT (symbol, second) DO UPDATE SET timestamp = excluded.timestamp, price = excluded.price
+         WHERE excluded.timestamp > price_samples.timestamp`,
+      ),
+      deleteSamples: db.prepare('DELETE FROM price_samples WHERE second < ?'),
+      // The merge rule of domain/candle.ts shouldReplace, in SQL so a batch is one statement per row.
+      upsertBase: db.prepare(
+        `INSERT INTO candles (${CANDLE_COLUMNS}) VALUES (${CANDLE_VALUES})
+         ON CONFLICT (symbol, resolution, open_time) DO UPDATE SET ${CANDLE_UPDATE}
+         WHERE candles.closed = 0 AND (excluded.closed = 1 OR excluded.event_time > candles.event_time)`,
+      ),
+      replaceRollup: db.prepare(
+        `INSERT INTO candles (${CANDLE_COLUMNS}) VALUES (${CANDLE_VALUES})
+         ON CONFLICT (symbol, resolution, open_time) DO UPDATE SET ${CANDLE_UPDATE}`,
+      ),
+      candles: db.prepare<[string, string, number, number], CandleRow>(
+        `SELECT * FROM candles WHERE symbol = ? AND resolution = ? AND open_time BETWEEN ? AND ? ORDER BY open_time`,
+      ),
+      span: db.prepare<[string], { first: number | null; last: number | null }>(
+        `SELECT MIN(open_time) AS first, MAX(open_time) AS last FROM candles WHERE symbol = ? AND resolution = '1m'`,
+      ),
+      insertUser: db.prepare(
+        `INSERT INTO users (id, name, email, role, password_hash, created_at)
+         VALUES (@id, @name, @email, @role, @password_hash, @created_at)`,
+      ),
+      userByEmail: db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ?'),
+      userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
+      setting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?'),
+      insertSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+    };
+  }
+
+  #migrate(): void {
+    this.#db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const applied = new Set(
+      this.#db
+        .prepare<[], { version: number }>('SELECT version FROM schema_migrations')
+        .all()
+        .map((row) => row.version),
+    );
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      this.#db.transaction(() => {
+        this.#db.exec(migration.sql);
+        this.#db
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(migration.version, migration.name, this.#now());
+      })();
+    }
+  }
+
+  /** The schema versions applied, ascending (for status and tests). */
+  schemaVersions(): number[] {
+    return this.#db
+      .prepare<[], { version: number }>('SELECT version FROM schema_migrations ORDER BY version')
+      .all()
+      .map((row) => row.version);
+  }
+
+  /** Size of the database in bytes (pages in use times page size). */
+  sizeBytes(): number {
+    const pages = this.#db.pragma('page_count', { simple: true }) as number;
+    const free = this.#db.pragma('freelist_count', { simple: true }) as number;
+    const pageSize = this.#db.pragma('page_size', { simple: true }) as number;
+    return (pages - free) * pageSize;
+  }
+
+  async ping(): Promise<void> {
+    this.#db.prepare('SELECT 1').get();
+    return;
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+    return;
+  }
+
+  async insertSymbol(symbol: NewSymbol): Promise<SymbolRecord> {
+    const row = this.#symbolParams(symbol);
+    if (this.#statements.insertSymbol.run(row).changes === 0) {
+      throw new ConflictError(`symbol ${symbol.symbol} already exists`);
+    }
+    return toSymbol(row);
+  }
+
+  async insertSymbolsIfMissing(
+    symbols: readonly NewSymbol[],
+  ): Promise<{ created: string[]; skipped: string[] }> {
+    const created: string[] = [];
+    const skipped: string[] = [];
+    this.#db.transaction(() => {
+      for (const symbol of symbols) {
+        const inserted = this.#statements.insertSymbol.run(this.#symbolParams(symbol)).changes > 0;
+        (inserted ? created : skipped).push(symbol.symbol);
+      }
+    })();
+    return { created, skipped };
+  }
+
+  #symbolParams(symbol: NewSymbol): SymbolRow {
+    return {
+      symbol: symbol.symbol,
+      base_asset: symbol.baseAsset,
+      quote_asset: symbol.quoteAsset,
+      status: symbol.status,
+      is_active: symbol.isActive ? 1 : 0,
+      created_at: this.#now(),
+    };
+  }
+
+  async getSymbol(symbol: string): Promise<SymbolRecord | undefined> {
+    const row = this.#statements.symbol.get(symbol);
+    return row && toSymbol(row);
+  }
+
+  async listSymbols(filter: SymbolFilter = {}): Promise<SymbolRecord[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (filter.active !== undefined) {
+      where.push('is_active = ?');
+      params.push(filter.active ? 1 : 0);
+    }
+    if (filter.search) {
+      // instr() is a plain substring test: no LIKE wildcards to escape.
+      where.push('instr(symbol, ?) > 0');
+      params.push(filter.search.toUpperCase());
+    }
+    const sql = `SELECT * FROM symbols ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY symbol`;
+    return this.#db
+      .prepare<(string | number)[], SymbolRow>(sql)
+      .all(...params)
+      .map(toSymbol);
+  }
+
+  async setSymbolActive(symbol: string, isActive: boolean): Promise<SymbolRecord | undefined> {
+    this.#statements.setActive.run(isActive ? 1 : 0, symbol);
+    return this.getSymbol(symbol);
+  }
+
+  async insertPriceSamples(samples: readonly PriceSample[]): Promise<void> {
+    this.#db.transaction(() => {
+      for (const sample of samples) {
+        this.#statements.insertSample.run(
+          sample.symbol,
+          sampleSecond(sample.timestamp),
+          sample.timestamp,
+          sample.price,
+        );
+      }
+    })();
+    return;
+  }
+
+  async listPriceSamples(query: PriceSampleQuery): Promise<PriceSample[]> {
+    const direction = query.order === 'asc' ? 'ASC' : 'DESC';
+    const from = query.from ?? 0;
+    const to = query.to ?? Number.MAX_SAFE_INTEGER;
+    const rows = this.#db
+      .prepare<[string, number, number, number, number, number], { timestamp: number; price: string }>(
+        `SELECT timestamp, price FROM price_samples
+         WHERE symbol = ? AND second BETWEEN ? AND ? AND timestamp BETWEEN ? AND ?
+         ORDER BY second ${direction} LIMIT ?`,
+      )
+      .all(query.symbol, sampleSecond(from), sampleSecond(to), from, to, query.limit);
+    return rows.map((row) => ({ symbol: query.symbol, price: row.price, timestamp: row.timestamp }));
+  }
+
+  async deletePriceSamplesBefore(before: number): Promise<number> {
+    return this.#statements.deleteSamples.run(sampleSecond(before)).changes;
+  }
+
+  async upsertCandles(candles: readonly StoredCandle[]): Promise<void> {
+    if (candles.length === 0) return;
+    this.#db.transaction(() => {
+      const touched = new Map<string, number[]>();
+      for (const candle of candles) {
+        if (this.#statements.upsertBase.run(candleParams(candle, candle.eventTime)).changes === 0) continue;
+        const times = touched.get(candle.symbol) ?? [];
+        times.push(candle.openTime);
+        touched.set(candle.symbol, times);
+      }
+      for (const [symbol, openTimes] of touched) this.#rewriteRollups(symbol, openTimes);
+    })();
+    return;
+  }
+
+  #rewriteRollups(symbol: string, baseOpenTimes: readonly number[]): void {
+    let changed: Iterable<number> = baseOpenTimes;
+    for (const { resolution, source } of ROLLUP_SOURCES) {
+      const buckets = touchedBuckets(changed, resolution);
+      for (const openTime of buckets) {
+        const rows = this.#statements.candles
+          .all(symbol, source, openTime, openTime + RESOLUTION_MS[resolution] - 1)
+          .map(toCandle);
+        const rollup = buildRollup(rows, resolution);
+        if (rollup) this.#statements.replaceRollup.run(candleParams(rollup, this.#now()));
+      }
+      changed = buckets;
+    }
+  }
+
+  async listCandles(query: CandleQuery): Promise<Candle[]> {
+    return this.#statements.candles.all(query.symbol, query.resolution, query.from, query.to).map(toCandle);
+  }
+
+  async candleSpan(symbol: string): Promise<CandleSpan | undefined> {
+    const row = this.#statements.span.get(symbol);
+    if (!row || row.first === null || row.last === null) return undefined;
+    return { firstOpenTime: row.first, lastOpenTime: row.last };
+  }
+
+  async createUser(user: NewUser): Promise<UserRecord> {
+    const row: UserRow = {
+      id: randomUUID(),
+      name: user.name,
+      email: user.email,
+      role: user.role,
+      password_hash: user.passwordHash,
+      created_at: this.#now(),
+    };
+    try {
+      this.#statements.insertUser.run(row);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new ConflictError(`a user with email ${user.email} exists`, { cause: error });
+      }
+      throw error;
+    }
+    return toUser(row);
+  }
+
+  async findUserByEmail(email: string): Promise<UserRecord | undefined> {
+    const row = this.#statements.userByEmail.get(email);
+    return row && toUser(row);
+  }
+
+  async findUserById(id: string): Promise<UserRecord | undefined> {
+    const row = this.#statements.userById.get(id);
+    return row && toUser(row);
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    return this.#statements.setting.get(key)?.value;
+  }
+
+  async setSettingIfMissing(key: string, value: string): Promise<string> {
+    this.#statements.insertSetting.run(key, value);
+    return this.#statements.setting.get(key)!.value;
+  }
+}

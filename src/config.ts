@@ -1,0 +1,164 @@
+/**
+ * The only reader of process.env (SPEC section 3). One schema; an invalid value stops the service
+ * at start with one message naming every bad variable. The result is typed and frozen.
+ */
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { parseDuration } from './domain/duration.js';
+import { isValidTimeZone } from './domain/session-calendar.js';
+
+const DEFAULT_INTERVAL_HOURS = '1,5,9,13,17,21';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const SYMBOL_PATTERN = /^[\p{Lu}\p{Lo}\p{N}]{2,32}$/u;
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `a duration like 90s, 15m, 23h or 7d, got "${text}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const withScheme = (schemes: readonly string[]) =>
+  z.string().refine((text) => schemes.some((scheme) => text.startsWith(scheme)), {
+    message: `must start with ${schemes.join(' or ')}`,
+  });
+
+const list = (text: string): string[] =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+
+const envSchema = z.object({
+  PORT: integer(5000, 0, 65_535),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: withScheme(['sqlite:', 'postgres://', 'postgresql://', 'mongodb://', 'mongodb+srv://']),
+  REDIS_URL: withScheme(['redis://', 'rediss://']).optional(),
+  BINANCE_WS_URL: withScheme(['ws://', 'wss://']).default('wss://stream.binance.com:9443'),
+  BINANCE_REST_URL: withScheme(['http://', 'https://']).default('https://api.binance.com'),
+  SYMBOLS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return undefined;
+      const symbols = list(text).map((symbol) => symbol.toUpperCase());
+      const bad = symbols.filter((symbol) => !SYMBOL_PATTERN.test(symbol));
+      if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not symbols: ${bad.join(', ')}` });
+      return [...new Set(symbols)];
+    }),
+  TRACK_TOP: integer(242, 1, 5000),
+  INTERVAL_HOURS: z
+    .string()
+    .default(DEFAULT_INTERVAL_HOURS)
+    .transform((text, ctx) => {
+      const items = list(text);
+      const hours = items.map(Number);
+      if (items.length === 0 || hours.some((hour) => !Number.isInteger(hour) || hour < 0 || hour > 23)) {
+        ctx.addIssue({ code: 'custom', message: `a comma list of hours 0-23, got "${text}"` });
+        return z.NEVER;
+      }
+      return [...new Set(hours)].sort((a, b) => a - b);
+    }),
+  INTERVAL_TIMEZONE: z
+    .string()
+    .default('UTC')
+    .refine(isValidTimeZone, { message: 'must be an IANA time zone such as UTC or Europe/London' }),
+  BACKFILL_LOOKBACK: duration('1d'),
+  PRICE_HISTORY_RETENTION: duration('7d'),
+  BROADCAST_INTERVAL_MS: integer(1000, 50, 60_000),
+  HISTORY_ON_SUBSCRIBE: duration('1h'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_EXPIRES_IN: duration('1d'),
+  ADMIN_EMAIL: z.email().optional(),
+  ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  CORS_ORIGINS: z
+    .string()
+    .default('*')
+    .transform((text) => list(text)),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string;
+  readonly redisUrl: string | undefined;
+  readonly binanceWsUrl: string;
+  readonly binanceRestUrl: string;
+  readonly symbols: readonly string[] | undefined;
+  readonly trackTop: number;
+  readonly intervalHours: readonly number[];
+  readonly intervalTimeZone: string;
+  readonly backfillLookbackMs: number;
+  readonly priceHistoryRetentionMs: number;
+  readonly broadcastIntervalMs: number;
+  readonly historyOnSubscribeMs: number;
+  readonly jwtSecret: string | undefined;
+  readonly jwtExpiresInMs: number;
+  readonly admin: { readonly email: string; readonly password: string } | undefined;
+  readonly corsOrigins: readonly string[];
+  readonly logLevel: Env['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Variables read as blank are treated as unset, as `.env` files often leave them. */
+function withoutBlanks(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '',
+    ),
+  );
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(withoutBlanks(env));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    binanceWsUrl: e.BINANCE_WS_URL.replace(/\/+$/, ''),
+    binanceRestUrl: e.BINANCE_REST_URL.replace(/\/+$/, ''),
+    symbols: e.SYMBOLS ? Object.freeze(e.SYMBOLS) : undefined,
+    trackTop: e.TRACK_TOP,
+    intervalHours: Object.freeze(e.INTERVAL_HOURS),
+    intervalTimeZone: e.INTERVAL_TIMEZONE,
+    backfillLookbackMs: e.BACKFILL_LOOKBACK,
+    priceHistoryRetentionMs: e.PRICE_HISTORY_RETENTION,
+    broadcastIntervalMs: e.BROADCAST_INTERVAL_MS,
+    historyOnSubscribeMs: e.HISTORY_ON_SUBSCRIBE,
+    jwtSecret: e.JWT_SECRET,
+    jwtExpiresInMs: e.JWT_EXPIRES_IN,
+    admin:
+      e.ADMIN_EMAIL && e.ADMIN_PASSWORD
+        ? Object.freeze({ email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD })
+        : undefined,
+    corsOrigins: Object.freeze(e.CORS_ORIGINS),
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** Reads `.env` (when present) into process.env without overriding what is already set, then parses. */
+export function loadConfigFromProcess(envFile = '.env'): Config {
+  if (existsSync(envFile)) process.loadEnvFile(envFile);
+  return loadConfig(process.env);
+}

@@ -1,0 +1,72 @@
+/** `/system/health` and `/system/status` (SPEC section 5). */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Store } from '../../ports/store.js';
+import { ok } from '../envelope.js';
+
+/** How long the store may take to answer a health check before it counts as down. */
+export const HEALTH_CHECK_TIMEOUT_MS = 2000;
+
+export interface SystemRouteDeps {
+  readonly store: Store;
+  readonly version: string;
+  readonly startedAt: number;
+  readonly now: () => number;
+}
+
+async function check(probe: () => Promise<void>): Promise<{ ok: boolean; error?: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${HEALTH_CHECK_TIMEOUT_MS} ms`)),
+      HEALTH_CHECK_TIMEOUT_MS,
+    );
+  });
+  try {
+    await Promise.race([probe(), timeout]);
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : 'failed' };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function systemRoutes({ store, version, startedAt, now }: SystemRouteDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/system/health',
+      { schema: { tags: ['system'], summary: 'Liveness of the process and its store' } },
+      async (_request, reply) => {
+        const storeCheck = await check(() => store.ping());
+        if (storeCheck.ok) return ok({ status: 'ok' }, 'healthy');
+        // The check's text is our own (a timeout or the driver's answer), kept short for operators.
+        const body = { status: 'degraded', checks: { store: { ok: false, driver: store.driver } } };
+        return reply.code(503).send({ success: false, statusCode: 503, message: 'degraded', data: body });
+      },
+    );
+
+    app.get(
+      '/system/status',
+      { schema: { tags: ['system'], summary: 'What the service is doing' } },
+      async () => {
+        const storeCheck = await check(() => store.ping());
+        const [all, active] = storeCheck.ok
+          ? await Promise.all([store.listSymbols(), store.listSymbols({ active: true })])
+          : [[], []];
+        return ok(
+          {
+            version,
+            startedAt,
+            uptimeMs: now() - startedAt,
+            store: { driver: store.driver, healthy: storeCheck.ok },
+            cache: { driver: 'memory', healthy: true },
+            symbols: { total: all.length, tracked: active.length },
+            binance: { state: 'disabled' },
+            realtime: { clients: 0, subscriptions: 0 },
+          },
+          'status',
+        );
+      },
+    );
+  };
+}

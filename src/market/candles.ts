@@ -1,0 +1,132 @@
+/**
+ * Candle reads: any standard interval (with Binance's `timeZone` offset) or the session interval,
+ * aggregated on read from the coarsest stored resolution whose grid the requested buckets fit.
+ */
+import { aggregateCandles, type Candle } from '../domain/candle.js';
+import {
+  createFixedGrid,
+  intervalMs,
+  type Bucket,
+  type BucketGrid,
+  type StandardInterval,
+} from '../domain/intervals.js';
+import { RESOLUTION_MS } from '../domain/rollups.js';
+import type { SessionCalendar } from '../domain/session-calendar.js';
+import type { CandleSpan, Store, StoredResolution } from '../ports/store.js';
+
+/** Rounds of widening a read whose range held gaps (halts) before answering with fewer candles. */
+export const MAX_GAP_EXTENSIONS = 8;
+const COARSEST_FIRST: readonly StoredResolution[] = ['1h', '15m', '1m'];
+
+export interface CandleRead {
+  readonly symbol: string;
+  readonly interval: StandardInterval | 'session';
+  /** Binance `timeZone` offset in ms; standard intervals only. */
+  readonly offsetMs?: number;
+  /** Open times in [from, to]; with `from`, the oldest `limit` from it, else the newest `limit` up to `to`. */
+  readonly from?: number;
+  readonly to?: number;
+  readonly limit: number;
+}
+
+export interface CandleReader {
+  read(request: CandleRead): Promise<Candle[]>;
+  /** The session holding `time`. */
+  sessionAt(time: number): Bucket;
+}
+
+export interface CandleReaderDeps {
+  readonly store: Store;
+  readonly calendar: SessionCalendar;
+  readonly now: () => number;
+}
+
+function resolutionFor(buckets: readonly Bucket[]): StoredResolution {
+  return (
+    COARSEST_FIRST.find((resolution) => {
+      const ms = RESOLUTION_MS[resolution];
+      return buckets.every((bucket) => bucket.openTime % ms === 0 && (bucket.closeTime + 1) % ms === 0);
+    }) ?? '1m'
+  );
+}
+
+/** Up to `count` buckets from `start` in one direction, staying within the stored span. */
+function walk(
+  grid: BucketGrid,
+  start: Bucket,
+  count: number,
+  direction: 1 | -1,
+  span: CandleSpan,
+  to: number,
+): Bucket[] {
+  const buckets: Bucket[] = [];
+  let bucket = start;
+  while (
+    buckets.length < count &&
+    bucket.closeTime >= span.firstOpenTime &&
+    bucket.openTime <= Math.min(span.lastOpenTime, to)
+  ) {
+    buckets.push(bucket);
+    bucket = direction === 1 ? grid.next(bucket) : grid.previous(bucket);
+  }
+  return direction === 1 ? buckets : buckets.reverse();
+}
+
+export function createCandleReader({ store, calendar, now }: CandleReaderDeps): CandleReader {
+  const gridFor = (request: CandleRead): BucketGrid =>
+    request.interval === 'session'
+      ? calendar
+      : createFixedGrid(intervalMs(request.interval), request.offsetMs ?? 0);
+
+  const fetch = async (
+    request: CandleRead,
+    grid: BucketGrid,
+    buckets: readonly Bucket[],
+  ): Promise<Candle[]> => {
+    const first = buckets[0];
+    const last = buckets.at(-1);
+    if (!first || !last) return [];
+    const rows = await store.listCandles({
+      symbol: request.symbol,
+      resolution: resolutionFor(buckets),
+      from: first.openTime,
+      to: last.closeTime,
+    });
+    return aggregateCandles(rows, {
+      interval: request.interval,
+      bucketAt: (time) => grid.bucketAt(time),
+      now: now(),
+    });
+  };
+
+  return {
+    sessionAt: (time) => calendar.bucketAt(time),
+
+    async read(request) {
+      const span = await store.candleSpan(request.symbol);
+      if (!span) return [];
+      const grid = gridFor(request);
+      const to = request.to ?? Number.MAX_SAFE_INTEGER;
+      const forward = request.from !== undefined;
+      let candles: Candle[] = [];
+      let start: Bucket;
+      if (forward) {
+        const from = Math.max(request.from ?? 0, grid.bucketAt(span.firstOpenTime).openTime);
+        start = grid.bucketAt(from);
+        if (start.openTime < from) start = grid.next(start);
+      } else {
+        start = grid.bucketAt(Math.min(to, span.lastOpenTime));
+      }
+      // A halt leaves buckets empty, so a range of `limit` buckets may hold fewer candles: widen it.
+      for (let round = 0; round <= MAX_GAP_EXTENSIONS && candles.length < request.limit; round++) {
+        const buckets = walk(grid, start, request.limit - candles.length, forward ? 1 : -1, span, to);
+        const edge = forward ? buckets.at(-1) : buckets[0];
+        if (!edge) break;
+        const found = await fetch(request, grid, buckets);
+        candles = forward ? [...candles, ...found] : [...found, ...candles];
+        start = forward ? grid.next(edge) : grid.previous(edge);
+      }
+      return candles;
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Price reads: 1-second samples and the latest price with its rolling 24 h statistics,
+ * computed exactly from the stored 1m candles.
+ */
+import { compareDecimal, formatDecimal, parseDecimal, subtractDecimal } from '../domain/decimal.js';
+import { aggregateCandles } from '../domain/candle.js';
+import { UnavailableError } from '../domain/errors.js';
+import { DAY_MS, MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
+import type { PriceSample } from '../domain/price.js';
+import type { Store } from '../ports/store.js';
+
+/** A symbol whose latest price is older than this is reported `stale`. */
+export const STALE_AFTER_MS = 60_000;
+
+export interface LatestPrice {
+  readonly symbol: string;
+  readonly price: string;
+  readonly timestamp: number;
+  readonly open24h: string;
+  readonly high24h: string;
+  readonly low24h: string;
+  readonly volume24h: string;
+  readonly quoteVolume24h: string;
+  readonly change24h: string;
+  /** Percent, rounded to 3 decimals as Binance's `priceChangePercent`. */
+  readonly changePercent24h: number;
+  readonly ageMs: number;
+  readonly stale: boolean;
+}
+
+export interface SampleRead {
+  readonly symbol: string;
+  readonly from?: number;
+  readonly to?: number;
+  readonly limit: number;
+}
+
+export interface PriceReader {
+  /** Samples ascending: the oldest `limit` from `from`, else the newest `limit` up to `to`. */
+  samples(request: SampleRead): Promise<PriceSample[]>;
+  /** Throws UnavailableError when the symbol has no price yet. */
+  latest(symbol: string): Promise<LatestPrice>;
+}
+
+export function createPriceReader({ store, now }: { store: Store; now: () => number }): PriceReader {
+  const lastPrice = async (symbol: string): Promise<PriceSample | undefined> => {
+    const [sample] = await store.listPriceSamples({ symbol, limit: 1, order: 'desc' });
+    const span = await store.candleSpan(symbol);
+    if (!span) return sample;
+    const [candle] = await store.listCandles({
+      symbol,
+      resolution: '1m',
+      from: span.lastOpenTime,
+      to: span.lastOpenTime,
+    });
+    if (!candle) return sample;
+    // The last 1m close is a price too (imported or repaired history); the newer of the two wins.
+    const candleTime = Math.min(candle.closeTime, now());
+    return sample && sample.timestamp >= candleTime
+      ? sample
+      : { symbol, price: candle.close, timestamp: candleTime };
+  };
+
+  return {
+    async samples(request) {
+      const forward = request.from !== undefined;
+      const samples = await store.listPriceSamples({ ...request, order: forward ? 'asc' : 'desc' });
+      return forward ? samples : samples.reverse();
+    },
+
+    async latest(symbol) {
+      const last = await lastPrice(symbol);
+      if (!last) throw new UnavailableError(`no price recorded yet for ${symbol}`);
+      const lastMinute = bucketOpenTime(last.timestamp, MINUTE_MS);
+      const rows = await store.listCandles({
+        symbol,
+        resolution: '1m',
+        from: lastMinute - DAY_MS + MINUTE_MS,
+        to: lastMinute,
+      });
+      const [day] = aggregateCandles(rows, {
+        interval: '24h',
+        bucketAt: () => ({ openTime: 0, closeTime: 0 }),
+      });
+      const price = parseDecimal(last.price);
+      const open = day ? parseDecimal(day.open) : price;
+      const high = day && compareDecimal(parseDecimal(day.high), price) > 0 ? day.high : last.price;
+      const low = day && compareDecimal(parseDecimal(day.low), price) < 0 ? day.low : last.price;
+      const change = subtractDecimal(price, open);
+      const openNumber = Number.parseFloat(formatDecimal(open));
+      const percent = openNumber === 0 ? 0 : (Number.parseFloat(formatDecimal(change)) / openNumber) * 100;
+      const ageMs = Math.max(0, now() - last.timestamp);
+      return {
+        symbol,
+        price: last.price,
+        timestamp: last.timestamp,
+        open24h: formatDecimal(open),
+        high24h: high,
+        low24h: low,
+        volume24h: day?.volume ?? '0',
+        quoteVolume24h: day?.quoteVolume ?? '0',
+        change24h: formatDecimal(change),
+        changePercent24h: Math.round(percent * 1000) / 1000,
+        ageMs,
+        stale: ageMs > STALE_AFTER_MS,
+      };
+    },
+  };
+}

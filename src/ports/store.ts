@@ -1,0 +1,103 @@
+/**
+ * The store port: everything the service persists. Adapters (sqlite now; postgres, mongodb later)
+ * implement it and pass one contract suite (test/store-contract.ts).
+ *
+ * Candles: the base series is Binance's 1m kline. Adapters also keep exact rollups at
+ * ROLLUP_RESOLUTIONS, rewritten from the 1m rows in the same transaction as every 1m write, so a
+ * long-interval read touches few rows (ARCHITECTURE.md, "Candles").
+ */
+import type { StoredCandle, Candle } from '../domain/candle.js';
+import type { PriceSample } from '../domain/price.js';
+import type { NewSymbol, SymbolRecord } from '../domain/symbol.js';
+
+/** Stored candle resolutions: the 1m base and its rollups, finest first. */
+export const STORED_RESOLUTIONS = ['1m', '15m', '1h'] as const;
+export type StoredResolution = (typeof STORED_RESOLUTIONS)[number];
+export const ROLLUP_RESOLUTIONS = ['15m', '1h'] as const satisfies readonly StoredResolution[];
+
+export interface SymbolFilter {
+  readonly active?: boolean;
+  /** Case-insensitive substring of the symbol name. */
+  readonly search?: string;
+}
+
+export interface TimeRange {
+  /** Inclusive lower bound, epoch ms. */
+  readonly from?: number;
+  /** Inclusive upper bound, epoch ms. */
+  readonly to?: number;
+}
+
+export interface PriceSampleQuery extends TimeRange {
+  readonly symbol: string;
+  readonly limit: number;
+  /** `asc`: the oldest `limit` samples from `from`; `desc`: the newest `limit` up to `to`. */
+  readonly order: 'asc' | 'desc';
+}
+
+export interface CandleQuery {
+  readonly symbol: string;
+  readonly resolution: StoredResolution;
+  /** Open times in [from, to], inclusive, epoch ms. */
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface CandleSpan {
+  readonly firstOpenTime: number;
+  readonly lastOpenTime: number;
+}
+
+export type Role = 'user' | 'admin';
+
+export interface UserRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly email: string;
+  readonly role: Role;
+  readonly passwordHash: string;
+  readonly createdAt: number;
+}
+
+export type NewUser = Omit<UserRecord, 'id' | 'createdAt'>;
+
+export interface Store {
+  readonly driver: 'sqlite' | 'postgres' | 'mongodb';
+  /** Resolves when the store answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Throws ConflictError when the symbol exists. */
+  insertSymbol(symbol: NewSymbol): Promise<SymbolRecord>;
+  /** Inserts the symbols that do not exist; existing ones are left as they are. */
+  insertSymbolsIfMissing(symbols: readonly NewSymbol[]): Promise<{ created: string[]; skipped: string[] }>;
+  getSymbol(symbol: string): Promise<SymbolRecord | undefined>;
+  listSymbols(filter?: SymbolFilter): Promise<SymbolRecord[]>;
+  /** Returns the updated symbol, or undefined when it does not exist. */
+  setSymbolActive(symbol: string, isActive: boolean): Promise<SymbolRecord | undefined>;
+
+  /** Idempotent by (symbol, second): the latest sample of a second wins. One transaction. */
+  insertPriceSamples(samples: readonly PriceSample[]): Promise<void>;
+  listPriceSamples(query: PriceSampleQuery): Promise<PriceSample[]>;
+  /** Deletes samples older than `before` (epoch ms); returns how many. */
+  deletePriceSamplesBefore(before: number): Promise<number>;
+
+  /**
+   * Upserts 1m candles by (symbol, openTime) with the merge rule of domain/candle.ts `shouldReplace`
+   * and rewrites the rollups they touch, all in one transaction: all or nothing.
+   */
+  upsertCandles(candles: readonly StoredCandle[]): Promise<void>;
+  /** Candles of one stored resolution, ascending by open time. */
+  listCandles(query: CandleQuery): Promise<Candle[]>;
+  /** First and last 1m open time stored for the symbol. */
+  candleSpan(symbol: string): Promise<CandleSpan | undefined>;
+
+  /** Throws ConflictError when the email exists (case-insensitive). */
+  createUser(user: NewUser): Promise<UserRecord>;
+  findUserByEmail(email: string): Promise<UserRecord | undefined>;
+  findUserById(id: string): Promise<UserRecord | undefined>;
+
+  getSetting(key: string): Promise<string | undefined>;
+  /** Sets the value only if the key has none; returns the value now stored (so instances agree). */
+  setSettingIfMissing(key: string, value: string): Promise<string>;
+}
