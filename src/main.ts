@@ -69,7 +69,12 @@ async function main(): Promise<void> {
 
   await app.listen({ port: config.port, host: config.host });
   logger.info(
-    { version: VERSION, store: store.driver, intervalHours: config.intervalHours, timeZone: config.intervalTimeZone },
+    {
+      version: VERSION,
+      store: store.driver,
+      intervalHours: config.intervalHours,
+      timeZone: config.intervalTimeZone,
+    },
     'service started',
   );
 }

@@ -431,14 +431,6 @@ describe('SessionCalendar next and previous', () => {
     );
   });
 
-  it('steps through 1000 consecutive sessions in well under a second', () => {
-    const cal = calendar('America/New_York');
-    const started = performance.now();
-    const all = walk(cal, '2023-01-01T00:00:00Z', '2030-01-01T00:00:00Z').slice(0, 1000);
-    expect(all).toHaveLength(1000);
-    expect(performance.now() - started).toBeLessThan(1000);
-  });
-
   it('gives the same boundaries after evicting cached days', () => {
     const cal = calendar('Europe/London', [0, 13]);
     const first = boundaries(cal, 2000, 1, 1);

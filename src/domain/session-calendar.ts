@@ -33,6 +33,8 @@ const FIXED_ZONE_PATTERN = /^(?:Etc\/)?(?:UTC|UCT|GMT|Zulu|Universal|Greenwich)(
 
 /** Formatter construction costs far more than formatting, so one per zone for the process lifetime. */
 const formatters = new Map<string, Intl.DateTimeFormat>();
+/** Zone names are case-insensitive, so spellings are unbounded; past this many, stop remembering. */
+const MAX_CACHED_ZONES = 1024;
 
 function formatterFor(timeZone: string): Intl.DateTimeFormat {
   let formatter = formatters.get(timeZone);
@@ -47,7 +49,7 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
       minute: 'numeric',
       second: 'numeric',
     });
-    formatters.set(timeZone, formatter);
+    if (formatters.size < MAX_CACHED_ZONES) formatters.set(timeZone, formatter);
   }
   return formatter;
 }

@@ -1,0 +1,231 @@
+/**
+ * The store contract: every adapter passes it by adding one line,
+ * `runStoreContract('sqlite', () => new SqliteStore({ path: ':memory:' }))`.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { aggregateCandles, type StoredCandle } from '../src/domain/candle.js';
+import { ConflictError } from '../src/domain/errors.js';
+import { createFixedGrid, HOUR_MS, MINUTE_MS } from '../src/domain/intervals.js';
+import type { Store } from '../src/ports/store.js';
+import { createSyntheticMarket } from './helpers/synthetic-market.js';
+
+const START = Date.parse('2024-09-21T00:00:00Z');
+const symbolRecord = (symbol: string, isActive = true) => ({
+  symbol,
+  baseAsset: symbol.replace(/USDT$/, ''),
+  quoteAsset: 'USDT',
+  status: 'TRADING',
+  isActive,
+});
+
+export function runStoreContract(name: string, create: () => Store | Promise<Store>): void {
+  describe(`store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await create();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('answers a ping', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    describe('symbols', () => {
+      it('inserts a symbol once and reports a conflict for a duplicate', async () => {
+        const created = await store.insertSymbol(symbolRecord('BTCUSDT'));
+        expect(created).toMatchObject({
+          symbol: 'BTCUSDT',
+          baseAsset: 'BTC',
+          quoteAsset: 'USDT',
+          isActive: true,
+        });
+        expect(typeof created.createdAt).toBe('number');
+        await expect(store.insertSymbol(symbolRecord('BTCUSDT'))).rejects.toBeInstanceOf(ConflictError);
+      });
+
+      it('inserts only the missing symbols of a list', async () => {
+        await store.insertSymbol(symbolRecord('BTCUSDT', false));
+        const result = await store.insertSymbolsIfMissing([symbolRecord('BTCUSDT'), symbolRecord('ETHUSDT')]);
+        expect(result).toEqual({ created: ['ETHUSDT'], skipped: ['BTCUSDT'] });
+        expect((await store.getSymbol('BTCUSDT'))?.isActive).toBe(false);
+      });
+
+      it('filters by activity and by a case-insensitive substring', async () => {
+        await store.insertSymbolsIfMissing([
+          symbolRecord('BTCUSDT'),
+          symbolRecord('ETHUSDT'),
+          symbolRecord('WBTCUSDT', false),
+        ]);
+        const names = (list: { symbol: string }[]) => list.map((s) => s.symbol);
+        expect(names(await store.listSymbols())).toEqual(['BTCUSDT', 'ETHUSDT', 'WBTCUSDT']);
+        expect(names(await store.listSymbols({ active: true }))).toEqual(['BTCUSDT', 'ETHUSDT']);
+        expect(names(await store.listSymbols({ active: false }))).toEqual(['WBTCUSDT']);
+        expect(names(await store.listSymbols({ search: 'btc' }))).toEqual(['BTCUSDT', 'WBTCUSDT']);
+        expect(names(await store.listSymbols({ search: '%' }))).toEqual([]);
+      });
+
+      it('activates and deactivates a symbol, and says when it does not exist', async () => {
+        await store.insertSymbol(symbolRecord('BTCUSDT'));
+        expect((await store.setSymbolActive('BTCUSDT', false))?.isActive).toBe(false);
+        expect((await store.setSymbolActive('BTCUSDT', true))?.isActive).toBe(true);
+        expect(await store.setSymbolActive('NOPEUSDT', true)).toBeUndefined();
+      });
+
+      it('keeps non-ASCII symbols as Binance writes them', async () => {
+        await store.insertSymbol(symbolRecord('币安人生USDT'));
+        expect((await store.getSymbol('币安人生USDT'))?.symbol).toBe('币安人生USDT');
+      });
+    });
+
+    describe('price samples', () => {
+      const sample = (timestamp: number, price: string) => ({ symbol: 'BTCUSDT', price, timestamp });
+
+      it('keeps one sample per symbol per second, the latest of that second', async () => {
+        await store.insertPriceSamples([
+          sample(START + 100, '1'),
+          sample(START + 900, '2'),
+          sample(START + 500, '3'),
+        ]);
+        await store.insertPriceSamples([sample(START + 900, '2')]);
+        expect(await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 10, order: 'asc' })).toEqual([
+          sample(START + 900, '2'),
+        ]);
+      });
+
+      it('reads the oldest from a time or the newest up to a time', async () => {
+        await store.insertPriceSamples(
+          Array.from({ length: 10 }, (_, i) => sample(START + i * 1000, String(i))),
+        );
+        const prices = (list: { price: string }[]) => list.map((s) => s.price);
+        const query = { symbol: 'BTCUSDT', limit: 3 } as const;
+        expect(prices(await store.listPriceSamples({ ...query, order: 'asc', from: START + 2000 }))).toEqual([
+          '2',
+          '3',
+          '4',
+        ]);
+        expect(prices(await store.listPriceSamples({ ...query, order: 'desc', to: START + 5500 }))).toEqual([
+          '5',
+          '4',
+          '3',
+        ]);
+        expect(prices(await store.listPriceSamples({ ...query, order: 'desc' }))).toEqual(['9', '8', '7']);
+        expect(await store.listPriceSamples({ ...query, symbol: 'ETHUSDT', order: 'asc' })).toEqual([]);
+      });
+
+      it('deletes samples older than a time and says how many', async () => {
+        await store.insertPriceSamples(
+          Array.from({ length: 10 }, (_, i) => sample(START + i * 1000, String(i))),
+        );
+        expect(await store.deletePriceSamplesBefore(START + 4000)).toBe(4);
+        expect((await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 1, order: 'asc' }))[0]?.price).toBe(
+          '4',
+        );
+      });
+    });
+
+    describe('candles', () => {
+      const market = createSyntheticMarket({ symbol: 'BTCUSDT', start: START, minutes: 180, seed: 11 });
+      const minute = (i: number): StoredCandle => market.candles1m[i]!;
+      const read = (resolution: '1m' | '15m' | '1h', from = START, to = START + 3 * HOUR_MS) =>
+        store.listCandles({ symbol: 'BTCUSDT', resolution, from, to });
+
+      it('stores 1m candles and reads them back ascending', async () => {
+        await store.upsertCandles([...market.candles1m].reverse());
+        const stored = await read('1m');
+        expect(stored).toHaveLength(180);
+        expect(stored.map((c) => c.openTime)).toEqual(market.candles1m.map((c) => c.openTime));
+        expect(stored[0]).toEqual({
+          ...minute(0),
+          eventTime: undefined,
+          interval: '1m',
+        } as unknown as StoredCandle);
+        expect(await store.candleSpan('BTCUSDT')).toEqual({
+          firstOpenTime: START,
+          lastOpenTime: START + 179 * MINUTE_MS,
+        });
+        expect(await store.candleSpan('ETHUSDT')).toBeUndefined();
+      });
+
+      it('changes nothing when the same candles are written again', async () => {
+        await store.upsertCandles(market.candles1m);
+        const before = await read('1h');
+        await store.upsertCandles(market.candles1m);
+        expect(await read('1m')).toHaveLength(180);
+        expect(await read('1h')).toEqual(before);
+      });
+
+      it('never replaces a closed candle with a forming one, nor a newer update with an older one', async () => {
+        const closed = minute(0);
+        const forming = { ...closed, closed: false, close: '1', eventTime: closed.eventTime + 5000 };
+        await store.upsertCandles([closed]);
+        await store.upsertCandles([forming]);
+        expect((await read('1m'))[0]?.close).toBe(closed.close);
+
+        const newer = { ...minute(1), closed: false, eventTime: 2000, close: '2' };
+        const older = { ...minute(1), closed: false, eventTime: 1000, close: '3' };
+        await store.upsertCandles([newer]);
+        await store.upsertCandles([older]);
+        expect((await read('1m'))[1]?.close).toBe('2');
+        await store.upsertCandles([{ ...minute(1), eventTime: 500 }]);
+        expect((await read('1m'))[1]).toMatchObject({ close: minute(1).close, closed: true });
+      });
+
+      it('keeps exact 15m and 1h rollups equal to aggregating the 1m candles', async () => {
+        // Written in three uneven batches, out of order, with a forming candle replaced later.
+        const all = market.candles1m;
+        await store.upsertCandles(all.slice(100));
+        await store.upsertCandles([{ ...all[50]!, closed: false, close: '1', high: '999999', eventTime: 1 }]);
+        await store.upsertCandles(all.slice(0, 100));
+        for (const [resolution, length] of [
+          ['15m', 15 * MINUTE_MS],
+          ['1h', HOUR_MS],
+        ] as const) {
+          const grid = createFixedGrid(length);
+          const expected = aggregateCandles(all, { interval: resolution, bucketAt: (t) => grid.bucketAt(t) });
+          expect(await read(resolution)).toEqual(expected);
+        }
+      });
+
+      it('marks a rollup as forming while one of its candles is forming', async () => {
+        const forming = { ...minute(179), closed: false };
+        await store.upsertCandles([...market.candles1m.slice(0, 179), forming]);
+        expect((await read('1h')).map((c) => c.closed)).toEqual([true, true, false]);
+      });
+
+      it('writes a batch all or nothing', async () => {
+        const bad = { ...minute(5), symbol: null } as unknown as StoredCandle;
+        await expect(store.upsertCandles([minute(0), minute(1), bad])).rejects.toThrow();
+        expect(await read('1m')).toEqual([]);
+        expect(await read('15m')).toEqual([]);
+      });
+    });
+
+    describe('users and settings', () => {
+      const user = { name: 'Ada', email: 'ada@example.com', role: 'user' as const, passwordHash: 'hash' };
+
+      it('creates a user and finds it by id and by email in any case', async () => {
+        const created = await store.createUser(user);
+        expect(created).toMatchObject(user);
+        expect(await store.findUserById(created.id)).toEqual(created);
+        expect(await store.findUserByEmail('ADA@example.com')).toEqual(created);
+        expect(await store.findUserByEmail('bob@example.com')).toBeUndefined();
+      });
+
+      it('refuses a second user with the same email', async () => {
+        await store.createUser(user);
+        await expect(store.createUser({ ...user, email: 'Ada@Example.com' })).rejects.toBeInstanceOf(
+          ConflictError,
+        );
+      });
+
+      it('keeps the first value of a setting so that instances agree', async () => {
+        expect(await store.getSetting('jwt')).toBeUndefined();
+        expect(await store.setSettingIfMissing('jwt', 'a')).toBe('a');
+        expect(await store.setSettingIfMissing('jwt', 'b')).toBe('a');
+        expect(await store.getSetting('jwt')).toBe('a');
+      });
+    });
+  });
+}
