@@ -72,16 +72,14 @@ export function createPriceReader({ store, now }: { store: Store; now: () => num
       const last = await lastPrice(symbol);
       if (!last) throw new UnavailableError(`no price recorded yet for ${symbol}`);
       const lastMinute = bucketOpenTime(last.timestamp, MINUTE_MS);
+      const window = { openTime: lastMinute - DAY_MS + MINUTE_MS, closeTime: lastMinute + MINUTE_MS - 1 };
       const rows = await store.listCandles({
         symbol,
         resolution: '1m',
-        from: lastMinute - DAY_MS + MINUTE_MS,
+        from: window.openTime,
         to: lastMinute,
       });
-      const [day] = aggregateCandles(rows, {
-        interval: '24h',
-        bucketAt: () => ({ openTime: 0, closeTime: 0 }),
-      });
+      const [day] = aggregateCandles(rows, { interval: '24h', bucketAt: () => window });
       const price = parseDecimal(last.price);
       const open = day ? parseDecimal(day.open) : price;
       const high = day && compareDecimal(parseDecimal(day.high), price) > 0 ? day.high : last.price;
