@@ -41,7 +41,13 @@ const list = (text: string): string[] =>
 const envSchema = z.object({
   PORT: integer(5000, 0, 65_535),
   HOST: z.string().min(1).default('0.0.0.0'),
-  DATABASE_URL: withScheme(['sqlite:', 'postgres://', 'postgresql://', 'mongodb://', 'mongodb+srv://']),
+  DATABASE_URL: withScheme([
+    'sqlite:',
+    'postgres://',
+    'postgresql://',
+    'mongodb://',
+    'mongodb+srv://',
+  ]).default('sqlite:data/market.db'),
   REDIS_URL: withScheme(['redis://', 'rediss://']).optional(),
   BINANCE_WS_URL: withScheme(['ws://', 'wss://']).default('wss://stream.binance.com:9443'),
   BINANCE_REST_URL: withScheme(['http://', 'https://']).default('https://api.binance.com'),

@@ -68,15 +68,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', stop);
 
   await app.listen({ port: config.port, host: config.host });
-  logger.info(
-    {
-      version: VERSION,
-      store: store.driver,
-      intervalHours: config.intervalHours,
-      timeZone: config.intervalTimeZone,
-    },
-    'service started',
-  );
+  // The whole config is logged for operators; secrets in it are redacted by the logger (logger.ts).
+  logger.info({ version: VERSION, store: store.driver, config }, 'service started');
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('configuration', () => {
+  it('runs with no configuration on the defaults of SPEC section 3', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 5000,
+      host: '0.0.0.0',
+      databaseUrl: 'sqlite:data/market.db',
+      redisUrl: undefined,
+      binanceWsUrl: 'wss://stream.binance.com:9443',
+      binanceRestUrl: 'https://api.binance.com',
+      symbols: undefined,
+      trackTop: 242,
+      intervalHours: [1, 5, 9, 13, 17, 21],
+      intervalTimeZone: 'UTC',
+      backfillLookbackMs: 86_400_000,
+      priceHistoryRetentionMs: 7 * 86_400_000,
+      broadcastIntervalMs: 1000,
+      historyOnSubscribeMs: 3_600_000,
+      jwtSecret: undefined,
+      jwtExpiresInMs: 86_400_000,
+      admin: undefined,
+      corsOrigins: ['*'],
+      logLevel: 'info',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'sqlite::memory:',
+      REDIS_URL: 'redis://localhost:6379',
+      BINANCE_WS_URL: 'ws://localhost:9000/',
+      BINANCE_REST_URL: 'http://localhost:9001',
+      SYMBOLS: 'btcusdt, ETHUSDT,,BTCUSDT',
+      TRACK_TOP: '50',
+      INTERVAL_HOURS: '17,0,9',
+      INTERVAL_TIMEZONE: 'Europe/London',
+      BACKFILL_LOOKBACK: '90s',
+      PRICE_HISTORY_RETENTION: '23h',
+      BROADCAST_INTERVAL_MS: '500',
+      HISTORY_ON_SUBSCRIBE: '15m',
+      JWT_SECRET: 'x'.repeat(32),
+      JWT_EXPIRES_IN: '7d',
+      ADMIN_EMAIL: 'admin@example.com',
+      ADMIN_PASSWORD: 'correct horse',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      binanceWsUrl: 'ws://localhost:9000',
+      symbols: ['BTCUSDT', 'ETHUSDT'],
+      intervalHours: [0, 9, 17],
+      intervalTimeZone: 'Europe/London',
+      backfillLookbackMs: 90_000,
+      priceHistoryRetentionMs: 23 * 3_600_000,
+      historyOnSubscribeMs: 15 * 60_000,
+      admin: { email: 'admin@example.com', password: 'correct horse' },
+      corsOrigins: ['https://a.example', 'https://b.example'],
+    });
+  });
+
+  it('treats blank variables as unset', () => {
+    expect(loadConfig({ PORT: '', SYMBOLS: '' })).toMatchObject({ port: 5000, symbols: undefined });
+  });
+
+  it('stops with one message naming every bad variable', () => {
+    const bad = {
+      PORT: '99999',
+      DATABASE_URL: 'mysql://x',
+      INTERVAL_HOURS: '1,25',
+      INTERVAL_TIMEZONE: 'Mars/Olympus',
+      PRICE_HISTORY_RETENTION: 'a week',
+      LOG_LEVEL: 'loud',
+      SYMBOLS: 'BTC-USDT',
+      JWT_SECRET: 'short',
+    };
+    let error: unknown;
+    try {
+      loadConfig(bad);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of Object.keys(bad)) expect(message).toContain(name);
+    expect(message).not.toContain('short'); // a bad secret is named, never echoed
+  });
+});
