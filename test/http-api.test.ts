@@ -110,7 +110,7 @@ describe('read API', () => {
     it('names a bad active filter', async () => {
       const { status, body } = await get(`${API}/symbols?active=yes`);
       expect(status).toBe(400);
-      expect(body.errorSources).toEqual([{ path: 'active', message: expect.any(String) }]);
+      expect(body.errorSources?.map((source) => source.path)).toEqual(['active']);
     });
   });
 

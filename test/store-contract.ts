@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { aggregateCandles, type StoredCandle } from '../src/domain/candle.js';
 import { ConflictError } from '../src/domain/errors.js';
 import { createFixedGrid, HOUR_MS, MINUTE_MS } from '../src/domain/intervals.js';
+import { RESOLUTION_MS, ROLLUP_SOURCES, type Resolution } from '../src/domain/rollups.js';
 import type { Store } from '../src/ports/store.js';
 import { createSyntheticMarket } from './helpers/synthetic-market.js';
 
@@ -128,7 +129,7 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
     describe('candles', () => {
       const market = createSyntheticMarket({ symbol: 'BTCUSDT', start: START, minutes: 180, seed: 11 });
       const minute = (i: number): StoredCandle => market.candles1m[i]!;
-      const read = (resolution: '1m' | '15m' | '1h', from = START, to = START + 3 * HOUR_MS) =>
+      const read = (resolution: Resolution, from = START, to = START + 3 * HOUR_MS) =>
         store.listCandles({ symbol: 'BTCUSDT', resolution, from, to });
 
       it('stores 1m candles and reads them back ascending', async () => {
@@ -172,17 +173,14 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         expect((await read('1m'))[1]).toMatchObject({ close: minute(1).close, closed: true });
       });
 
-      it('keeps exact 15m and 1h rollups equal to aggregating the 1m candles', async () => {
+      it('keeps exact 15m, 1h and 1d rollups equal to aggregating the 1m candles', async () => {
         // Written in three uneven batches, out of order, with a forming candle replaced later.
         const all = market.candles1m;
         await store.upsertCandles(all.slice(100));
         await store.upsertCandles([{ ...all[50]!, closed: false, close: '1', high: '999999', eventTime: 1 }]);
         await store.upsertCandles(all.slice(0, 100));
-        for (const [resolution, length] of [
-          ['15m', 15 * MINUTE_MS],
-          ['1h', HOUR_MS],
-        ] as const) {
-          const grid = createFixedGrid(length);
+        for (const { resolution } of ROLLUP_SOURCES) {
+          const grid = createFixedGrid(RESOLUTION_MS[resolution]);
           const expected = aggregateCandles(all, { interval: resolution, bucketAt: (t) => grid.bucketAt(t) });
           expect(await read(resolution)).toEqual(expected);
         }

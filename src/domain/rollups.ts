@@ -1,25 +1,24 @@
 /**
- * Rollups: exact 15m and 1h candles kept beside the 1m series so that long intervals read few rows.
- * Each level is rebuilt from the level below (1m → 15m → 1h); a rollup is "closed" when every
+ * Rollups: exact 15m, 1h and 1d (UTC) candles kept beside the 1m series so that long intervals read
+ * few rows. Each level is rebuilt from the level below (1m → 15m → 1h → 1d); a rollup is "closed" when every
  * candle in it is closed (readers add the clock condition, see aggregateCandles).
  */
 import { aggregateCandles, type Candle } from './candle.js';
-import { createFixedGrid, HOUR_MS, MINUTE_MS, type BucketGrid } from './intervals.js';
+import { createFixedGrid, DAY_MS, HOUR_MS, MINUTE_MS, type BucketGrid } from './intervals.js';
 
-export const RESOLUTION_MS = { '1m': MINUTE_MS, '15m': 15 * MINUTE_MS, '1h': HOUR_MS } as const;
+export const RESOLUTION_MS = { '1m': MINUTE_MS, '15m': 15 * MINUTE_MS, '1h': HOUR_MS, '1d': DAY_MS } as const;
 export type Resolution = keyof typeof RESOLUTION_MS;
 
 /** Each rollup and the level it is built from. */
 export const ROLLUP_SOURCES = [
   { resolution: '15m', source: '1m' },
   { resolution: '1h', source: '15m' },
+  { resolution: '1d', source: '1h' },
 ] as const satisfies readonly { resolution: Resolution; source: Resolution }[];
 
-const GRIDS: Record<Resolution, BucketGrid> = {
-  '1m': createFixedGrid(RESOLUTION_MS['1m']),
-  '15m': createFixedGrid(RESOLUTION_MS['15m']),
-  '1h': createFixedGrid(RESOLUTION_MS['1h']),
-};
+const GRIDS = Object.fromEntries(
+  Object.entries(RESOLUTION_MS).map(([resolution, ms]) => [resolution, createFixedGrid(ms)]),
+) as Record<Resolution, BucketGrid>;
 
 /** Open times of the `resolution` buckets that hold any of `openTimes`, ascending. */
 export function touchedBuckets(openTimes: Iterable<number>, resolution: Resolution): number[] {

@@ -16,7 +16,7 @@ import type { CandleSpan, Store, StoredResolution } from '../ports/store.js';
 
 /** Rounds of widening a read whose range held gaps (halts) before answering with fewer candles. */
 export const MAX_GAP_EXTENSIONS = 8;
-const COARSEST_FIRST: readonly StoredResolution[] = ['1h', '15m', '1m'];
+const COARSEST_FIRST: readonly StoredResolution[] = ['1d', '1h', '15m', '1m'];
 
 export interface CandleRead {
   readonly symbol: string;

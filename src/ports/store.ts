@@ -2,18 +2,17 @@
  * The store port: everything the service persists. Adapters (sqlite now; postgres, mongodb later)
  * implement it and pass one contract suite (test/store-contract.ts).
  *
- * Candles: the base series is Binance's 1m kline. Adapters also keep exact rollups at
- * ROLLUP_RESOLUTIONS, rewritten from the 1m rows in the same transaction as every 1m write, so a
+ * Candles: the base series is Binance's 1m kline. Adapters also keep exact rollups at the
+ * resolutions of domain/rollups.ts ROLLUP_SOURCES, rewritten from the 1m rows in the same transaction as every 1m write, so a
  * long-interval read touches few rows (ARCHITECTURE.md, "Candles").
  */
 import type { StoredCandle, Candle } from '../domain/candle.js';
 import type { PriceSample } from '../domain/price.js';
+import type { Resolution } from '../domain/rollups.js';
 import type { NewSymbol, SymbolRecord } from '../domain/symbol.js';
 
-/** Stored candle resolutions: the 1m base and its rollups, finest first. */
-export const STORED_RESOLUTIONS = ['1m', '15m', '1h'] as const;
-export type StoredResolution = (typeof STORED_RESOLUTIONS)[number];
-export const ROLLUP_RESOLUTIONS = ['15m', '1h'] as const satisfies readonly StoredResolution[];
+/** Stored candle resolutions: the 1m base and its rollups (domain/rollups.ts). */
+export type StoredResolution = Resolution;
 
 export interface SymbolFilter {
   readonly active?: boolean;

@@ -31,22 +31,20 @@ interface SymbolRow {
   created_at: number;
 }
 
-interface CandleRow {
-  symbol: string;
-  resolution: string;
-  open_time: number;
-  close_time: number;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  volume: string;
-  quote_volume: string;
-  trades: number;
-  taker_buy_volume: string;
-  taker_buy_quote_volume: string;
-  closed: number;
-}
+type CandleTuple = [
+  openTime: number,
+  closeTime: number,
+  open: string,
+  high: string,
+  low: string,
+  close: string,
+  volume: string,
+  quoteVolume: string,
+  trades: number,
+  takerBuyVolume: string,
+  takerBuyQuoteVolume: string,
+  closed: number,
+];
 
 interface UserRow {
   id: string;
@@ -66,21 +64,21 @@ const toSymbol = (row: SymbolRow): SymbolRecord => ({
   createdAt: row.created_at,
 });
 
-const toCandle = (row: CandleRow): Candle => ({
-  symbol: row.symbol,
-  interval: row.resolution,
-  openTime: row.open_time,
-  closeTime: row.close_time,
-  open: row.open,
-  high: row.high,
-  low: row.low,
-  close: row.close,
-  volume: row.volume,
-  quoteVolume: row.quote_volume,
-  trades: row.trades,
-  takerBuyVolume: row.taker_buy_volume,
-  takerBuyQuoteVolume: row.taker_buy_quote_volume,
-  closed: row.closed === 1,
+const toCandle = (symbol: string, interval: string, row: CandleTuple): Candle => ({
+  symbol,
+  interval,
+  openTime: row[0],
+  closeTime: row[1],
+  open: row[2],
+  high: row[3],
+  low: row[4],
+  close: row[5],
+  volume: row[6],
+  quoteVolume: row[7],
+  trades: row[8],
+  takerBuyVolume: row[9],
+  takerBuyQuoteVolume: row[10],
+  closed: row[11] === 1,
 });
 
 const toUser = (row: UserRow): UserRecord => ({
@@ -163,11 +161,20 @@ export class SqliteStore implements Store {
         `INSERT INTO candles (${CANDLE_COLUMNS}) VALUES (${CANDLE_VALUES})
          ON CONFLICT (symbol, resolution, open_time) DO UPDATE SET ${CANDLE_UPDATE}`,
       ),
-      candles: db.prepare<[string, string, number, number], CandleRow>(
-        `SELECT * FROM candles WHERE symbol = ? AND resolution = ? AND open_time BETWEEN ? AND ? ORDER BY open_time`,
+      // Raw rows (arrays) of just the fields a candle needs: reads of thousands of rows stay cheap.
+      candles: db
+        .prepare<[string, string, number, number], CandleTuple>(
+          `SELECT open_time, close_time, open, high, low, close, volume, quote_volume, trades,
+             taker_buy_volume, taker_buy_quote_volume, closed
+           FROM candles WHERE symbol = ? AND resolution = ? AND open_time BETWEEN ? AND ? ORDER BY open_time`,
+        )
+        .raw(true),
+      // Two indexed lookups: SQLite's min/max shortcut does not apply when one query asks for both.
+      firstOpenTime: db.prepare<[string], { open_time: number }>(
+        `SELECT open_time FROM candles WHERE symbol = ? AND resolution = '1m' ORDER BY open_time ASC LIMIT 1`,
       ),
-      span: db.prepare<[string], { first: number | null; last: number | null }>(
-        `SELECT MIN(open_time) AS first, MAX(open_time) AS last FROM candles WHERE symbol = ? AND resolution = '1m'`,
+      lastOpenTime: db.prepare<[string], { open_time: number }>(
+        `SELECT open_time FROM candles WHERE symbol = ? AND resolution = '1m' ORDER BY open_time DESC LIMIT 1`,
       ),
       insertUser: db.prepare(
         `INSERT INTO users (id, name, email, role, password_hash, created_at)
@@ -343,7 +350,7 @@ export class SqliteStore implements Store {
       for (const openTime of buckets) {
         const rows = this.#statements.candles
           .all(symbol, source, openTime, openTime + RESOLUTION_MS[resolution] - 1)
-          .map(toCandle);
+          .map((row) => toCandle(symbol, source, row));
         const rollup = buildRollup(rows, resolution);
         if (rollup) this.#statements.replaceRollup.run(candleParams(rollup, this.#now()));
       }
@@ -352,13 +359,16 @@ export class SqliteStore implements Store {
   }
 
   async listCandles(query: CandleQuery): Promise<Candle[]> {
-    return this.#statements.candles.all(query.symbol, query.resolution, query.from, query.to).map(toCandle);
+    return this.#statements.candles
+      .all(query.symbol, query.resolution, query.from, query.to)
+      .map((row) => toCandle(query.symbol, query.resolution, row));
   }
 
   async candleSpan(symbol: string): Promise<CandleSpan | undefined> {
-    const row = this.#statements.span.get(symbol);
-    if (!row || row.first === null || row.last === null) return undefined;
-    return { firstOpenTime: row.first, lastOpenTime: row.last };
+    const first = this.#statements.firstOpenTime.get(symbol);
+    const last = this.#statements.lastOpenTime.get(symbol);
+    if (!first || !last) return undefined;
+    return { firstOpenTime: first.open_time, lastOpenTime: last.open_time };
   }
 
   async createUser(user: NewUser): Promise<UserRecord> {

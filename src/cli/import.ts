@@ -1,0 +1,148 @@
+/**
+ * `npm run import -- FILE…` (SPEC section 8): loads data.binance.vision 1m kline files (`.csv` or
+ * `.zip`) into the store named by DATABASE_URL. Exit code 0 when every file was imported, 1 when
+ * any failed (or the store could not be opened), 2 for a usage error.
+ */
+import { basename } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { createStore } from '../adapters/create-store.js';
+import { ConfigError, loadConfigFromProcess } from '../config.js';
+import { AppError } from '../domain/errors.js';
+import { importFiles, type FileImportResult, type ImportProgress } from './import-files.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const MS_PER_SECOND = 1000;
+
+const USAGE = `usage: npm run import -- FILE…
+  FILE  a data.binance.vision spot 1m kline file, daily or monthly, .csv or .zip
+        (e.g. BTCUSDT-1m-2024-09-21.zip, BTCUSDT-1m-2024-09.csv)
+The store is DATABASE_URL (sqlite:<path> or sqlite::memory:). A file with a bad row is not
+written at all; the other files are still imported.
+`;
+
+interface Reporter {
+  onProgress(event: ImportProgress): void;
+  /** Ends any live display, so later output starts on a clean line. */
+  stop(): void;
+}
+
+const isoMinute = (time: number | undefined): string =>
+  time === undefined ? '?' : `${new Date(time).toISOString().slice(0, 16)}Z`;
+
+function failureLines(result: FileImportResult): string {
+  if (!result.error) return '';
+  const stack = result.error.unexpected?.stack;
+  // Validation failures are expected and speak for themselves; anything else is a bug worth its stack.
+  return `error: ${result.error.message}\n${stack ? `${stack}\n` : ''}`;
+}
+
+function successLine(result: FileImportResult): string {
+  const span = `${isoMinute(result.firstOpenTime)} to ${isoMinute(result.lastOpenTime)}`;
+  return `${result.file}: ${result.rows} rows of ${result.symbol ?? '?'}, ${span}\n`;
+}
+
+/** Pipes and CI logs: one line per file, nothing redrawn. */
+function lineReporter(): Reporter {
+  return {
+    onProgress(event) {
+      if (event.type !== 'done') return;
+      if (event.result.error) process.stderr.write(failureLines(event.result));
+      else process.stdout.write(successLine(event.result));
+    },
+    stop() {},
+  };
+}
+
+/** A terminal: one bar per file, counting rows parsed against the minutes in the file's period. */
+function barReporter(): Reporter {
+  const bars = new MultiBar(
+    {
+      stream: process.stderr,
+      format: '{file} [{bar}] {value}/{total} rows',
+      hideCursor: true,
+      barsize: 30,
+      autopadding: true,
+    },
+    Presets.shades_classic,
+  );
+  const byFile = new Map<string, SingleBar>();
+  return {
+    onProgress(event) {
+      if (event.type === 'start') {
+        byFile.set(event.file, bars.create(event.expectedRows, 0, { file: basename(event.file) }));
+        return;
+      }
+      if (event.type === 'rows') {
+        byFile.get(event.file)?.update(event.rows);
+        return;
+      }
+      const { result } = event;
+      const bar = byFile.get(result.file);
+      byFile.delete(result.file);
+      if (result.error) {
+        bars.log(failureLines(result));
+        // Both redraw at once, which is what writes the logged lines out above the bars.
+        if (!bar || !bars.remove(bar)) bars.update();
+      } else if (bar) {
+        // A period can have fewer rows than minutes (trading halts), so the bar ends at the real count.
+        bar.setTotal(result.rows);
+        bar.update(result.rows);
+      }
+    },
+    stop() {
+      bars.stop();
+    },
+  };
+}
+
+function summaryLine(results: readonly FileImportResult[], elapsedMs: number): string {
+  const imported = results.filter((result) => !result.error);
+  const rows = imported.reduce((total, result) => total + result.rows, 0);
+  const seconds = elapsedMs / MS_PER_SECOND;
+  const rate = seconds > 0 ? Math.round(rows / seconds).toLocaleString('en-US') : '?';
+  const failed = results.length - imported.length;
+  return `imported ${rows} rows from ${imported.length} file(s) in ${seconds.toFixed(2)} s (${rate} rows/s); ${failed} failed\n`;
+}
+
+async function main(args: readonly string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  const files = args.filter((arg) => arg !== '--');
+  const option = files.find((file) => file.startsWith('-'));
+  if (files.length === 0 || option !== undefined) {
+    process.stderr.write(option === undefined ? USAGE : `error: unknown option ${option}\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  const config = loadConfigFromProcess();
+  const store = createStore(config.databaseUrl);
+  const started = performance.now();
+  const reporter = process.stderr.isTTY ? barReporter() : lineReporter();
+  let results: FileImportResult[];
+  try {
+    results = await importFiles(files, { store, onProgress: (event) => reporter.onProgress(event) });
+  } finally {
+    reporter.stop();
+    await store.close();
+  }
+  process.stdout.write(summaryLine(results, performance.now() - started));
+  return results.some((result) => result.error) ? EXIT_FAILED : EXIT_OK;
+}
+
+/** Expected failures (bad config, unsupported store) read as one line; anything else keeps its stack. */
+function describeFatal(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error instanceof ConfigError || error instanceof AppError) return error.message;
+  return error.stack ?? error.message;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`error: ${describeFatal(error)}\n`);
+  process.exitCode = EXIT_FAILED;
+}
