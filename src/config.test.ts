@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from './config.js';
 
 describe('configuration', () => {
   it('runs with no configuration on the defaults of SPEC section 3', () => {
@@ -90,5 +91,15 @@ describe('configuration', () => {
     const message = (error as Error).message;
     for (const name of Object.keys(bad)) expect(message).toContain(name);
     expect(message).not.toContain('short'); // a bad secret is named, never echoed
+  });
+
+  it('is documented in .env.example, every variable, and the example itself is valid', () => {
+    const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    const documented = [...example.matchAll(/^#? ?([A-Z_]+)=(.*)$/gm)];
+    expect(documented.map((match) => match[1]).sort()).toEqual([...CONFIG_VARIABLES].sort());
+    const active = Object.fromEntries(
+      documented.filter((m) => !m[0].startsWith('#')).map((m) => [m[1]!, m[2]!]),
+    );
+    expect(loadConfig(active)).toEqual(loadConfig({}));
   });
 });

@@ -95,6 +95,9 @@ const envSchema = z.object({
 
 type Env = z.infer<typeof envSchema>;
 
+/** Every variable the service reads (SPEC section 3). */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as readonly (keyof Env)[];
+
 export interface Config {
   readonly port: number;
   readonly host: string;

@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import type { Candle } from '../../src/domain/candle.js';
 import { canonicalDecimal } from '../../src/domain/decimal.js';
 
@@ -43,5 +44,28 @@ export function readKlineCsv(relative: string, symbol: string, interval: string)
       takerBuyQuoteVolume: canonicalDecimal(f[10]!),
       closed: true,
     };
+  });
+}
+
+/**
+ * Binance writes every candle's quote volumes rounded to 8 decimals from its own trades, so the exact
+ * sum of N rounded 1m values can differ from its published 4h value in the last digits (seen here:
+ * 244802615.78455930 summed vs 244802615.78455928 published for the 1d of 2024-09-21), and
+ * ronaldlu66 stored its numbers through doubles (537569353.788524). So every other field must be
+ * equal, and quote volumes must agree within the rounding of the N summed candles (N × 1e-8) plus
+ * one double's spacing.
+ */
+const QUOTE_FIELDS = ['quoteVolume', 'takerBuyQuoteVolume'] as const;
+
+export function expectBinanceEqual(ours: Candle[], theirs: Candle[], candlesPerBucket: number): void {
+  const strip = (candle: Candle) => ({ ...candle, quoteVolume: '', takerBuyQuoteVolume: '' });
+  expect(ours.map(strip)).toEqual(theirs.map(strip));
+  ours.forEach((candle, i) => {
+    for (const field of QUOTE_FIELDS) {
+      const mine = Number.parseFloat(candle[field]);
+      const published = Number.parseFloat(theirs[i]![field]);
+      const tolerance = candlesPerBucket * 1e-8 + Math.abs(published) * Number.EPSILON;
+      expect(Math.abs(mine - published), `${field} of ${candle.openTime}`).toBeLessThanOrEqual(tolerance);
+    }
   });
 }
