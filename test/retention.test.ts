@@ -1,0 +1,30 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/adapters/sqlite/store.js';
+import { startRetention, type Retention } from '../src/market/retention.js';
+
+const NOW = Date.parse('2024-09-21T12:00:00Z');
+const HOUR = 3_600_000;
+
+describe('price sample retention', () => {
+  let retention: Retention | undefined;
+  const store = new SqliteStore({ path: ':memory:' });
+  afterEach(() => retention?.stop());
+
+  it('deletes samples older than PRICE_HISTORY_RETENTION and keeps the rest', async () => {
+    const ages = [0, 1, 23, 24.5, 48, 200];
+    await store.insertPriceSamples(
+      ages.map((age) => ({ symbol: 'BTCUSDT', price: String(age), timestamp: NOW - age * HOUR })),
+    );
+    retention = startRetention({
+      store,
+      retentionMs: 24 * HOUR,
+      now: () => NOW,
+      logger: pino({ level: 'silent' }),
+    });
+    // The sweep at start already ran; a second one finds nothing more to delete.
+    await expect(retention.sweep()).resolves.toBe(0);
+    const kept = await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 10, order: 'asc' });
+    expect(kept.map((sample) => sample.price)).toEqual(['23', '1', '0']);
+  });
+});
