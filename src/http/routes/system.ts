@@ -1,7 +1,7 @@
 /** `/system/health` and `/system/status` (SPEC section 5). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Store } from '../../ports/store.js';
-import { ok } from '../envelope.js';
+import { failure, ok } from '../envelope.js';
 
 /** How long the store may take to answer a health check before it counts as down. */
 export const HEALTH_CHECK_TIMEOUT_MS = 2000;
@@ -41,7 +41,7 @@ export function systemRoutes({ store, version, startedAt, now }: SystemRouteDeps
         if (storeCheck.ok) return ok({ status: 'ok' }, 'healthy');
         // The check's text is our own (a timeout or the driver's answer), kept short for operators.
         const body = { status: 'degraded', checks: { store: { ok: false, driver: store.driver } } };
-        return reply.code(503).send({ success: false, statusCode: 503, message: 'degraded', data: body });
+        return reply.code(503).send({ ...failure(503, 'degraded'), data: body });
       },
     );
 
@@ -59,10 +59,9 @@ export function systemRoutes({ store, version, startedAt, now }: SystemRouteDeps
             startedAt,
             uptimeMs: now() - startedAt,
             store: { driver: store.driver, healthy: storeCheck.ok },
-            cache: { driver: 'memory', healthy: true },
             symbols: { total: all.length, tracked: active.length },
+            // The live link arrives with the Binance link issue; until then nothing ingests.
             binance: { state: 'disabled' },
-            realtime: { clients: 0, subscriptions: 0 },
           },
           'status',
         );
