@@ -125,6 +125,25 @@ describe('read API', () => {
       expect(body.meta).toEqual({ count: 3, limit: 3, from: DAY + 17_250, to: DAY + 19_250 });
     });
 
+    it('reads an ISO 8601 time without an offset as UTC, whatever the server time zone', async () => {
+      const previous = process.env.TZ;
+      process.env.TZ = 'America/New_York';
+      try {
+        for (const from of ['2024-09-21T00:00:05', '2024-09-21 00:00:05', '2024-09-21T02:00:05+0200']) {
+          const { body } = await get<{ timestamp: number }[]>(
+            `${API}/price-data/BTCUSDT?from=${encodeURIComponent(from)}&limit=1`,
+          );
+          expect(
+            body.data.map((s) => s.timestamp),
+            from,
+          ).toEqual([DAY + 5250]);
+        }
+      } finally {
+        if (previous === undefined) delete process.env.TZ;
+        else process.env.TZ = previous;
+      }
+    });
+
     it('reads from a time given as ISO 8601 or epoch ms', async () => {
       const iso = await get<{ timestamp: number }[]>(
         `${API}/price-data/btcusdt?from=2024-09-21T00:00:05Z&limit=2`,

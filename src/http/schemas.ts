@@ -6,6 +6,13 @@ const EPOCH_MS_PATTERN = /^\d{1,16}$/;
 const ISO_8601_PATTERN =
   /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 
+/** ISO 8601 text with its zone made explicit: a time without an offset is UTC, never server-local. */
+function asUtcIso(text: string): string {
+  const iso = text.replace(' ', 'T').replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
+  if (!iso.includes('T') || /(?:Z|[+-]\d{2}:\d{2})$/.test(iso)) return iso;
+  return `${iso}Z`;
+}
+
 /** A point in time as epoch ms (`1726876800000`) or ISO 8601 (`2024-09-21T00:00:00Z`), parsed to epoch ms. */
 export const timeQuery = z
   .string()
@@ -13,7 +20,7 @@ export const timeQuery = z
     const ms = EPOCH_MS_PATTERN.test(text)
       ? Number(text)
       : ISO_8601_PATTERN.test(text)
-        ? Date.parse(text.includes('T') || text.length === 10 ? text : text.replace(' ', 'T'))
+        ? Date.parse(asUtcIso(text))
         : Number.NaN;
     if (!Number.isSafeInteger(ms) || ms < 0) {
       ctx.addIssue({ code: 'custom', message: 'must be epoch milliseconds or an ISO 8601 time' });
@@ -21,7 +28,7 @@ export const timeQuery = z
     }
     return ms;
   })
-  .describe('epoch milliseconds or ISO 8601')
+  .describe('epoch milliseconds or ISO 8601 (UTC when no offset is given)')
   .optional();
 
 export const limitQuery = (fallback: number, max: number) =>
