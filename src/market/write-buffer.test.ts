@@ -1,0 +1,96 @@
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../adapters/sqlite/store.js';
+import type { StoredCandle } from '../domain/candle.js';
+import { MINUTE_MS } from '../domain/intervals.js';
+import { withWriteFaults, type FaultyStore } from '../../test/helpers/faulty-store.js';
+import { createSyntheticMarket } from '../../test/helpers/synthetic-market.js';
+import { createWriteBuffer, type WriteBuffer } from './write-buffer.js';
+
+const START = Date.parse('2024-09-21T00:00:00Z');
+const market = createSyntheticMarket({ symbol: 'BTCUSDT', start: START, minutes: 30, seed: 4 });
+const minute = (i: number): StoredCandle => market.candles1m[i]!;
+const logger = pino({ level: 'silent' });
+
+describe('write buffer', () => {
+  let real: SqliteStore;
+  let faulty: FaultyStore;
+  let buffer: WriteBuffer;
+  beforeEach(() => {
+    real = new SqliteStore({ path: ':memory:' });
+    faulty = withWriteFaults(real);
+    buffer = createWriteBuffer({ store: faulty.store, logger, maxPendingCandles: 10, maxPendingSamples: 5 });
+  });
+  afterEach(async () => {
+    await real.close();
+  });
+  const stored = () =>
+    real.listCandles({ symbol: 'BTCUSDT', resolution: '1m', from: 0, to: Number.MAX_SAFE_INTEGER });
+
+  it('merges every update of a forming candle into one row per flush, the newest', async () => {
+    for (let second = 1; second <= 59; second++) {
+      buffer.addCandle({ ...minute(0), closed: false, trades: second, eventTime: START + second * 1000 });
+    }
+    buffer.addCandle({ ...minute(0), closed: false, trades: 1, eventTime: START + 500 }); // late and older
+    expect(buffer.stats().pendingCandles).toBe(1);
+    await buffer.flush();
+    expect(faulty.writeAttempts).toBe(1);
+    expect((await stored())[0]).toMatchObject({ trades: 59, closed: false });
+  });
+
+  it('keeps one sample per symbol and second, the latest', async () => {
+    buffer.addSample({ symbol: 'BTCUSDT', price: '1', timestamp: START + 100 });
+    buffer.addSample({ symbol: 'BTCUSDT', price: '2', timestamp: START + 900 });
+    buffer.addSample({ symbol: 'BTCUSDT', price: '3', timestamp: START + 400 });
+    await buffer.flush();
+    expect(await real.listPriceSamples({ symbol: 'BTCUSDT', limit: 10, order: 'asc' })).toEqual([
+      { symbol: 'BTCUSDT', price: '2', timestamp: START + 900 },
+    ]);
+  });
+
+  it('loses nothing while the store fails, and writes it all once the store is back', async () => {
+    faulty.failing = true;
+    for (let i = 0; i < 5; i++) buffer.addCandle(minute(i));
+    await expect(buffer.flush()).rejects.toThrow('database unreachable');
+    for (let i = 5; i < 8; i++) buffer.addCandle(minute(i));
+    // A newer update of a candle that is back in the buffer still wins over the failed batch's copy.
+    buffer.addCandle({ ...minute(9), closed: false, eventTime: 1 });
+    await expect(buffer.flush()).rejects.toThrow();
+    expect(buffer.stats()).toMatchObject({
+      pendingCandles: 9,
+      failedFlushes: 2,
+      lastError: 'database unreachable',
+    });
+    faulty.failing = false;
+    buffer.addCandle(minute(9));
+    await buffer.flush();
+    const rows = await stored();
+    expect(rows.map((c) => (c.openTime - START) / MINUTE_MS)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 9]);
+    expect(rows.every((c) => c.closed)).toBe(true);
+    expect(buffer.stats().pendingCandles).toBe(0);
+  });
+
+  it('refuses new keys past its bound and counts them, while updates of held keys still merge', async () => {
+    faulty.failing = true;
+    for (let i = 0; i < 10; i++) expect(buffer.addCandle({ ...minute(i), closed: false })).toBe(true);
+    expect(buffer.addCandle(minute(10))).toBe(false);
+    expect(buffer.addCandle(minute(3))).toBe(true); // the closing update of a held candle
+    expect(buffer.stats()).toMatchObject({ pendingCandles: 10, refused: 1 });
+  });
+
+  it('flushes what is left when stopped', async () => {
+    buffer.start();
+    buffer.addCandle(minute(0));
+    buffer.addSample({ symbol: 'BTCUSDT', price: '1', timestamp: START });
+    await buffer.stop();
+    expect(await stored()).toHaveLength(1);
+    expect(await real.listPriceSamples({ symbol: 'BTCUSDT', limit: 1, order: 'asc' })).toHaveLength(1);
+  });
+
+  it('serializes concurrent flushes so none writes the same batch twice', async () => {
+    for (let i = 0; i < 5; i++) buffer.addCandle(minute(i));
+    await Promise.all([buffer.flush(), buffer.flush(), buffer.flush()]);
+    expect(faulty.writeAttempts).toBe(1);
+    expect(await stored()).toHaveLength(5);
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * The bounded write buffer between ingestion and the store. Updates are merged by key as they
+ * arrive (a candle by symbol and open time with the merge rule of domain/candle.ts, a price sample
+ * by symbol and second), so a forming candle updated every second costs one row per flush, not one
+ * per update. A flush writes everything pending; when the store fails, the batch goes back into the
+ * buffer (newer arrivals win) and is retried on the next flush, without loss, until the bound. Past
+ * the bound a new key is refused and counted loudly: the caller marks a gap for repair.
+ */
+import type { Logger } from 'pino';
+import { mergeCandle, type StoredCandle } from '../domain/candle.js';
+import { sampleSecond, type PriceSample } from '../domain/price.js';
+import type { Store } from '../ports/store.js';
+
+/** Pending writes are flushed at least this often, in ms (issue 3: "flushed at least every second"). */
+export const FLUSH_INTERVAL_MS = 1000;
+/** Distinct candles (symbol and open time) held at most; a day of 1m candles for ~35 symbols. */
+export const MAX_PENDING_CANDLES = 50_000;
+/** Distinct price samples (symbol and second) held at most; ~3 minutes of 242 symbols. */
+export const MAX_PENDING_SAMPLES = 50_000;
+
+export interface WriteBufferStats {
+  readonly pendingCandles: number;
+  readonly pendingSamples: number;
+  readonly flushes: number;
+  readonly failedFlushes: number;
+  /** Updates refused because the buffer was full (each one a gap for repair to fill). */
+  readonly refused: number;
+  readonly lastError: string | undefined;
+}
+
+export interface WriteBuffer {
+  /** Returns false when the buffer is full and the candle was refused. */
+  addCandle(candle: StoredCandle): boolean;
+  /** Returns false when the buffer is full and the sample was refused. */
+  addSample(sample: PriceSample): boolean;
+  /** Writes everything pending; on failure keeps it for the next flush and rethrows. */
+  flush(): Promise<void>;
+  /** Flushes every FLUSH_INTERVAL_MS until stopped. */
+  start(): void;
+  /** Stops the timer and flushes what is left (SIGTERM: nothing buffered is lost). */
+  stop(): Promise<void>;
+  stats(): WriteBufferStats;
+}
+
+export interface WriteBufferOptions {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly maxPendingCandles?: number;
+  readonly maxPendingSamples?: number;
+  readonly flushIntervalMs?: number;
+}
+
+const candleKey = (candle: StoredCandle) => `${candle.symbol}\u0000${candle.openTime}`;
+const sampleKey = (sample: PriceSample) => `${sample.symbol}\u0000${sampleSecond(sample.timestamp)}`;
+
+export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
+  const { store, logger } = options;
+  const maxCandles = options.maxPendingCandles ?? MAX_PENDING_CANDLES;
+  const maxSamples = options.maxPendingSamples ?? MAX_PENDING_SAMPLES;
+  let candles = new Map<string, StoredCandle>();
+  let samples = new Map<string, PriceSample>();
+  let flushes = 0;
+  let failedFlushes = 0;
+  let refused = 0;
+  let lastError: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+
+  const refuse = (what: string): false => {
+    refused++;
+    // Loud on the first refusal and then every thousandth, so a long outage cannot flood the log.
+    if (refused === 1 || refused % 1000 === 0) {
+      logger.error({ refused, lastError }, `write buffer full: refusing ${what} until the store recovers`);
+    }
+    return false;
+  };
+
+  const putCandle = (target: Map<string, StoredCandle>, candle: StoredCandle): void => {
+    const key = candleKey(candle);
+    target.set(key, mergeCandle(target.get(key), candle));
+  };
+
+  const putSample = (target: Map<string, PriceSample>, sample: PriceSample): void => {
+    const key = sampleKey(sample);
+    const existing = target.get(key);
+    if (!existing || sample.timestamp > existing.timestamp) target.set(key, sample);
+  };
+
+  async function write(): Promise<void> {
+    if (candles.size === 0 && samples.size === 0) return;
+    const batchCandles = candles;
+    const batchSamples = samples;
+    candles = new Map();
+    samples = new Map();
+    try {
+      if (batchCandles.size > 0) await store.upsertCandles([...batchCandles.values()]);
+      if (batchSamples.size > 0) await store.insertPriceSamples([...batchSamples.values()]);
+      flushes++;
+    } catch (error) {
+      failedFlushes++;
+      lastError = error instanceof Error ? error.message : String(error);
+      // Put the batch back under whatever arrived meanwhile: the merge keeps the newest of each key.
+      const arrivedCandles = candles;
+      const arrivedSamples = samples;
+      candles = batchCandles;
+      samples = batchSamples;
+      for (const candle of arrivedCandles.values()) putCandle(candles, candle);
+      for (const sample of arrivedSamples.values()) putSample(samples, sample);
+      throw error;
+    }
+  }
+
+  const flush = async (): Promise<void> => {
+    // One flush at a time: a second caller waits for the running one, then writes what is left.
+    while (running) await running.catch(() => undefined);
+    running = write();
+    try {
+      await running;
+    } finally {
+      running = undefined;
+    }
+  };
+
+  return {
+    addCandle(candle) {
+      if (candles.size >= maxCandles && !candles.has(candleKey(candle))) return refuse('candles');
+      putCandle(candles, candle);
+      return true;
+    },
+    addSample(sample) {
+      if (samples.size >= maxSamples && !samples.has(sampleKey(sample))) return refuse('price samples');
+      putSample(samples, sample);
+      return true;
+    },
+    flush,
+    start() {
+      if (timer) return;
+      timer = setInterval(() => {
+        flush().catch((error: unknown) => logger.warn({ err: error }, 'flush failed; will retry'));
+      }, options.flushIntervalMs ?? FLUSH_INTERVAL_MS);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      timer = undefined;
+      await flush();
+    },
+    stats: () => ({
+      pendingCandles: candles.size,
+      pendingSamples: samples.size,
+      flushes,
+      failedFlushes,
+      refused,
+      lastError,
+    }),
+  };
+}
