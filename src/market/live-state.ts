@@ -1,0 +1,71 @@
+/**
+ * Live market state: the latest price and rolling 24 h statistics of every symbol, from the
+ * exchange's `!miniTicker@arr` (SPEC section 4: price samples come from field `c`, event time `E`).
+ * Pure in-memory state; the pipeline feeds it and readers ask it before the store.
+ */
+import type { MiniTicker } from '../binance/events.js';
+import { sampleSecond, type PriceSample } from '../domain/price.js';
+
+export interface LiveQuote {
+  readonly symbol: string;
+  readonly price: string;
+  /** Exchange event time of the ticker, epoch ms. */
+  readonly timestamp: number;
+  readonly open24h: string;
+  readonly high24h: string;
+  readonly low24h: string;
+  readonly volume24h: string;
+  readonly quoteVolume24h: string;
+  /** Local time the ticker arrived, epoch ms: what staleness is measured against. */
+  readonly receivedAt: number;
+}
+
+export interface LiveState {
+  /**
+   * Applies one `!miniTicker@arr` frame. Returns the price samples it produces: at most one per
+   * symbol per second, and none for a ticker older than the one already held (a reordered frame).
+   */
+  applyTickers(tickers: readonly MiniTicker[], receivedAt: number): PriceSample[];
+  latest(symbol: string): LiveQuote | undefined;
+  /** Every symbol with a quote. */
+  symbols(): string[];
+  /** Symbols in `tracked` whose last quote arrived more than `staleAfterMs` before `now` (or never). */
+  stale(tracked: readonly string[], now: number, staleAfterMs: number): string[];
+}
+
+export function createLiveState(): LiveState {
+  const quotes = new Map<string, LiveQuote>();
+
+  return {
+    applyTickers(tickers, receivedAt) {
+      const samples: PriceSample[] = [];
+      for (const ticker of tickers) {
+        const held = quotes.get(ticker.symbol);
+        if (held && ticker.eventTime <= held.timestamp) continue;
+        quotes.set(ticker.symbol, {
+          symbol: ticker.symbol,
+          price: ticker.close,
+          timestamp: ticker.eventTime,
+          open24h: ticker.open,
+          high24h: ticker.high,
+          low24h: ticker.low,
+          volume24h: ticker.volume,
+          quoteVolume24h: ticker.quoteVolume,
+          receivedAt,
+        });
+        if (!held || sampleSecond(ticker.eventTime) > sampleSecond(held.timestamp)) {
+          samples.push({ symbol: ticker.symbol, price: ticker.close, timestamp: ticker.eventTime });
+        }
+      }
+      return samples;
+    },
+    latest: (symbol) => quotes.get(symbol),
+    symbols: () => [...quotes.keys()],
+    stale(tracked, now, staleAfterMs) {
+      return tracked.filter((symbol) => {
+        const quote = quotes.get(symbol);
+        return !quote || now - quote.receivedAt > staleAfterMs;
+      });
+    },
+  };
+}
