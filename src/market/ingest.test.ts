@@ -1,0 +1,93 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../adapters/sqlite/store.js';
+import type { MarketEvent, MiniTicker } from '../binance/events.js';
+import { createSyntheticMarket } from '../../test/helpers/synthetic-market.js';
+import { createIngest } from './ingest.js';
+import { createLiveState } from './live-state.js';
+import { createWriteBuffer } from './write-buffer.js';
+
+const START = Date.parse('2024-09-21T00:00:00Z');
+const market = createSyntheticMarket({ symbol: 'BTCUSDT', start: START, minutes: 10, seed: 8 });
+
+function setup(maxPendingCandles?: number) {
+  const store = new SqliteStore({ path: ':memory:' });
+  const buffer = createWriteBuffer({ store, logger: pino({ level: 'silent' }), maxPendingCandles });
+  const liveState = createLiveState();
+  return { store, buffer, liveState, ingest: createIngest({ liveState, buffer }) };
+}
+
+const kline = (i: number, closed = true): MarketEvent => ({
+  type: 'kline',
+  stream: 'btcusdt@kline_1m',
+  candle: { ...market.candles1m[i]!, closed },
+});
+const tickers = (eventTime: number, close: string): MarketEvent => ({
+  type: 'miniTickers',
+  stream: '!miniTicker@arr',
+  tickers: [
+    {
+      symbol: 'BTCUSDT',
+      eventTime,
+      close,
+      open: '1',
+      high: '2',
+      low: '0.5',
+      volume: '3',
+      quoteVolume: '4',
+    } satisfies MiniTicker,
+  ],
+});
+
+describe('ingest', () => {
+  let close: (() => Promise<void>) | undefined;
+  afterEach(async () => close?.());
+
+  it('stores every closed candle exactly once whatever duplicates and reordering arrive', async () => {
+    const { store, buffer, ingest } = setup();
+    close = () => store.close();
+    const events = [
+      kline(1),
+      kline(0, false),
+      kline(0),
+      kline(2),
+      kline(1),
+      kline(0, false),
+      kline(3),
+      kline(2),
+    ];
+    for (const event of events) ingest.handle(event, START);
+    await buffer.flush();
+    const stored = await store.listCandles({
+      symbol: 'BTCUSDT',
+      resolution: '1m',
+      from: 0,
+      to: Number.MAX_SAFE_INTEGER,
+    });
+    expect(stored).toEqual(market.candles1m.slice(0, 4).map(({ eventTime: _, ...c }) => c));
+    expect(ingest.lastKlineAt('BTCUSDT')).toBe(START);
+  });
+
+  it('turns miniTickers into latest quotes and one sample per second', async () => {
+    const { store, buffer, liveState, ingest } = setup();
+    close = () => store.close();
+    ingest.handle(tickers(START + 100, '10'), START);
+    ingest.handle(tickers(START + 600, '11'), START);
+    ingest.handle(tickers(START + 1100, '12'), START);
+    await buffer.flush();
+    expect(liveState.latest('BTCUSDT')?.price).toBe('12');
+    const samples = await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 10, order: 'asc' });
+    expect(samples.map((s) => s.price)).toEqual(['10', '12']);
+    expect(ingest.stats()).toMatchObject({ tickers: 3, samples: 2 });
+  });
+
+  it('remembers the symbols whose candles a full buffer refused, for repair', () => {
+    const { store, ingest } = setup(2);
+    close = () => store.close();
+    ingest.handle(kline(0), START);
+    ingest.handle(kline(1), START);
+    ingest.handle(kline(2), START);
+    expect(ingest.takeRefusedSymbols()).toEqual(['BTCUSDT']);
+    expect(ingest.takeRefusedSymbols()).toEqual([]);
+  });
+});
