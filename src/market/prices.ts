@@ -8,6 +8,7 @@ import { UnavailableError } from '../domain/errors.js';
 import { DAY_MS, MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import type { PriceSample } from '../domain/price.js';
 import type { Store } from '../ports/store.js';
+import type { LiveState } from './live-state.js';
 
 /** A symbol whose latest price is older than this is reported `stale`. */
 export const STALE_AFTER_MS = 60_000;
@@ -42,7 +43,60 @@ export interface PriceReader {
   latest(symbol: string): Promise<LatestPrice>;
 }
 
-export function createPriceReader({ store, now }: { store: Store; now: () => number }): PriceReader {
+/** Latest price and 24 h figures, before change, percent and age are derived. */
+type Quote = Omit<LatestPrice, 'change24h' | 'changePercent24h' | 'ageMs' | 'stale'>;
+
+export interface PriceReaderDeps {
+  readonly store: Store;
+  readonly now: () => number;
+  /** Live quotes from the exchange's tickers; without them (or for a quiet symbol) the store answers. */
+  readonly live?: Pick<LiveState, 'latest'>;
+}
+
+export function createPriceReader({ store, now, live }: PriceReaderDeps): PriceReader {
+  const withChange = (quote: Quote): LatestPrice => {
+    const open = parseDecimal(quote.open24h);
+    const change = subtractDecimal(parseDecimal(quote.price), open);
+    const openNumber = Number.parseFloat(quote.open24h);
+    const percent = openNumber === 0 ? 0 : (Number.parseFloat(formatDecimal(change)) / openNumber) * 100;
+    const ageMs = Math.max(0, now() - quote.timestamp);
+    return {
+      symbol: quote.symbol,
+      price: quote.price,
+      timestamp: quote.timestamp,
+      open24h: quote.open24h,
+      high24h: quote.high24h,
+      low24h: quote.low24h,
+      volume24h: quote.volume24h,
+      quoteVolume24h: quote.quoteVolume24h,
+      change24h: formatDecimal(change),
+      changePercent24h: Math.round(percent * 1000) / 1000,
+      ageMs,
+      stale: ageMs > STALE_AFTER_MS,
+    };
+  };
+
+  /** The newest stored price with 24 h figures computed exactly from the stored 1m candles. */
+  const fromStore = async (symbol: string): Promise<Quote> => {
+    const last = await lastPrice(symbol);
+    if (!last) throw new UnavailableError(`no price recorded yet for ${symbol}`);
+    const lastMinute = bucketOpenTime(last.timestamp, MINUTE_MS);
+    const window = { openTime: lastMinute - DAY_MS + MINUTE_MS, closeTime: lastMinute + MINUTE_MS - 1 };
+    const rows = await store.listCandles({ symbol, resolution: '1m', from: window.openTime, to: lastMinute });
+    const [day] = aggregateCandles(rows, { interval: '24h', bucketAt: () => window });
+    const price = parseDecimal(last.price);
+    return {
+      symbol,
+      price: last.price,
+      timestamp: last.timestamp,
+      open24h: day?.open ?? last.price,
+      high24h: day && compareDecimal(parseDecimal(day.high), price) > 0 ? day.high : last.price,
+      low24h: day && compareDecimal(parseDecimal(day.low), price) < 0 ? day.low : last.price,
+      volume24h: day?.volume ?? '0',
+      quoteVolume24h: day?.quoteVolume ?? '0',
+    };
+  };
+
   const lastPrice = async (symbol: string): Promise<PriceSample | undefined> => {
     const [sample] = await store.listPriceSamples({ symbol, limit: 1, order: 'desc' });
     const span = await store.candleSpan(symbol);
@@ -69,39 +123,8 @@ export function createPriceReader({ store, now }: { store: Store; now: () => num
     },
 
     async latest(symbol) {
-      const last = await lastPrice(symbol);
-      if (!last) throw new UnavailableError(`no price recorded yet for ${symbol}`);
-      const lastMinute = bucketOpenTime(last.timestamp, MINUTE_MS);
-      const window = { openTime: lastMinute - DAY_MS + MINUTE_MS, closeTime: lastMinute + MINUTE_MS - 1 };
-      const rows = await store.listCandles({
-        symbol,
-        resolution: '1m',
-        from: window.openTime,
-        to: lastMinute,
-      });
-      const [day] = aggregateCandles(rows, { interval: '24h', bucketAt: () => window });
-      const price = parseDecimal(last.price);
-      const open = day ? parseDecimal(day.open) : price;
-      const high = day && compareDecimal(parseDecimal(day.high), price) > 0 ? day.high : last.price;
-      const low = day && compareDecimal(parseDecimal(day.low), price) < 0 ? day.low : last.price;
-      const change = subtractDecimal(price, open);
-      const openNumber = Number.parseFloat(formatDecimal(open));
-      const percent = openNumber === 0 ? 0 : (Number.parseFloat(formatDecimal(change)) / openNumber) * 100;
-      const ageMs = Math.max(0, now() - last.timestamp);
-      return {
-        symbol,
-        price: last.price,
-        timestamp: last.timestamp,
-        open24h: formatDecimal(open),
-        high24h: high,
-        low24h: low,
-        volume24h: day?.volume ?? '0',
-        quoteVolume24h: day?.quoteVolume ?? '0',
-        change24h: formatDecimal(change),
-        changePercent24h: Math.round(percent * 1000) / 1000,
-        ageMs,
-        stale: ageMs > STALE_AFTER_MS,
-      };
+      const quote = live?.latest(symbol);
+      return withChange(quote ?? (await fromStore(symbol)));
     },
   };
 }

@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../adapters/sqlite/store.js';
+import { UnavailableError } from '../domain/errors.js';
+import { createLiveState } from './live-state.js';
+import { createPriceReader, STALE_AFTER_MS } from './prices.js';
+
+const T = Date.parse('2024-09-21T12:00:00Z');
+
+describe('latest price', () => {
+  const store = new SqliteStore({ path: ':memory:' });
+  afterEach(async () => {
+    await store.deletePriceSamplesBefore(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('answers from the live quote with the exchange’s 24 h figures and an exact change', async () => {
+    const live = createLiveState();
+    live.applyTickers(
+      [
+        {
+          symbol: 'BTCUSDT',
+          eventTime: T,
+          close: '63100.1',
+          open: '63000.3',
+          high: '64000',
+          low: '62000',
+          volume: '12.5',
+          quoteVolume: '790000',
+        },
+      ],
+      T,
+    );
+    const reader = createPriceReader({ store, now: () => T + 1500, live });
+    expect(await reader.latest('BTCUSDT')).toEqual({
+      symbol: 'BTCUSDT',
+      price: '63100.1',
+      timestamp: T,
+      open24h: '63000.3',
+      high24h: '64000',
+      low24h: '62000',
+      volume24h: '12.5',
+      quoteVolume24h: '790000',
+      change24h: '99.8',
+      changePercent24h: 0.158,
+      ageMs: 1500,
+      stale: false,
+    });
+  });
+
+  it('falls back to the store when there is no live quote, and reports staleness by age', async () => {
+    await store.insertPriceSamples([{ symbol: 'ETHUSDT', price: '2500', timestamp: T }]);
+    const reader = createPriceReader({ store, now: () => T + STALE_AFTER_MS + 1, live: createLiveState() });
+    expect(await reader.latest('ETHUSDT')).toMatchObject({ price: '2500', change24h: '0', stale: true });
+  });
+
+  it('says not ready for a symbol with no price at all', async () => {
+    const reader = createPriceReader({ store, now: () => T });
+    await expect(reader.latest('SOLUSDT')).rejects.toBeInstanceOf(UnavailableError);
+  });
+});
