@@ -81,13 +81,24 @@ describe('ingest', () => {
     expect(ingest.stats()).toMatchObject({ tickers: 3, samples: 2 });
   });
 
-  it('remembers the symbols whose candles a full buffer refused, for repair', () => {
+  it('asks for repair of a candle a full buffer refused', () => {
     const { store, ingest } = setup(2);
     close = () => store.close();
     ingest.handle(kline(0), START);
     ingest.handle(kline(1), START);
     ingest.handle(kline(2), START);
-    expect(ingest.takeRefusedSymbols()).toEqual(['BTCUSDT']);
-    expect(ingest.takeRefusedSymbols()).toEqual([]);
+    expect(ingest.takeRepairs()).toEqual([{ symbol: 'BTCUSDT', since: market.candles1m[2]!.openTime }]);
+    expect(ingest.takeRepairs()).toEqual([]);
+  });
+
+  it('asks for repair of a minute whose closing update never came before the next minute', () => {
+    const { store, ingest } = setup();
+    close = () => store.close();
+    ingest.handle(kline(0, false), START);
+    ingest.handle(kline(0), START); // closed: nothing to repair
+    ingest.handle(kline(1, false), START);
+    ingest.handle(kline(2, false), START); // minute 1 never closed
+    ingest.handle(kline(1), START); // a late close for an older minute changes nothing asked for
+    expect(ingest.takeRepairs()).toEqual([{ symbol: 'BTCUSDT', since: market.candles1m[1]!.openTime }]);
   });
 });

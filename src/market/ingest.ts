@@ -2,7 +2,9 @@
  * The ingestion pipeline's core: decoded market events into live state and the write buffer.
  * kline → the forming or closed 1m candle (merged by key, so duplicates and reordering are
  * harmless); miniTickers → latest quotes and at most one price sample per symbol per second.
- * A candle the full buffer refuses is remembered as a gap for repair to fetch.
+ * A candle the full buffer refuses, and a minute whose closing update (`x: true`) never came before
+ * the next minute began, are remembered as repair work: Binance's close can be lost with a frame
+ * (BINANCE.md section 6, "do not rely on x:true arriving").
  */
 import type { MarketEvent } from '../binance/events.js';
 import type { LiveState } from './live-state.js';
@@ -12,8 +14,8 @@ export interface IngestStats {
   readonly klines: number;
   readonly tickers: number;
   readonly samples: number;
-  /** Symbols with a candle the buffer refused since the last `takeRefusedSymbols`. */
-  readonly refusedSymbols: number;
+  /** Symbols waiting for repair since the last `takeRepairs`. */
+  readonly pendingRepairs: number;
 }
 
 export interface Ingest {
@@ -21,14 +23,19 @@ export interface Ingest {
   handle(event: MarketEvent, receivedAt: number): void;
   /** Last arrival time (ms) of a kline update per symbol, for per-symbol staleness. */
   lastKlineAt(symbol: string): number | undefined;
-  /** Symbols that lost a candle to a full buffer; clears the set (repair takes them over). */
-  takeRefusedSymbols(): string[];
+  /** Symbols with a candle to fetch again and the earliest open time needed; clears the list. */
+  takeRepairs(): { symbol: string; since: number }[];
   stats(): IngestStats;
 }
 
 export function createIngest({ liveState, buffer }: { liveState: LiveState; buffer: WriteBuffer }): Ingest {
   const lastKline = new Map<string, number>();
-  const refused = new Set<string>();
+  /** Per symbol: the newest minute seen and whether its closing update arrived. */
+  const newest = new Map<string, { openTime: number; closed: boolean }>();
+  const repairs = new Map<string, number>();
+  const needRepair = (symbol: string, since: number): void => {
+    repairs.set(symbol, Math.min(since, repairs.get(symbol) ?? Infinity));
+  };
   let klines = 0;
   let tickers = 0;
   let samples = 0;
@@ -38,8 +45,16 @@ export function createIngest({ liveState, buffer }: { liveState: LiveState; buff
       switch (event.type) {
         case 'kline': {
           klines++;
-          lastKline.set(event.candle.symbol, receivedAt);
-          if (!buffer.addCandle(event.candle)) refused.add(event.candle.symbol);
+          const { symbol, openTime, closed } = event.candle;
+          lastKline.set(symbol, receivedAt);
+          if (!buffer.addCandle(event.candle)) needRepair(symbol, openTime);
+          const seen = newest.get(symbol);
+          if (!seen || openTime > seen.openTime) {
+            if (seen && !seen.closed) needRepair(symbol, seen.openTime);
+            newest.set(symbol, { openTime, closed });
+          } else if (openTime === seen.openTime && closed) {
+            seen.closed = true;
+          }
           return;
         }
         case 'miniTickers': {
@@ -57,11 +72,11 @@ export function createIngest({ liveState, buffer }: { liveState: LiveState; buff
       }
     },
     lastKlineAt: (symbol) => lastKline.get(symbol),
-    takeRefusedSymbols() {
-      const symbols = [...refused];
-      refused.clear();
-      return symbols;
+    takeRepairs() {
+      const list = [...repairs].map(([symbol, since]) => ({ symbol, since }));
+      repairs.clear();
+      return list;
     },
-    stats: () => ({ klines, tickers, samples, refusedSymbols: refused.size }),
+    stats: () => ({ klines, tickers, samples, pendingRepairs: repairs.size }),
   };
 }
