@@ -1,0 +1,201 @@
+/**
+ * One combined-stream WebSocket to Binance (BINANCE.md sections 1.2 and 2): opens
+ * `/stream?streams=…`, subscribes the rest in paced SUBSCRIBE batches, answers every ping with a
+ * pong echoing its payload, declares itself dead after DEAD_AFTER_MS without a frame, and hands
+ * every decoded frame up. Outgoing frames (pongs first, then SUBSCRIBE/UNSUBSCRIBE) leave at most
+ * one per `spacingMs`, so a connection stays under Binance's 5 messages per second.
+ */
+import WebSocket from 'ws';
+import { decodeFrameDetailed, MAX_FRAME_BYTES } from './decode.js';
+import type { MarketEvent } from './events.js';
+
+/** A connection silent for this long is dead (SPEC section 7). */
+export const DEAD_AFTER_MS = 30_000;
+/** Streams named in the connection URL; the rest are subscribed (a long URL can be refused). */
+export const URL_STREAMS = 100;
+/** Streams per SUBSCRIBE message. */
+export const SUBSCRIBE_BATCH_STREAMS = 200;
+/** Default gap between outgoing frames: 4 per second, under Binance's limit of 5 (BINANCE.md 2.2). */
+export const DEFAULT_OUTGOING_SPACING_MS = 250;
+/** Largest frame accepted off the wire, in bytes: MAX_FRAME_BYTES characters of up to 4 UTF-8 bytes. */
+export const MAX_PAYLOAD_BYTES = 4 * MAX_FRAME_BYTES;
+/** How long the opening handshake may take. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export interface ConnectionHandlers {
+  /** A decoded market event (kline, miniTickers, serverShutdown). */
+  onEvent(event: MarketEvent, receivedAt: number): void;
+  /** Every stream of the connection is subscribed (SUBSCRIBE replies received). */
+  onReady(): void;
+  /** A frame that could not be decoded; counted and logged by the owner, never fatal. */
+  onMalformed(reason: string, frame: string): void;
+  /** The socket closed (or was declared dead); `code` is the WebSocket close code. */
+  onClosed(code: number, reason: string): void;
+}
+
+export interface StreamConnectionOptions {
+  readonly baseUrl: string;
+  readonly streams: readonly string[];
+  readonly handlers: ConnectionHandlers;
+  readonly now: () => number;
+  readonly spacingMs?: number;
+  readonly deadAfterMs?: number;
+}
+
+export interface StreamConnection {
+  readonly id: number;
+  readonly openedAt: number;
+  streams(): readonly string[];
+  lastMessageAt(): number | undefined;
+  subscribe(streams: readonly string[]): void;
+  unsubscribe(streams: readonly string[]): void;
+  /** Closes cleanly (code 1000) and stops every timer. */
+  close(): void;
+}
+
+let nextId = 1;
+
+type Outgoing =
+  | { kind: 'pong'; payload: Buffer }
+  | { kind: 'control'; method: 'SUBSCRIBE' | 'UNSUBSCRIBE'; params: string[] };
+
+export function openStreamConnection(options: StreamConnectionOptions): StreamConnection {
+  const { handlers, now } = options;
+  const id = nextId++;
+  const spacingMs = options.spacingMs ?? DEFAULT_OUTGOING_SPACING_MS;
+  const deadAfterMs = options.deadAfterMs ?? DEAD_AFTER_MS;
+  const streams = new Set(options.streams);
+  const inUrl = options.streams.slice(0, URL_STREAMS);
+  const url = `${options.baseUrl}/stream?streams=${inUrl.join('/')}`;
+  const socket = new WebSocket(url, {
+    autoPong: false,
+    handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    maxPayload: MAX_PAYLOAD_BYTES,
+  });
+  const openedAt = now();
+
+  let pendingPong: Buffer | undefined; // only the latest ping needs its echo
+  const controls: Outgoing[] = [];
+  const awaiting = new Set<number>();
+  let requestId = 0;
+  let lastMessage: number | undefined;
+  let sendTimer: NodeJS.Timeout | undefined;
+  let lastSentAt = 0;
+  let closed = false;
+  let ready = false;
+
+  const deadTimer = setTimeout(() => declareDead(), deadAfterMs);
+  const touch = (): void => {
+    lastMessage = now();
+    deadTimer.refresh();
+  };
+
+  function declareDead(): void {
+    if (closed) return;
+    socket.terminate();
+    finish(4000, `no frame for ${deadAfterMs} ms`);
+  }
+
+  function finish(code: number, reason: string): void {
+    if (closed) return;
+    closed = true;
+    clearTimeout(deadTimer);
+    clearTimeout(sendTimer);
+    handlers.onClosed(code, reason);
+  }
+
+  function pump(): void {
+    if (closed || sendTimer || socket.readyState !== WebSocket.OPEN) return;
+    const wait = lastSentAt + spacingMs - Date.now();
+    if (wait > 0) {
+      sendTimer = setTimeout(() => {
+        sendTimer = undefined;
+        pump();
+      }, wait);
+      return;
+    }
+    if (pendingPong) {
+      socket.pong(pendingPong);
+      pendingPong = undefined;
+    } else {
+      const next = controls.shift();
+      if (!next || next.kind !== 'control') return;
+      const frameId = ++requestId;
+      awaiting.add(frameId);
+      socket.send(JSON.stringify({ method: next.method, params: next.params, id: frameId }));
+    }
+    lastSentAt = Date.now();
+    if (pendingPong || controls.length > 0) pump();
+  }
+
+  function enqueue(method: 'SUBSCRIBE' | 'UNSUBSCRIBE', list: readonly string[]): void {
+    for (let i = 0; i < list.length; i += SUBSCRIBE_BATCH_STREAMS) {
+      controls.push({ kind: 'control', method, params: list.slice(i, i + SUBSCRIBE_BATCH_STREAMS) });
+    }
+    pump();
+  }
+
+  const markReadyWhenDone = (): void => {
+    if (!ready && awaiting.size === 0 && controls.length === 0) {
+      ready = true;
+      handlers.onReady();
+    }
+  };
+
+  socket.on('open', () => {
+    touch();
+    enqueue('SUBSCRIBE', options.streams.slice(URL_STREAMS));
+    markReadyWhenDone();
+  });
+  socket.on('ping', (payload: Buffer) => {
+    touch();
+    pendingPong = payload;
+    pump();
+  });
+  socket.on('pong', touch);
+  socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+    touch();
+    const receivedAt = now();
+    // binaryType is the default 'nodebuffer', so a text frame arrives as one Buffer.
+    const text = isBinary ? '' : (data as Buffer).toString('utf8');
+    const { result } = decodeFrameDetailed(text);
+    if (!result.ok) {
+      handlers.onMalformed(result.reason, text.slice(0, 200));
+      return;
+    }
+    const event = result.event;
+    if (event.type === 'reply' || event.type === 'controlError') {
+      if (typeof event.id === 'number') awaiting.delete(event.id);
+      if (event.type === 'controlError')
+        handlers.onMalformed(`control error ${event.code}: ${event.message}`, text);
+      markReadyWhenDone();
+      return;
+    }
+    handlers.onEvent(event, receivedAt);
+  });
+  socket.on('error', () => {
+    // 'close' always follows 'error' in ws; the reason is reported there.
+  });
+  socket.on('close', (code: number, reason: Buffer) => finish(code, reason.toString()));
+
+  return {
+    id,
+    openedAt,
+    streams: () => [...streams],
+    lastMessageAt: () => lastMessage,
+    subscribe(list) {
+      const added = list.filter((stream) => !streams.has(stream));
+      for (const stream of added) streams.add(stream);
+      if (added.length > 0) enqueue('SUBSCRIBE', added);
+    },
+    unsubscribe(list) {
+      const removed = list.filter((stream) => streams.delete(stream));
+      if (removed.length > 0) enqueue('UNSUBSCRIBE', removed);
+    },
+    close() {
+      if (closed) return;
+      socket.close(1000, 'replaced or stopped');
+      finish(1000, 'closed by client');
+    },
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Wires the live link's parts for one process: REST client, stream client, live state, write
+ * buffer, ingestion and gap repair. Used by main.ts and by the integration tests alike.
+ */
+import type { Logger } from 'pino';
+import { createRestClient, type RestClient } from '../binance/rest-client.js';
+import { createStreamClient } from '../binance/stream-client.js';
+import type { Store } from '../ports/store.js';
+import { createGapRepair } from './gap-repair.js';
+import { createIngest } from './ingest.js';
+import { createLiveLink, type LiveLink } from './live-link.js';
+import { createLiveState, type LiveState } from './live-state.js';
+import { createWriteBuffer } from './write-buffer.js';
+
+export interface LiveLinkSettings {
+  readonly wsUrl: string;
+  readonly restUrl: string;
+  readonly symbols: readonly string[] | undefined;
+  readonly trackTop: number;
+  readonly lookbackMs: number;
+  /** Overrides for tests: short lifetimes, quick death detection, fast backoff. */
+  readonly connectionMaxAgeMs?: number;
+  readonly deadAfterMs?: number;
+  readonly backoffBaseMs?: number;
+  readonly pollIntervalMs?: number;
+  readonly flushIntervalMs?: number;
+  readonly repairRetryDelayMs?: number;
+}
+
+export interface LiveLinkParts {
+  readonly link: LiveLink;
+  readonly liveState: LiveState;
+  readonly rest: RestClient;
+}
+
+export function buildLiveLink(
+  settings: LiveLinkSettings,
+  deps: { store: Store; logger: Logger; now: () => number },
+): LiveLinkParts {
+  const { store, now } = deps;
+  const logger = deps.logger.child({ module: 'binance' });
+  const rest = createRestClient({ baseUrl: settings.restUrl, now });
+  const liveState = createLiveState();
+  const buffer = createWriteBuffer({ store, logger, flushIntervalMs: settings.flushIntervalMs });
+  const ingest = createIngest({ liveState, buffer });
+  const repair = createGapRepair({
+    store,
+    rest,
+    logger,
+    now,
+    lookbackMs: settings.lookbackMs,
+    retryDelayMs: settings.repairRetryDelayMs,
+  });
+  const stream = createStreamClient({
+    baseUrl: settings.wsUrl,
+    logger,
+    now,
+    onEvent: (event, receivedAt) => ingest.handle(event, receivedAt),
+    onResume: (symbols, since) => {
+      for (const symbol of symbols) repair.request(symbol, since);
+    },
+    maxAgeMs: settings.connectionMaxAgeMs,
+    deadAfterMs: settings.deadAfterMs,
+    backoffBaseMs: settings.backoffBaseMs,
+  });
+  const link = createLiveLink({
+    store,
+    rest,
+    stream,
+    ingest,
+    buffer,
+    repair,
+    logger,
+    now,
+    symbols: settings.symbols,
+    trackTop: settings.trackTop,
+    pollIntervalMs: settings.pollIntervalMs,
+  });
+  return { link, liveState, rest };
+}

@@ -1,0 +1,176 @@
+/**
+ * Gap repair (SPEC section 7): fetches the 1m candles a symbol may have missed, from
+ * `GET /api/v3/klines`, and stores them page by page. Requests are queued per symbol (one pending
+ * range each, merged), so the queue is bounded by the universe. A range fetched completely is
+ * repaired even when minutes are missing from it: Binance produces no kline during a halt, and a
+ * halted minute must not be fetched forever. An unknown symbol is reported, not retried.
+ */
+import type { Logger } from 'pino';
+import type { RestClient } from '../binance/rest-client.js';
+import { BinanceApiError } from '../binance/rest-wire.js';
+import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
+import type { Store } from '../ports/store.js';
+
+/** Binance's answer for a symbol it does not know (BINANCE.md 3.8). */
+export const INVALID_SYMBOL_CODE = -1121;
+/** A failed repair (network down past the REST client's retries) is tried again after this. */
+export const REPAIR_RETRY_DELAY_MS = 30_000;
+/** Completed repairs remembered for /system/status. */
+export const RECENT_REPAIRS_KEPT = 20;
+
+export interface RepairRecord {
+  readonly symbol: string;
+  readonly from: number;
+  readonly to: number;
+  readonly candles: number;
+  readonly at: number;
+}
+
+export interface GapRepairStatus {
+  readonly queued: number;
+  readonly active: string | undefined;
+  readonly repairedRanges: number;
+  readonly candlesStored: number;
+  readonly failures: number;
+  readonly lastError: string | undefined;
+  readonly unknownSymbols: readonly string[];
+  readonly recent: readonly RepairRecord[];
+}
+
+/** A queued repair: from an explicit gap start, from what is already known, or the earlier of both. */
+interface Wanted {
+  readonly since: number | undefined;
+  readonly fromKnown: boolean;
+}
+
+export interface GapRepair {
+  /**
+   * Queues a repair of `symbol`: from `from` (ms; the last frame before a disconnect), or without it
+   * from the last stored candle (BACKFILL_LOOKBACK for a new symbol) and earlier repairs.
+   */
+  request(symbol: string, from?: number): void;
+  /** Resolves when the queue is empty and nothing is running (tests, graceful stop). */
+  idle(): Promise<void>;
+  stop(): void;
+  status(): GapRepairStatus;
+}
+
+export interface GapRepairOptions {
+  readonly store: Store;
+  readonly rest: Pick<RestClient, 'klinesRange'>;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** How far back a symbol with no stored candle is fetched (BACKFILL_LOOKBACK). */
+  readonly lookbackMs: number;
+  readonly retryDelayMs?: number;
+}
+
+export function createGapRepair(options: GapRepairOptions): GapRepair {
+  const { store, rest, logger, now } = options;
+  const queue = new Map<string, Wanted>();
+  /** Per symbol: every minute before this was fetched from REST (halts included). */
+  const repairedThrough = new Map<string, number>();
+  const unknown = new Set<string>();
+  const recent: RepairRecord[] = [];
+  const retryTimers = new Set<NodeJS.Timeout>();
+  let active: string | undefined;
+  let worker: Promise<void> | undefined;
+  let stopped = false;
+  let repairedRanges = 0;
+  let candlesStored = 0;
+  let failures = 0;
+  let lastError: string | undefined;
+
+  /** Where a repair starts: the earliest of an explicit gap start and what the store and repairs hold. */
+  async function startOf(symbol: string, wanted: Wanted): Promise<number> {
+    let from = wanted.since === undefined ? Infinity : bucketOpenTime(wanted.since, MINUTE_MS);
+    if (wanted.fromKnown) {
+      const span = await store.candleSpan(symbol);
+      // The last stored candle is fetched again: it may have been stored while still forming.
+      const stored = span ? span.lastOpenTime : bucketOpenTime(now() - options.lookbackMs, MINUTE_MS);
+      from = Math.min(from, Math.max(stored, repairedThrough.get(symbol) ?? 0));
+    }
+    return from;
+  }
+
+  async function repair(symbol: string, wanted: Wanted): Promise<void> {
+    const from = await startOf(symbol, wanted);
+    const to = now();
+    let stored = 0;
+    for await (const page of rest.klinesRange({ symbol, from, to })) {
+      if (stopped) return;
+      await store.upsertCandles(page);
+      stored += page.length;
+    }
+    // Everything before the current minute is now as the exchange has it, missing minutes included.
+    repairedThrough.set(symbol, bucketOpenTime(to, MINUTE_MS) - MINUTE_MS);
+    repairedRanges++;
+    candlesStored += stored;
+    recent.push({ symbol, from, to, candles: stored, at: now() });
+    if (recent.length > RECENT_REPAIRS_KEPT) recent.shift();
+    logger.info({ symbol, from, to, candles: stored }, 'gap repaired');
+  }
+
+  async function run(): Promise<void> {
+    while (!stopped && queue.size > 0) {
+      const [symbol, wanted] = queue.entries().next().value as [string, Wanted];
+      queue.delete(symbol);
+      active = symbol;
+      try {
+        await repair(symbol, wanted);
+      } catch (error) {
+        failures++;
+        lastError = error instanceof Error ? error.message : String(error);
+        if (error instanceof BinanceApiError && error.binanceCode === INVALID_SYMBOL_CODE) {
+          unknown.add(symbol);
+          logger.error({ symbol }, 'the exchange does not know this symbol: not repairing it');
+        } else if (!stopped) {
+          logger.warn({ symbol, err: error }, 'gap repair failed; retrying later');
+          const timer = setTimeout(() => {
+            retryTimers.delete(timer);
+            api.request(symbol, wanted.since);
+            if (wanted.fromKnown) api.request(symbol);
+          }, options.retryDelayMs ?? REPAIR_RETRY_DELAY_MS);
+          timer.unref();
+          retryTimers.add(timer);
+        }
+      } finally {
+        active = undefined;
+      }
+    }
+  }
+
+  const api: GapRepair = {
+    request(symbol, from) {
+      if (stopped || unknown.has(symbol)) return;
+      const queued = queue.get(symbol) ?? { since: undefined, fromKnown: false };
+      queue.set(symbol, {
+        since: from === undefined ? queued.since : Math.min(from, queued.since ?? Infinity),
+        fromKnown: queued.fromKnown || from === undefined,
+      });
+      worker ??= run().finally(() => {
+        worker = undefined;
+      });
+    },
+    async idle() {
+      while (worker) await worker;
+    },
+    stop() {
+      stopped = true;
+      queue.clear();
+      for (const timer of retryTimers) clearTimeout(timer);
+      retryTimers.clear();
+    },
+    status: () => ({
+      queued: queue.size,
+      active,
+      repairedRanges,
+      candlesStored,
+      failures,
+      lastError,
+      unknownSymbols: [...unknown],
+      recent: [...recent],
+    }),
+  };
+  return api;
+}

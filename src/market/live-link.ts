@@ -1,0 +1,142 @@
+/**
+ * The live link's composition: which symbols are tracked, the stream client feeding ingestion,
+ * the write buffer, and gap repair at start, after every reconnect or replacement, and when a
+ * symbol is added. Symbols activated or deactivated in the store are picked up by polling, so a
+ * change made by any instance (or directly in the store) takes effect without a restart.
+ */
+import type { Logger } from 'pino';
+import type { RestClient } from '../binance/rest-client.js';
+import type { StreamClient, StreamClientStatus } from '../binance/stream-client.js';
+import type { Store } from '../ports/store.js';
+import type { GapRepair, GapRepairStatus } from './gap-repair.js';
+import type { Ingest } from './ingest.js';
+import { selectTopSymbols } from './universe.js';
+import type { WriteBuffer, WriteBufferStats } from './write-buffer.js';
+import { splitSymbol } from '../domain/symbol.js';
+
+/** How often the store's active symbols are read for changes, in ms. */
+export const SYMBOL_POLL_INTERVAL_MS = 5000;
+/** A tracked symbol with no kline update for this long, while others flow, is stale. */
+export const STALE_SYMBOL_AFTER_MS = 60_000;
+
+export interface LiveLinkStatus {
+  readonly binance: StreamClientStatus;
+  readonly symbols: {
+    readonly tracked: number;
+    readonly fresh: number;
+    readonly stale: number;
+    readonly staleSymbols: string[];
+  };
+  readonly repair: GapRepairStatus;
+  readonly writes: WriteBufferStats;
+}
+
+export interface LiveLink {
+  start(): Promise<void>;
+  /** Stops streaming and repair, then flushes every buffered write. */
+  stop(): Promise<void>;
+  /** Re-reads the tracked symbols now (also done every SYMBOL_POLL_INTERVAL_MS). */
+  refreshSymbols(): Promise<void>;
+  tracked(): readonly string[];
+  status(): LiveLinkStatus;
+}
+
+export interface LiveLinkDeps {
+  readonly store: Store;
+  readonly rest: Pick<RestClient, 'exchangeInfo' | 'ticker24h'>;
+  readonly stream: StreamClient;
+  readonly ingest: Ingest;
+  readonly buffer: WriteBuffer;
+  readonly repair: GapRepair;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** SYMBOLS: replaces the universe (still subject to activation in the store). */
+  readonly symbols: readonly string[] | undefined;
+  readonly trackTop: number;
+  readonly pollIntervalMs?: number;
+}
+
+export function createLiveLink(deps: LiveLinkDeps): LiveLink {
+  const { store, stream, repair, buffer, logger } = deps;
+  let tracked: string[] = [];
+  let pollTimer: NodeJS.Timeout | undefined;
+
+  /** SPEC section 3: SYMBOLS, else the stored symbols, else the TRACK_TOP rule, stored for next time. */
+  async function seedUniverse(): Promise<void> {
+    if (deps.symbols) {
+      const wanted = deps.symbols.map((symbol) => ({
+        symbol,
+        ...splitSymbol(symbol),
+        status: 'TRADING',
+        isActive: true,
+      }));
+      await store.insertSymbolsIfMissing(wanted);
+      return;
+    }
+    if ((await store.listSymbols()).length > 0) return;
+    const [info, tickers] = await Promise.all([deps.rest.exchangeInfo(), deps.rest.ticker24h()]);
+    const top = selectTopSymbols(info.items, tickers.items, deps.trackTop);
+    const { created } = await store.insertSymbolsIfMissing(top);
+    logger.info({ count: created.length }, 'tracked universe selected by 24h quote volume');
+  }
+
+  async function refreshSymbols(): Promise<void> {
+    const active = (await store.listSymbols({ active: true })).map((record) => record.symbol);
+    const allowed = deps.symbols ? new Set(deps.symbols) : undefined;
+    const next = allowed ? active.filter((symbol) => allowed.has(symbol)) : active;
+    const before = new Set(tracked);
+    const added = next.filter((symbol) => !before.has(symbol));
+    const removed = tracked.filter((symbol) => !next.includes(symbol));
+    if (added.length === 0 && removed.length === 0) return;
+    tracked = next;
+    stream.setSymbols(tracked);
+    for (const symbol of added) repair.request(symbol);
+    logger.info({ added, removed, tracked: tracked.length }, 'tracked symbols changed');
+  }
+
+  return {
+    async start() {
+      await seedUniverse();
+      buffer.start();
+      await refreshSymbols();
+      stream.start();
+      pollTimer = setInterval(() => {
+        refreshSymbols().catch((error: unknown) =>
+          logger.warn({ err: error }, 'reading tracked symbols failed'),
+        );
+        for (const { symbol, since } of deps.ingest.takeRepairs()) repair.request(symbol, since);
+      }, deps.pollIntervalMs ?? SYMBOL_POLL_INTERVAL_MS);
+      pollTimer.unref();
+    },
+    async stop() {
+      clearInterval(pollTimer);
+      stream.stop();
+      repair.stop();
+      await repair.idle();
+      await buffer.stop();
+    },
+    refreshSymbols,
+    tracked: () => tracked,
+    status() {
+      const binance = stream.status();
+      const now = deps.now();
+      // Stale only while others flow: when nothing arrives at all, the link state says so instead.
+      const flowing =
+        binance.lastMessageAt !== undefined && now - binance.lastMessageAt < STALE_SYMBOL_AFTER_MS;
+      const staleSymbols = flowing
+        ? tracked.filter((symbol) => now - (deps.ingest.lastKlineAt(symbol) ?? 0) > STALE_SYMBOL_AFTER_MS)
+        : [];
+      return {
+        binance,
+        symbols: {
+          tracked: tracked.length,
+          fresh: tracked.length - staleSymbols.length,
+          stale: staleSymbols.length,
+          staleSymbols,
+        },
+        repair: repair.status(),
+        writes: buffer.stats(),
+      };
+    },
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * The live link against the simulated exchange (issue 3): whatever the exchange does, every closed
+ * 1m candle stored for every symbol equals the exchange's. Time runs at SPEED (a minute a second).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { MINUTE_MS } from '../src/domain/intervals.js';
+import { expectStoredEqualsExchange, startHarness, type Harness } from './helpers/live-harness.js';
+
+describe('live link against the simulated exchange', () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.stop();
+    harness = undefined;
+  });
+
+  /** Runs, lets repair settle, stops, then checks up to a few minutes before the stop. */
+  async function finish(h: Harness, settleMs = 4 * MINUTE_MS): Promise<void> {
+    await h.pass(settleMs);
+    await h.parts.link.stop();
+    await expectStoredEqualsExchange(h, h.now() - 2 * MINUTE_MS);
+  }
+
+  it('backfills the lookback at start and streams every minute after it', async () => {
+    harness = await startHarness();
+    await harness.pass(6 * MINUTE_MS);
+    const status = harness.parts.link.status();
+    expect(status.binance.state).toBe('connected');
+    expect(status.binance.streams).toBe(4);
+    expect(status.repair.repairedRanges).toBeGreaterThanOrEqual(3);
+    await finish(harness);
+  });
+
+  it('repairs the candles missed while the connection was dropped abruptly', async () => {
+    harness = await startHarness();
+    await harness.pass(3 * MINUTE_MS);
+    harness.exchange.faults.rejectConnections(3);
+    harness.exchange.faults.dropConnections();
+    await harness.pass(4 * MINUTE_MS);
+    expect(harness.parts.link.status().binance.reconnects).toBeGreaterThanOrEqual(1);
+    await finish(harness);
+  });
+
+  it('reconnects after a clean close and after a stall with the socket open', async () => {
+    harness = await startHarness();
+    await harness.pass(3 * MINUTE_MS);
+    harness.exchange.faults.closeConnections(1001);
+    await harness.pass(3 * MINUTE_MS);
+    harness.exchange.faults.stall(5 * MINUTE_MS);
+    await harness.pass(6 * MINUTE_MS);
+    expect(harness.parts.link.status().binance.reconnects).toBeGreaterThanOrEqual(2);
+    await finish(harness);
+  });
+
+  it('replaces the connection on serverShutdown and at its lifetime, without losing a minute', async () => {
+    harness = await startHarness({ link: { connectionMaxAgeMs: 2500 } });
+    await harness.pass(3 * MINUTE_MS);
+    harness.exchange.faults.serverShutdown({ closeAfterMs: 30_000 });
+    await harness.pass(6 * MINUTE_MS);
+    expect(harness.parts.link.status().binance.replacements).toBeGreaterThanOrEqual(2);
+    await finish(harness);
+  });
+
+  it('stores exact candles through duplicated, reordered and malformed frames', async () => {
+    harness = await startHarness();
+    harness.exchange.faults.duplicateFrames(0.2);
+    harness.exchange.faults.reorderFrames(0.2);
+    harness.exchange.faults.malformedFrames(0.1);
+    await harness.pass(6 * MINUTE_MS);
+    harness.exchange.faults.reset();
+    expect(harness.parts.link.status().binance.malformed).toBeGreaterThan(0);
+    await finish(harness);
+  });
+
+  it('waits out 429 and 418 during repair and still repairs everything', async () => {
+    harness = await startHarness();
+    await harness.pass(2 * MINUTE_MS);
+    harness.exchange.faults.restErrors({ status: 429, count: 2, retryAfterSeconds: 1 });
+    harness.exchange.faults.restErrors({ status: 418, count: 1, retryAfterSeconds: 1 });
+    harness.exchange.faults.restErrors({ status: 503, count: 2 });
+    harness.exchange.faults.dropConnections();
+    await harness.pass(5 * MINUTE_MS);
+    await finish(harness, 5 * MINUTE_MS);
+    expect(harness.parts.rest.status().rateLimited).toBeGreaterThanOrEqual(1);
+  });
+
+  it('leaves a halted minute missing and does not fetch it forever', async () => {
+    harness = await startHarness();
+    const haltFrom = Math.floor(harness.now() / MINUTE_MS) * MINUTE_MS + 2 * MINUTE_MS;
+    harness.exchange.faults.halt('ETHUSDT', haltFrom, haltFrom + 2 * MINUTE_MS);
+    await harness.pass(4 * MINUTE_MS);
+    harness.exchange.faults.dropConnections();
+    await harness.pass(4 * MINUTE_MS);
+    const requestsAfterRepair = harness.exchange.stats().restRequests;
+    await harness.pass(3 * MINUTE_MS);
+    expect(harness.exchange.stats().restRequests - requestsAfterRepair).toBeLessThan(3);
+    await finish(harness);
+  });
+});
