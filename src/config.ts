@@ -8,6 +8,7 @@ import { parseDuration } from './domain/duration.js';
 import { isValidTimeZone } from './domain/session-calendar.js';
 
 const DEFAULT_INTERVAL_HOURS = '1,5,9,13,17,21';
+export const DEFAULT_DATABASE_URL = 'sqlite:data/market.db';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const SYMBOL_PATTERN = /^[\p{Lu}\p{Lo}\p{N}]{2,32}$/u;
 
@@ -47,7 +48,7 @@ const envSchema = z.object({
     'postgresql://',
     'mongodb://',
     'mongodb+srv://',
-  ]).default('sqlite:data/market.db'),
+  ]).default(DEFAULT_DATABASE_URL),
   REDIS_URL: withScheme(['redis://', 'rediss://']).optional(),
   BINANCE_WS_URL: withScheme(['ws://', 'wss://']).default('wss://stream.binance.com:9443'),
   BINANCE_REST_URL: withScheme(['http://', 'https://']).default('https://api.binance.com'),

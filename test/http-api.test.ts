@@ -70,7 +70,8 @@ describe('read API', () => {
       expect(body.data).toMatchObject({
         version: '0.0.0-test',
         store: { driver: 'sqlite', healthy: true },
-        symbols: { total: 3, tracked: 2 },
+        symbols: { total: 3, active: 2 },
+        binance: { state: 'disabled' },
       });
     });
 

@@ -1,19 +1,56 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startService } from './helpers/service-process.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/adapters/sqlite/store.js';
+import { createSimulatedExchange, toCandle, type SimulatedExchange } from '../src/binance/simulator/index.js';
+import { MINUTE_MS, bucketOpenTime } from '../src/domain/intervals.js';
+import { startService, type ServiceProcess } from './helpers/service-process.js';
 
 const SECRET = 'test-secret-that-must-never-be-logged-0123456789';
 const TOKEN = 'Bearer eyJhbGciOiJIUzI1NiJ9.never-log-me.signature';
+const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
+const LOOKBACK_MINUTES = 10;
+/** Bounded waits for the child process, in ms. */
+const WAIT_LIMIT_MS = 20_000;
+
+interface Status {
+  data: { binance: { state: string }; backfill?: { repairedRanges: number } };
+}
+
+async function waitForLink(url: string, minRepairs: number): Promise<void> {
+  const deadline = Date.now() + WAIT_LIMIT_MS;
+  while (Date.now() < deadline) {
+    const body = (await (await fetch(`${url}/api/v1/system/status`)).json()) as Status;
+    if (body.data.binance.state === 'connected' && (body.data.backfill?.repairedRanges ?? 0) >= minRepairs)
+      return;
+    await sleep(100);
+  }
+  throw new Error('the live link did not connect and repair in time');
+}
 
 describe('the service process', () => {
   const dir = mkdtempSync(join(tmpdir(), 'service-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let exchange: SimulatedExchange;
+  const env = (db: string): Record<string, string> => ({
+    DATABASE_URL: `sqlite:${join(dir, db)}`,
+    BINANCE_WS_URL: exchange.wsUrl,
+    BINANCE_REST_URL: exchange.restUrl,
+    SYMBOLS: SYMBOLS.join(','),
+    BACKFILL_LOOKBACK: `${LOOKBACK_MINUTES}m`,
+  });
+  beforeAll(async () => {
+    exchange = await createSimulatedExchange({ symbols: SYMBOLS, includeUniverseExtras: false, seed: 3 });
+  });
+  afterAll(async () => {
+    await exchange.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('serves on its port, logs JSON lines without secrets, and stops with exit 0 on SIGTERM', async () => {
     const service = startService({
-      DATABASE_URL: `sqlite:${join(dir, 'market.db')}`,
+      ...env('secrets.db'),
       JWT_SECRET: SECRET,
       ADMIN_EMAIL: 'admin@example.com',
       ADMIN_PASSWORD: 'admin-password-never-logged',
@@ -41,7 +78,7 @@ describe('the service process', () => {
   });
 
   it('stops on SIGINT too', async () => {
-    const service = startService({ DATABASE_URL: 'sqlite::memory:' });
+    const service = startService(env('sigint.db'));
     expect((await fetch(`${await service.url}/api/v1/system/health`)).status).toBe(200);
     service.child.kill('SIGINT');
     expect(await service.exit).toBe(0);
@@ -58,5 +95,40 @@ describe('the service process', () => {
     expect(message).toContain('PORT');
     expect(message).toContain('INTERVAL_TIMEZONE');
     expect(message).toContain('BACKFILL_LOOKBACK');
+  });
+
+  it('loses no closed 1m candle when killed with SIGKILL and restarted', async () => {
+    const startedAt = exchange.clock.now();
+    let service: ServiceProcess = startService(env('sigkill.db'));
+    await waitForLink(await service.url, SYMBOLS.length);
+    await sleep(2500);
+    service.child.kill('SIGKILL');
+    expect(await service.exit).toBeNull();
+    await sleep(1500);
+
+    service = startService(env('sigkill.db'));
+    await waitForLink(await service.url, SYMBOLS.length);
+    await sleep(2500);
+    service.child.kill('SIGTERM');
+    expect(await service.exit).toBe(0);
+    const stoppedAt = exchange.clock.now();
+
+    const store = new SqliteStore({ path: join(dir, 'sigkill.db') });
+    try {
+      const from = bucketOpenTime(startedAt, MINUTE_MS) - LOOKBACK_MINUTES * MINUTE_MS;
+      const last = bucketOpenTime(stoppedAt, MINUTE_MS) - MINUTE_MS;
+      for (const symbol of SYMBOLS) {
+        const stored = await store.listCandles({ symbol, resolution: '1m', from, to: last });
+        const expected = [];
+        for (let openTime = from; openTime <= last; openTime += MINUTE_MS) {
+          const kline = exchange.market.trueKline(symbol, openTime);
+          if (kline) expected.push(toCandle(kline, true));
+        }
+        expect(expected.length).toBeGreaterThanOrEqual(LOOKBACK_MINUTES);
+        expect(stored, symbol).toEqual(expected);
+      }
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 
 import type { CandleReader } from '../market/candles.js';
+import type { LiveLink } from '../market/live-link.js';
 import type { PriceReader } from '../market/prices.js';
 import type { Store } from '../ports/store.js';
 import { registerErrorHandling } from './errors.js';
@@ -25,6 +26,8 @@ export interface AppDeps {
   readonly store: Store;
   readonly candles: CandleReader;
   readonly prices: PriceReader;
+  /** The live Binance link, when this process runs one (status figures). */
+  readonly live?: Pick<LiveLink, 'status'>;
   readonly version: string;
   readonly now: () => number;
 }
@@ -59,7 +62,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       await api.register(
-        systemRoutes({ store: deps.store, version: deps.version, startedAt, now: deps.now }),
+        systemRoutes({ store: deps.store, live: deps.live, version: deps.version, startedAt, now: deps.now }),
       );
       await api.register(symbolRoutes({ store: deps.store }));
       await api.register(priceDataRoutes(deps));

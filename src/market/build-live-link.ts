@@ -39,7 +39,9 @@ export function buildLiveLink(
 ): LiveLinkParts {
   const { store, now } = deps;
   const logger = deps.logger.child({ module: 'binance' });
-  const rest = createRestClient({ baseUrl: settings.restUrl, now });
+  // Aborted on stop, so a request in flight or a Retry-After wait cannot hold up a graceful stop.
+  const lifetime = new AbortController();
+  const rest = createRestClient({ baseUrl: settings.restUrl, now, signal: lifetime.signal });
   const liveState = createLiveState();
   const buffer = createWriteBuffer({ store, logger, flushIntervalMs: settings.flushIntervalMs });
   const ingest = createIngest({ liveState, buffer });
@@ -76,5 +78,16 @@ export function buildLiveLink(
     trackTop: settings.trackTop,
     pollIntervalMs: settings.pollIntervalMs,
   });
-  return { link, liveState, rest };
+  const stop = link.stop.bind(link);
+  return {
+    link: {
+      ...link,
+      stop: async () => {
+        lifetime.abort();
+        await stop();
+      },
+    },
+    liveState,
+    rest,
+  };
 }

@@ -16,6 +16,8 @@ import { splitSymbol } from '../domain/symbol.js';
 
 /** How often the store's active symbols are read for changes, in ms. */
 export const SYMBOL_POLL_INTERVAL_MS = 5000;
+/** How soon a failed start (universe unreadable) is tried again, in ms. */
+export const SEED_RETRY_INTERVAL_MS = 30_000;
 /** A tracked symbol with no kline update for this long, while others flow, is stale. */
 export const STALE_SYMBOL_AFTER_MS = 60_000;
 
@@ -32,7 +34,11 @@ export interface LiveLinkStatus {
 }
 
 export interface LiveLink {
-  start(): Promise<void>;
+  /**
+   * Starts streaming and repair. Never throws: when the universe cannot be read yet (the exchange
+   * unreachable), it logs and tries again every SEED_RETRY_INTERVAL_MS while the API keeps serving.
+   */
+  start(): void;
   /** Stops streaming and repair, then flushes every buffered write. */
   stop(): Promise<void>;
   /** Re-reads the tracked symbols now (also done every SYMBOL_POLL_INTERVAL_MS). */
@@ -54,12 +60,31 @@ export interface LiveLinkDeps {
   readonly symbols: readonly string[] | undefined;
   readonly trackTop: number;
   readonly pollIntervalMs?: number;
+  readonly seedRetryIntervalMs?: number;
 }
 
 export function createLiveLink(deps: LiveLinkDeps): LiveLink {
   const { store, stream, repair, buffer, logger } = deps;
   let tracked: string[] = [];
   let pollTimer: NodeJS.Timeout | undefined;
+  let seedTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  async function begin(): Promise<void> {
+    await seedUniverse();
+    if (stopped) return;
+    buffer.start();
+    await refreshSymbols();
+    if (stopped) return;
+    stream.start();
+    pollTimer = setInterval(() => {
+      refreshSymbols().catch((error: unknown) =>
+        logger.warn({ err: error }, 'reading tracked symbols failed'),
+      );
+      for (const { symbol, since } of deps.ingest.takeRepairs()) repair.request(symbol, since);
+    }, deps.pollIntervalMs ?? SYMBOL_POLL_INTERVAL_MS);
+    pollTimer.unref();
+  }
 
   /** SPEC section 3: SYMBOLS, else the stored symbols, else the TRACK_TOP rule, stored for next time. */
   async function seedUniverse(): Promise<void> {
@@ -95,20 +120,21 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
   }
 
   return {
-    async start() {
-      await seedUniverse();
-      buffer.start();
-      await refreshSymbols();
-      stream.start();
-      pollTimer = setInterval(() => {
-        refreshSymbols().catch((error: unknown) =>
-          logger.warn({ err: error }, 'reading tracked symbols failed'),
-        );
-        for (const { symbol, since } of deps.ingest.takeRepairs()) repair.request(symbol, since);
-      }, deps.pollIntervalMs ?? SYMBOL_POLL_INTERVAL_MS);
-      pollTimer.unref();
+    start() {
+      stopped = false;
+      const attempt = (): void => {
+        begin().catch((error: unknown) => {
+          if (stopped) return;
+          logger.error({ err: error }, 'live link could not start; retrying');
+          seedTimer = setTimeout(attempt, deps.seedRetryIntervalMs ?? SEED_RETRY_INTERVAL_MS);
+          seedTimer.unref();
+        });
+      };
+      attempt();
     },
     async stop() {
+      stopped = true;
+      clearTimeout(seedTimer);
       clearInterval(pollTimer);
       stream.stop();
       repair.stop();

@@ -72,7 +72,7 @@ export async function startHarness(
     { store, logger: pino({ level: 'silent' }), now },
   );
   const startedAt = now();
-  await parts.link.start();
+  parts.link.start();
   return {
     exchange,
     store,

@@ -14,6 +14,7 @@ export interface ServiceProcess {
 }
 
 export function startService(env: Record<string, string>): ServiceProcess {
+  // Nothing reaches the real exchange from a test: callers point BINANCE_* at the simulator.
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },

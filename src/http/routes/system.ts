@@ -1,5 +1,6 @@
 /** `/system/health` and `/system/status` (SPEC section 5). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { LiveLink } from '../../market/live-link.js';
 import type { Store } from '../../ports/store.js';
 import { failure, ok } from '../envelope.js';
 
@@ -8,6 +9,7 @@ export const HEALTH_CHECK_TIMEOUT_MS = 2000;
 
 export interface SystemRouteDeps {
   readonly store: Store;
+  readonly live: Pick<LiveLink, 'status'> | undefined;
   readonly version: string;
   readonly startedAt: number;
   readonly now: () => number;
@@ -31,7 +33,26 @@ async function check(probe: () => Promise<void>): Promise<{ ok: boolean; error?:
   }
 }
 
-export function systemRoutes({ store, version, startedAt, now }: SystemRouteDeps): FastifyPluginAsyncZod {
+/** The Binance link's figures (SPEC section 5), or what is known without a link in this process. */
+function linkStatus(live: Pick<LiveLink, 'status'> | undefined, total: number, active: number) {
+  if (!live)
+    return { symbols: { total, active, tracked: 0, fresh: 0, stale: 0 }, binance: { state: 'disabled' } };
+  const { binance, symbols, repair, writes } = live.status();
+  return {
+    binance,
+    symbols: { total, active, ...symbols },
+    backfill: repair,
+    writes,
+  };
+}
+
+export function systemRoutes({
+  store,
+  live,
+  version,
+  startedAt,
+  now,
+}: SystemRouteDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/system/health',
@@ -59,9 +80,7 @@ export function systemRoutes({ store, version, startedAt, now }: SystemRouteDeps
             startedAt,
             uptimeMs: now() - startedAt,
             store: { driver: store.driver, healthy: storeCheck.ok },
-            symbols: { total: all.length, tracked: active.length },
-            // The live link arrives with the Binance link issue; until then nothing ingests.
-            binance: { state: 'disabled' },
+            ...linkStatus(live, all.length, active.length),
           },
           'status',
         );

@@ -1,0 +1,50 @@
+/** Process-level helpers shared by the entry points (main.ts, demo.ts): config, signals, exit. */
+import { ConfigError, loadConfigFromProcess, type Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Service } from './service.js';
+
+/** How long a graceful stop may take before the process exits anyway, in ms. */
+export const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+export function readConfigOrExit(): Config {
+  try {
+    return loadConfigFromProcess();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/** Stops the service once on SIGTERM or SIGINT and exits 0 (1 when the stop fails or hangs). */
+export function stopOnSignals(service: Service, logger: Logger): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    setTimeout(() => {
+      logger.error('graceful stop timed out');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    service.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+export function exitOnFatal(error: unknown): never {
+  process.stderr.write(`fatal: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}
