@@ -3,6 +3,7 @@
  * 1m candle stored for every symbol equals the exchange's. Time runs at SPEED (a minute a second).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
 import { expectStoredEqualsExchange, startHarness, type Harness } from './helpers/live-harness.js';
 
@@ -95,4 +96,80 @@ describe('live link against the simulated exchange', () => {
     expect(harness.exchange.stats().restRequests - requestsAfterRepair).toBeLessThan(3);
     await finish(harness);
   });
+
+  it('spreads streams over several connections when they exceed the per-connection limit', async () => {
+    harness = await startHarness({
+      exchange: { maxStreamsPerConnection: 2 },
+      link: { maxStreamsPerConnection: 2 },
+    });
+    await harness.pass(3 * MINUTE_MS);
+    const connections = harness.exchange.connections();
+    expect(connections).toHaveLength(2);
+    expect(connections.flatMap((c) => c.streams).sort()).toEqual([
+      '!miniTicker@arr',
+      'btcusdt@kline_1m',
+      'ethusdt@kline_1m',
+      'solusdt@kline_1m',
+    ]);
+    await finish(harness);
+  });
+
+  it('follows symbols activated and deactivated in the store, without a restart', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.insertSymbolsIfMissing(
+      ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'].map((symbol) => ({
+        symbol,
+        baseAsset: symbol.replace('USDT', ''),
+        quoteAsset: 'USDT',
+        status: 'TRADING',
+        isActive: symbol !== 'SOLUSDT',
+      })),
+    );
+    harness = await startHarness({ store, link: { symbols: undefined } });
+    await harness.pass(2 * MINUTE_MS);
+    expect(streamsOf(harness)).toEqual(['!miniTicker@arr', 'btcusdt@kline_1m', 'ethusdt@kline_1m']);
+    await store.setSymbolActive('SOLUSDT', true);
+    await store.setSymbolActive('ETHUSDT', false);
+    await harness.pass(2 * MINUTE_MS);
+    expect(streamsOf(harness)).toEqual(['!miniTicker@arr', 'btcusdt@kline_1m', 'solusdt@kline_1m']);
+    expect(harness.parts.link.tracked()).toEqual(['BTCUSDT', 'SOLUSDT']);
+    // SOLUSDT was repaired from the lookback when it was activated, and streams since.
+    await harness.pass(3 * MINUTE_MS);
+    await harness.parts.link.stop();
+    const until = harness.now() - 2 * MINUTE_MS;
+    const sol = await store.listCandles({ symbol: 'SOLUSDT', resolution: '1m', from: 0, to: until });
+    expect(sol.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it('slows its outgoing pace after a 1008 close', async () => {
+    harness = await startHarness();
+    await harness.pass(2 * MINUTE_MS);
+    const before = harness.parts.link.status().binance.outgoingSpacingMs;
+    harness.exchange.faults.closeConnections(1008);
+    await harness.pass(3 * MINUTE_MS);
+    expect(harness.parts.link.status().binance.outgoingSpacingMs).toBe(before * 2);
+    await finish(harness);
+  });
+
+  it('flags a symbol stale when its updates stop while others flow', async () => {
+    harness = await startHarness();
+    await harness.pass(2 * MINUTE_MS);
+    expect(harness.parts.link.status().symbols.stale).toBe(0);
+    const now = harness.now();
+    harness.exchange.faults.halt('SOLUSDT', now, now + 10 * MINUTE_MS);
+    await harness.pass(3 * MINUTE_MS);
+    expect(harness.parts.link.status().symbols).toMatchObject({
+      tracked: 3,
+      fresh: 2,
+      stale: 1,
+      staleSymbols: ['SOLUSDT'],
+    });
+  });
 });
+
+function streamsOf(h: Harness): string[] {
+  return h.exchange
+    .connections()
+    .flatMap((c) => c.streams)
+    .sort();
+}

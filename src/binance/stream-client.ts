@@ -58,6 +58,8 @@ export interface StreamClientStatus {
   readonly replacements: number;
   readonly malformed: number;
   readonly lastError: string | undefined;
+  /** Current gap between outgoing frames, in ms (grows after a 1008 close). */
+  readonly outgoingSpacingMs: number;
 }
 
 export interface StreamClient {
@@ -288,6 +290,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
         replacements,
         malformed,
         lastError,
+        outgoingSpacingMs: spacingMs,
       };
     },
   };

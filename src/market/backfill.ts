@@ -121,9 +121,10 @@ async function backfillSymbol(
   const result = (status: BackfillStatus, error?: unknown): SymbolBackfillResult => {
     const base = { symbol, status, fetchedFrom, resumed, candles, pages, firstOpenTime, lastOpenTime };
     if (error === undefined) return base;
-    const message = error instanceof Error ? error.message : String(error);
-    const expected = error instanceof AppError || !(error instanceof Error);
-    return expected ? { ...base, error: message } : { ...base, error: message, unexpected: error };
+    const failure = error instanceof Error ? error : new Error('a non-Error was thrown', { cause: error });
+    // API and validation failures speak for themselves; anything else is a bug worth its stack.
+    if (failure instanceof AppError) return { ...base, error: failure.message };
+    return { ...base, error: failure.message, unexpected: failure };
   };
   try {
     symbol = normalizeSymbol(name);

@@ -25,6 +25,7 @@ export interface LiveLinkSettings {
   readonly pollIntervalMs?: number;
   readonly flushIntervalMs?: number;
   readonly repairRetryDelayMs?: number;
+  readonly maxStreamsPerConnection?: number;
 }
 
 export interface LiveLinkParts {
@@ -64,6 +65,7 @@ export function buildLiveLink(
     maxAgeMs: settings.connectionMaxAgeMs,
     deadAfterMs: settings.deadAfterMs,
     backoffBaseMs: settings.backoffBaseMs,
+    maxStreamsPerConnection: settings.maxStreamsPerConnection,
   });
   const link = createLiveLink({
     store,

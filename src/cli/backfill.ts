@@ -1,0 +1,278 @@
+/**
+ * `npm run backfill -- --symbols A,B --from T --to T` (SPEC section 8): fetches the 1m klines of a
+ * range from BINANCE_REST_URL into the store named by DATABASE_URL, one symbol after another, with
+ * a progress bar per symbol on a terminal and one line per symbol otherwise. Run it again after an
+ * interruption and it resumes from the last stored candle (market/backfill.ts).
+ *
+ * Exit codes: 0 when every symbol completed; 1 when any failed (or the config or store is bad);
+ * 2 for a usage error; 130 after SIGINT and 143 after SIGTERM (128 + the signal number, as shells
+ * report it), whatever else happened, since the run is incomplete. On the first signal the page in
+ * flight is abandoned, everything stored so far is kept and listed, and the store is closed; a
+ * second signal ends the process at once (each page is one transaction, so nothing is half-written).
+ */
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { createStore } from '../adapters/create-store.js';
+import { createRestClient } from '../binance/rest-client.js';
+import { ConfigError, loadConfigFromProcess } from '../config.js';
+import { AppError } from '../domain/errors.js';
+import { isSymbolName } from '../domain/symbol.js';
+import { backfill, type BackfillProgress, type SymbolBackfillResult } from '../market/backfill.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_ON_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
+const MS_PER_SECOND = 1000;
+
+const USAGE = `usage: npm run backfill -- --symbols A,B --from T [--to T]
+  --symbols  comma list of symbols, e.g. BTCUSDT,ETHUSDT
+  --from     first minute wanted: epoch ms or ISO 8601 (UTC unless an offset is given),
+             e.g. 2024-09-01, 2024-09-01T12:00, 2024-09-01T12:00+02:00, 1725148800000
+  --to       last minute wanted, inclusive, same forms (default: now)
+The store is DATABASE_URL, the exchange BINANCE_REST_URL. An interrupted backfill resumes from the
+last stored candle when run again.
+`;
+
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** `YYYY-MM-DD[(T| )hh:mm[:ss[.sss]]][Z|±hh[:]mm]` */
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+const EPOCH_MS = /^\d+$/;
+const LAST_HOUR = 23;
+const LAST_MINUTE = 59;
+
+/** Epoch ms from epoch ms or ISO 8601; a time without an offset is UTC (JavaScript would read it as local). */
+function parseTime(text: string, option: string): number {
+  const trimmed = text.trim();
+  if (EPOCH_MS.test(trimmed)) {
+    const ms = Number(trimmed);
+    if (Number.isSafeInteger(ms)) return ms;
+  }
+  const match = ISO_TIME.exec(trimmed);
+  if (match) {
+    const [, year = '', month = '', day = '', hour = '00', minute = '00', second = '00'] = match;
+    const fraction = match[7] ?? '';
+    const zone = (match[8] ?? 'Z').toUpperCase();
+    const offset = zone === 'Z' || zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+    // Date.parse rolls 2024-02-30 over to March; the calendar date must exist as written.
+    const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+    const dateExists = date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day);
+    const ms = Date.parse(`${year}-${month}-${day}T${hour}:${minute}:${second}${fraction}${offset}`);
+    const timeValid =
+      Number(hour) <= LAST_HOUR && Number(minute) <= LAST_MINUTE && Number(second) <= LAST_MINUTE;
+    if (dateExists && timeValid && Number.isFinite(ms) && ms >= 0) return ms;
+  }
+  throw new UsageError(`--${option} "${text}" is neither epoch ms nor an ISO 8601 time`);
+}
+
+interface Arguments {
+  readonly help: boolean;
+  readonly symbols: string[];
+  readonly from: number;
+  readonly to: number;
+}
+
+function parseArguments(args: string[], now: number): Arguments {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        symbols: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) return { help: true, symbols: [], from: 0, to: 0 };
+  if (values.symbols === undefined) throw new UsageError('--symbols is required');
+  if (values.from === undefined) throw new UsageError('--from is required');
+  const symbols = [
+    ...new Set(
+      values.symbols
+        .split(',')
+        .map((symbol) => symbol.trim().toUpperCase())
+        .filter((symbol) => symbol !== ''),
+    ),
+  ];
+  const bad = symbols.filter((symbol) => !isSymbolName(symbol));
+  if (symbols.length === 0 || bad.length > 0) {
+    throw new UsageError(
+      `--symbols needs a comma list of symbols${bad.length ? `, not ${bad.join(', ')}` : ''}`,
+    );
+  }
+  const from = parseTime(values.from, 'from');
+  const to = values.to === undefined ? now : parseTime(values.to, 'to');
+  if (from > to) throw new UsageError('--from must not be after --to');
+  return { help: false, symbols, from, to };
+}
+
+const isoMinute = (time: number | undefined): string =>
+  time === undefined ? '?' : `${new Date(time).toISOString().slice(0, 16)}Z`;
+
+function resultLine(result: SymbolBackfillResult): string {
+  const { symbol, candles } = result;
+  const span = `${isoMinute(result.firstOpenTime)} to ${isoMinute(result.lastOpenTime)}`;
+  const resumed = result.resumed ? ` (resumed at ${isoMinute(result.fetchedFrom)})` : '';
+  switch (result.status) {
+    case 'complete':
+      return candles === 0
+        ? `${symbol}: no candles in the range${resumed}\n`
+        : `${symbol}: ${candles} candles, ${span}${resumed}\n`;
+    case 'aborted':
+      return candles === 0
+        ? `${symbol}: interrupted, nothing stored by this run\n`
+        : `${symbol}: interrupted after ${candles} candles, ${span}${resumed}; kept\n`;
+    case 'unknown-symbol':
+      return `error: ${symbol}: unknown to the exchange (${result.error ?? ''})\n`;
+    case 'failed': {
+      const stored = candles > 0 ? ` after storing ${candles} candles, ${span}` : '';
+      const stack = result.unexpected?.stack ? `\n${result.unexpected.stack}` : '';
+      return `error: ${symbol}: ${result.error ?? 'failed'}${stored}${stack}\n`;
+    }
+  }
+}
+
+interface Reporter {
+  onProgress(event: BackfillProgress): void;
+  /** Ends any live display, so later output starts on a clean line. */
+  stop(): void;
+}
+
+const isFailure = (result: SymbolBackfillResult): boolean =>
+  result.status === 'failed' || result.status === 'unknown-symbol';
+
+/** Pipes and CI logs: one line per symbol, nothing redrawn. */
+function lineReporter(): Reporter {
+  return {
+    onProgress(event) {
+      if (event.type !== 'done') return;
+      (isFailure(event.result) ? process.stderr : process.stdout).write(resultLine(event.result));
+    },
+    stop() {},
+  };
+}
+
+/** A terminal: one bar per symbol, counting minutes of the range done. */
+function barReporter(): Reporter {
+  const bars = new MultiBar(
+    {
+      stream: process.stderr,
+      format: '{symbol} [{bar}] {value}/{total} min | {candles} candles',
+      hideCursor: true,
+      barsize: 30,
+      autopadding: true,
+    },
+    Presets.shades_classic,
+  );
+  const bySymbol = new Map<string, SingleBar>();
+  return {
+    onProgress(event) {
+      if (event.type === 'start') {
+        const bar = bars.create(event.totalMinutes, event.doneMinutes, { symbol: event.symbol, candles: 0 });
+        bySymbol.set(event.symbol, bar);
+        return;
+      }
+      if (event.type === 'page') {
+        bySymbol.get(event.symbol)?.update(event.doneMinutes, { candles: event.candles });
+        return;
+      }
+      const { result } = event;
+      const bar = bySymbol.get(result.symbol);
+      // Halts and a listing inside the range leave minutes without a candle: done is done.
+      if (result.status === 'complete') bar?.update(bar.getTotal(), { candles: result.candles });
+      else {
+        bars.log(resultLine(result));
+        bars.update();
+      }
+    },
+    stop() {
+      bars.stop();
+    },
+  };
+}
+
+function summaryLine(results: readonly SymbolBackfillResult[], elapsedMs: number): string {
+  const candles = results.reduce((total, result) => total + result.candles, 0);
+  const complete = results.filter((result) => result.status === 'complete').length;
+  const failed = results.filter(isFailure).length;
+  const seconds = elapsedMs / MS_PER_SECOND;
+  const rate = seconds > 0 ? Math.round(candles / seconds).toLocaleString('en-US') : '?';
+  return `backfilled ${candles} candles for ${complete} symbols in ${seconds.toFixed(2)} s (${rate} candles/s); ${failed} failed\n`;
+}
+
+async function main(args: string[]): Promise<number> {
+  let parsed: Arguments;
+  try {
+    parsed = parseArguments(args, Date.now());
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`error: ${error.message}\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (parsed.help) {
+    process.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  const config = loadConfigFromProcess();
+  const store = createStore(config.databaseUrl);
+  const controller = new AbortController();
+  let interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    interruptedBy = signal;
+    controller.abort();
+  };
+  // `once`: the second signal meets Node's default handler and ends the process at once.
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const rest = createRestClient({ baseUrl: config.binanceRestUrl, signal: controller.signal });
+  const reporter = process.stderr.isTTY ? barReporter() : lineReporter();
+  const started = performance.now();
+  let results: SymbolBackfillResult[];
+  try {
+    results = await backfill({
+      store,
+      rest,
+      symbols: parsed.symbols,
+      from: parsed.from,
+      to: parsed.to,
+      signal: controller.signal,
+      onProgress: (event) => reporter.onProgress(event),
+    });
+  } finally {
+    reporter.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await store.close();
+  }
+  process.stdout.write(summaryLine(results, performance.now() - started));
+  if (interruptedBy) {
+    process.stdout.write(`interrupted by ${interruptedBy}: stored candles are kept; run again to resume\n`);
+    return EXIT_ON_SIGNAL[interruptedBy];
+  }
+  return results.some(isFailure) ? EXIT_FAILED : EXIT_OK;
+}
+
+/** Expected failures (bad config, unsupported store) read as one line; anything else keeps its stack. */
+function describeFatal(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error instanceof ConfigError || error instanceof AppError) return error.message;
+  return error.stack ?? error.message;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`error: ${describeFatal(error)}\n`);
+  process.exitCode = EXIT_FAILED;
+}
