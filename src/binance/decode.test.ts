@@ -395,4 +395,12 @@ describe('decodeFrame on shared fixtures', () => {
       });
     },
   );
+
+  it('decodes a control error in the wrapped form the live server sends', () => {
+    expect(decodeFrame('{"error":{"code":2,"msg":"Invalid request: unknown variant"},"id":7}')).toEqual({
+      ok: true,
+      event: { type: 'controlError', id: 7, code: 2, message: 'Invalid request: unknown variant' },
+    });
+    expect(decodeFrame('{"error":{"code":"2"},"id":7}').ok).toBe(false);
+  });
 });

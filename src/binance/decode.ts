@@ -81,6 +81,9 @@ function decodeDocument(value: unknown): DetailedDecodeResult {
   if (value.e === 'serverShutdown') return single(decodeShutdown(value));
   if (Object.hasOwn(value, 'result')) return single(decodeReply(value));
   if (Object.hasOwn(value, 'code')) return single(decodeControlError(value));
+  // The live server wraps control errors as {"error":{"code","msg"},"id"}, unlike the docs' table
+  // (community reports; the simulator's wrapControlErrors option speaks that form).
+  if (isObject(value.error)) return single(decodeControlError({ ...value.error, id: value.id }));
   if (value.e !== undefined) return rejected('market event outside the combined envelope');
   return rejected('unknown envelope');
 }
