@@ -47,6 +47,9 @@ export interface StreamClientOptions {
   readonly maxAgeMs?: number;
   readonly deadAfterMs?: number;
   readonly backoffBaseMs?: number;
+  readonly outgoingSpacingMs?: number;
+  readonly urlStreams?: number;
+  readonly subscribeBatchStreams?: number;
 }
 
 export interface StreamClientStatus {
@@ -91,7 +94,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
   const backoffBaseMs = options.backoffBaseMs ?? BACKOFF_BASE_MS;
   const slots: Slot[] = [];
   let running = false;
-  let spacingMs = DEFAULT_OUTGOING_SPACING_MS;
+  let spacingMs = options.outgoingSpacingMs ?? DEFAULT_OUTGOING_SPACING_MS;
   let reconnects = 0;
   let replacements = 0;
   let malformed = 0;
@@ -110,6 +113,8 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
       now,
       spacingMs,
       deadAfterMs: options.deadAfterMs,
+      urlStreams: options.urlStreams,
+      subscribeBatchStreams: options.subscribeBatchStreams,
       handlers: {
         onEvent(event, receivedAt) {
           if (!good) {
@@ -153,7 +158,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
         onClosed(code, reason) {
           if (!running) return;
           if (code === CLOSE_TOO_MANY_REQUESTS) {
-            spacingMs = Math.min(spacingMs * 2, MAX_OUTGOING_SPACING_MS);
+            spacingMs = Math.min(Math.max(spacingMs, 1) * 2, MAX_OUTGOING_SPACING_MS);
             logger.warn({ spacingMs }, 'closed for too many requests: slowing down');
           }
           if (code !== 1000) lastError = `connection closed ${code}${reason ? `: ${reason}` : ''}`;

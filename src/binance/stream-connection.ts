@@ -40,6 +40,9 @@ export interface StreamConnectionOptions {
   readonly now: () => number;
   readonly spacingMs?: number;
   readonly deadAfterMs?: number;
+  /** Overrides of URL_STREAMS and SUBSCRIBE_BATCH_STREAMS (tests exercise the pacing with few streams). */
+  readonly urlStreams?: number;
+  readonly subscribeBatchStreams?: number;
 }
 
 export interface StreamConnection {
@@ -65,7 +68,9 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
   const spacingMs = options.spacingMs ?? DEFAULT_OUTGOING_SPACING_MS;
   const deadAfterMs = options.deadAfterMs ?? DEAD_AFTER_MS;
   const streams = new Set(options.streams);
-  const inUrl = options.streams.slice(0, URL_STREAMS);
+  const urlStreams = options.urlStreams ?? URL_STREAMS;
+  const batchStreams = options.subscribeBatchStreams ?? SUBSCRIBE_BATCH_STREAMS;
+  const inUrl = options.streams.slice(0, urlStreams);
   const url = `${options.baseUrl}/stream?streams=${inUrl.join('/')}`;
   const socket = new WebSocket(url, {
     autoPong: false,
@@ -129,8 +134,8 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
   }
 
   function enqueue(method: 'SUBSCRIBE' | 'UNSUBSCRIBE', list: readonly string[]): void {
-    for (let i = 0; i < list.length; i += SUBSCRIBE_BATCH_STREAMS) {
-      controls.push({ kind: 'control', method, params: list.slice(i, i + SUBSCRIBE_BATCH_STREAMS) });
+    for (let i = 0; i < list.length; i += batchStreams) {
+      controls.push({ kind: 'control', method, params: list.slice(i, i + batchStreams) });
     }
     pump();
   }
@@ -144,7 +149,7 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
 
   socket.on('open', () => {
     touch();
-    enqueue('SUBSCRIBE', options.streams.slice(URL_STREAMS));
+    enqueue('SUBSCRIBE', options.streams.slice(urlStreams));
     markReadyWhenDone();
   });
   socket.on('ping', (payload: Buffer) => {
