@@ -151,6 +151,18 @@ describe('live link against the simulated exchange', () => {
     await finish(harness);
   });
 
+  it('reports a symbol the exchange does not know instead of retrying it in a loop', async () => {
+    harness = await startHarness({ link: { symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'NOPEUSDT'] } });
+    await harness.pass(3 * MINUTE_MS);
+    const requests = harness.exchange.stats().restRequests;
+    await harness.pass(3 * MINUTE_MS);
+    const status = harness.parts.link.status();
+    expect(status.repair.unknownSymbols).toEqual(['NOPEUSDT']);
+    expect(harness.exchange.stats().restRequests - requests).toBeLessThan(3);
+    expect(status.binance.state).toBe('connected');
+    await finish(harness);
+  });
+
   it('flags a symbol stale when its updates stop while others flow', async () => {
     harness = await startHarness();
     await harness.pass(2 * MINUTE_MS);
