@@ -189,12 +189,15 @@ function barReporter(): Reporter {
       }
       const { result } = event;
       const bar = bySymbol.get(result.symbol);
-      // Halts and a listing inside the range leave minutes without a candle: done is done.
-      if (result.status === 'complete') bar?.update(bar.getTotal(), { candles: result.candles });
-      else {
-        bars.log(resultLine(result));
-        bars.update();
+      bySymbol.delete(result.symbol);
+      if (result.status === 'complete') {
+        // Halts and a listing inside the range leave minutes without a candle: done is done.
+        bar?.update(bar.getTotal(), { candles: result.candles });
+        return;
       }
+      bars.log(resultLine(result));
+      // Both redraw at once, which is what writes the logged line out above the bars.
+      if (!bar || !bars.remove(bar)) bars.update();
     },
     stop() {
       bars.stop();
