@@ -77,9 +77,14 @@ describe('the service process', () => {
     expect(service.lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
   });
 
-  it('stops on SIGINT too', async () => {
+  it('stops on SIGINT too, and exposes the live link in /metrics', async () => {
     const service = startService(env('sigint.db'));
-    expect((await fetch(`${await service.url}/api/v1/system/health`)).status).toBe(200);
+    const url = await service.url;
+    await waitForLink(url, 0);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^binance_connected 1$/m);
+    expect(metrics).toMatch(/^binance_streams 3$/m);
+    expect(metrics).toMatch(/^symbols_tracked 2$/m);
     service.child.kill('SIGINT');
     expect(await service.exit).toBe(0);
   });

@@ -147,6 +147,18 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
           lastOpenTime: START + 179 * MINUTE_MS,
         });
         expect(await store.candleSpan('ETHUSDT')).toBeUndefined();
+        const count = (from: number, to: number) =>
+          store.countCandles({ symbol: 'BTCUSDT', resolution: '1m', from, to });
+        expect(await count(START, START + 179 * MINUTE_MS)).toBe(180);
+        expect(await count(START + 10 * MINUTE_MS, START + 19 * MINUTE_MS)).toBe(10);
+        expect(
+          await store.countCandles({
+            symbol: 'BTCUSDT',
+            resolution: '1h',
+            from: START,
+            to: START + 3 * HOUR_MS,
+          }),
+        ).toBe(3);
       });
 
       it('changes nothing when the same candles are written again', async () => {

@@ -12,6 +12,7 @@ import type { LiveLink } from '../market/live-link.js';
 import type { PriceReader } from '../market/prices.js';
 import type { Store } from '../ports/store.js';
 import { registerErrorHandling } from './errors.js';
+import { registerLinkMetrics } from './link-metrics.js';
 import { createMetricsRegistry, registerMetrics } from './metrics.js';
 import { priceDataRoutes } from './routes/price-data.js';
 import { symbolRoutes } from './routes/symbols.js';
@@ -56,7 +57,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  registerMetrics(app, createMetricsRegistry());
+  const registry = createMetricsRegistry();
+  if (deps.live) registerLinkMetrics(registry, deps.live);
+  registerMetrics(app, registry);
 
   const startedAt = deps.now();
   await app.register(

@@ -18,14 +18,14 @@
 import type { RestClient } from '../binance/rest-client.js';
 import { BinanceApiError } from '../binance/rest-wire.js';
 import { AppError, ValidationError } from '../domain/errors.js';
-import { HOUR_MS, MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
+import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import { normalizeSymbol, splitSymbol } from '../domain/symbol.js';
 import type { Store } from '../ports/store.js';
 import { INVALID_SYMBOL_CODE } from './gap-repair.js';
 
 export type BackfillStore = Pick<
   Store,
-  'upsertCandles' | 'candleSpan' | 'listCandles' | 'insertSymbolsIfMissing'
+  'upsertCandles' | 'candleSpan' | 'countCandles' | 'insertSymbolsIfMissing'
 >;
 
 export interface BackfillOptions {
@@ -88,21 +88,18 @@ interface Range {
 const minutesBetween = (from: number, to: number): number => Math.max(0, (to - from) / MINUTE_MS + 1);
 
 /**
- * Where fetching starts. The span alone says nothing about holes inside it (a symbol stored by the
- * live service before and after a downtime has both ends but not the middle), so resuming also
- * needs the series to start by `from` and every hour up to the last candle to hold its 1h rollup:
- * at most 24 rows per day of range instead of 1440. A hole shorter than an hour inside a stored
- * hour is not seen here; gap repair (SPEC section 7) is what closes those.
+ * Where fetching starts: the last stored candle when the store holds every minute from `from` up to
+ * it (a backfill interrupted earlier), else `from`. The count is one indexed range scan; a range
+ * with a hole (a downtime, or a halt: those minutes never exist) is simply fetched in full, which is
+ * harmless because upserts are idempotent.
  */
 async function resumePoint(store: BackfillStore, symbol: string, range: Range): Promise<number> {
   const span = await store.candleSpan(symbol);
   if (!span) return range.from;
   const last = span.lastOpenTime;
   if (last < range.from || last > range.to || span.firstOpenTime > range.from) return range.from;
-  const firstHour = bucketOpenTime(range.from, HOUR_MS);
-  const hours = await store.listCandles({ symbol, resolution: '1h', from: firstHour, to: last });
-  const expectedHours = (bucketOpenTime(last, HOUR_MS) - firstHour) / HOUR_MS + 1;
-  return hours.length === expectedHours ? last : range.from;
+  const stored = await store.countCandles({ symbol, resolution: '1m', from: range.from, to: last });
+  return stored === minutesBetween(range.from, last) ? last : range.from;
 }
 
 async function backfillSymbol(

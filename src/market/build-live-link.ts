@@ -78,6 +78,7 @@ export function buildLiveLink(
     now,
     symbols: settings.symbols,
     trackTop: settings.trackTop,
+    lookbackMs: settings.lookbackMs,
     pollIntervalMs: settings.pollIntervalMs,
   });
   const stop = link.stop.bind(link);

@@ -45,8 +45,9 @@ interface Wanted {
 
 export interface GapRepair {
   /**
-   * Queues a repair of `symbol`: from `from` (ms; the last frame before a disconnect), or without it
-   * from the last stored candle (BACKFILL_LOOKBACK for a new symbol) and earlier repairs.
+   * Queues a repair of `symbol`: from `from` (ms; the last frame before a disconnect, or where a
+   * symbol's history ends), or without it from the last stored candle (BACKFILL_LOOKBACK for a new
+   * symbol) and earlier repairs, which is only right while the symbol is not streaming yet.
    */
   request(symbol: string, from?: number): void;
   /** Resolves when the queue is empty and nothing is running (tests, graceful stop). */

@@ -12,6 +12,7 @@ import type { GapRepair, GapRepairStatus } from './gap-repair.js';
 import type { Ingest } from './ingest.js';
 import { selectTopSymbols } from './universe.js';
 import type { WriteBuffer, WriteBufferStats } from './write-buffer.js';
+import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import { splitSymbol } from '../domain/symbol.js';
 
 /** How often the store's active symbols are read for changes, in ms. */
@@ -59,6 +60,8 @@ export interface LiveLinkDeps {
   /** SYMBOLS: replaces the universe (still subject to activation in the store). */
   readonly symbols: readonly string[] | undefined;
   readonly trackTop: number;
+  /** How far back a symbol with no stored candle is repaired (BACKFILL_LOOKBACK). */
+  readonly lookbackMs: number;
   readonly pollIntervalMs?: number;
   readonly seedRetryIntervalMs?: number;
 }
@@ -105,6 +108,12 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     logger.info({ count: created.length }, 'tracked universe selected by 24h quote volume');
   }
 
+  /** The last stored candle (fetched again: it may be a forming one), or BACKFILL_LOOKBACK ago. */
+  async function repairStart(symbol: string): Promise<number> {
+    const span = await store.candleSpan(symbol);
+    return span ? span.lastOpenTime : bucketOpenTime(deps.now() - deps.lookbackMs, MINUTE_MS);
+  }
+
   async function refreshSymbols(): Promise<void> {
     const active = (await store.listSymbols({ active: true })).map((record) => record.symbol);
     const allowed = deps.symbols ? new Set(deps.symbols) : undefined;
@@ -113,9 +122,14 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     const added = next.filter((symbol) => !before.has(symbol));
     const removed = tracked.filter((symbol) => !next.includes(symbol));
     if (added.length === 0 && removed.length === 0) return;
+    // Where each new symbol's repair starts is read before it streams: once live candles are stored,
+    // the last stored candle no longer marks the end of its history.
+    const starts = await Promise.all(
+      added.map(async (symbol) => [symbol, await repairStart(symbol)] as const),
+    );
     tracked = next;
     stream.setSymbols(tracked);
-    for (const symbol of added) repair.request(symbol);
+    for (const [symbol, from] of starts) repair.request(symbol, from);
     logger.info({ added, removed, tracked: tracked.length }, 'tracked symbols changed');
   }
 

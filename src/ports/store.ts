@@ -88,6 +88,8 @@ export interface Store {
   upsertCandles(candles: readonly StoredCandle[]): Promise<void>;
   /** Candles of one stored resolution, ascending by open time. */
   listCandles(query: CandleQuery): Promise<Candle[]>;
+  /** How many candles of one stored resolution open in [from, to]. */
+  countCandles(query: CandleQuery): Promise<number>;
   /** First and last 1m open time stored for the symbol. */
   candleSpan(symbol: string): Promise<CandleSpan | undefined>;
 

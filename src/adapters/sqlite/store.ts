@@ -169,6 +169,9 @@ export class SqliteStore implements Store {
            FROM candles WHERE symbol = ? AND resolution = ? AND open_time BETWEEN ? AND ? ORDER BY open_time`,
         )
         .raw(true),
+      countCandles: db.prepare<[string, string, number, number], { count: number }>(
+        `SELECT COUNT(*) AS count FROM candles WHERE symbol = ? AND resolution = ? AND open_time BETWEEN ? AND ?`,
+      ),
       // Two indexed lookups: SQLite's min/max shortcut does not apply when one query asks for both.
       firstOpenTime: db.prepare<[string], { open_time: number }>(
         `SELECT open_time FROM candles WHERE symbol = ? AND resolution = '1m' ORDER BY open_time ASC LIMIT 1`,
@@ -362,6 +365,10 @@ export class SqliteStore implements Store {
     return this.#statements.candles
       .all(query.symbol, query.resolution, query.from, query.to)
       .map((row) => toCandle(query.symbol, query.resolution, row));
+  }
+
+  async countCandles(query: CandleQuery): Promise<number> {
+    return this.#statements.countCandles.get(query.symbol, query.resolution, query.from, query.to)!.count;
   }
 
   async candleSpan(symbol: string): Promise<CandleSpan | undefined> {
