@@ -34,15 +34,16 @@ const SYMBOL_COUNT = 242;
 /** Binance pushes a forming 1m kline every 2 s (BINANCE.md 1.3), then the closing `x: true` one. */
 const KLINE_UPDATE_SPACING_MS = 2000;
 const FORMING_UPDATES_PER_MINUTE = MINUTE_MS / KLINE_UPDATE_SPACING_MS - 1;
+const FRAMES_PER_SYMBOL_MINUTE = FORMING_UPDATES_PER_MINUTE + 1;
 /** 28 minutes × 30 frames × 242 symbols = 203,280 kline frames. */
 const KLINE_MINUTES = 28;
 /** What Binance sends for 242 symbols (30 frames per symbol-minute): ~121 frames/s. */
-const LIVE_KLINE_FRAMES_PER_SECOND = (SYMBOL_COUNT * (FORMING_UPDATES_PER_MINUTE + 1) * SECOND_MS) / MINUTE_MS;
+const LIVE_KLINE_FRAMES_PER_SECOND = (SYMBOL_COUNT * FRAMES_PER_SYMBOL_MINUTE * SECOND_MS) / MINUTE_MS;
 const START = Date.parse('2025-03-03T00:00:00Z');
 /** Each throughput figure is the median of this many runs (each on a fresh store file). */
 const RUNS = 3;
 /** `!miniTicker@arr` frames of SYMBOL_COUNT tickers, one live second apart. */
-const TICKER_FRAMES = 2000;
+const TICKER_FRAMES = 500;
 
 /** Arrival-to-readable samples measured (after the warm-up ones). */
 const LATENCY_SAMPLES = 500;
@@ -55,6 +56,8 @@ const LATENCY_WARMUP_SAMPLES = 50;
 const TICKER_FRAME_SPACING_MS = 10;
 /** A sample whose price is not readable within this long fails the run (something is broken). */
 const READABLE_TIMEOUT_MS = 2000;
+/** The stream client's WebSocket must be open by then, or the run fails instead of hanging. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 const TARGET_KLINE_FRAMES_PER_SECOND = 50_000;
 const TARGET_FRACTION_OF_PARSE = 0.25;
@@ -223,7 +226,8 @@ function parseRate(frames: readonly string[]): number {
  * timer fire); `frames` after every `count` frames, i.e. after each live second of traffic, so
  * updates merge only as much as they do live and the store writes about one row per frame.
  */
-type FlushPolicy = { readonly kind: 'wall'; readonly ms: number } | { readonly kind: 'frames'; readonly count: number };
+type FlushPolicy =
+  { readonly kind: 'wall'; readonly ms: number } | { readonly kind: 'frames'; readonly count: number };
 
 /** decodeFrame → ingest.handle → write buffer → flush into a fresh SQLite file; frames/s, final flush included. */
 async function pipelineRate(frames: readonly string[], path: string, policy: FlushPolicy): Promise<number> {
@@ -254,7 +258,7 @@ async function pipelineRate(frames: readonly string[], path: string, policy: Flu
     if (stats.refused > 0 || stats.pendingCandles > 0 || ingest.stats().pendingRepairs > 0) {
       throw new Error(`pipeline lost data: ${JSON.stringify({ ...stats, ...ingest.stats() })}`);
     }
-    const minutes = frames.length / (SYMBOL_COUNT * (FORMING_UPDATES_PER_MINUTE + 1));
+    const minutes = frames.length / (SYMBOL_COUNT * FRAMES_PER_SYMBOL_MINUTE);
     const [symbol] = generatedSymbolNames(SYMBOL_COUNT);
     const stored = await store.listCandles({
       symbol: symbol!,
@@ -273,39 +277,47 @@ async function pipelineRate(frames: readonly string[], path: string, policy: Flu
 
 async function benchKlineThroughput(dir: string): Promise<void> {
   const frames = klineFrames();
-  const perSecond = Math.round(LIVE_KLINE_FRAMES_PER_SECOND);
-  const policies: [string, FlushPolicy][] = [
-    [`flush every ${FLUSH_INTERVAL_MS} ms of wall time`, { kind: 'wall', ms: FLUSH_INTERVAL_MS }],
-    [`flush every ${perSecond} frames (one live second)`, { kind: 'frames', count: perSecond }],
-  ];
+  const service: FlushPolicy = { kind: 'wall', ms: FLUSH_INTERVAL_MS };
+  const liveSecond = Math.round(LIVE_KLINE_FRAMES_PER_SECOND);
   // Warm the JIT on both paths first, so the first measured run is not the slowest for that reason.
   parseRate(frames.slice(0, 20_000));
-  await pipelineRate(frames.slice(0, SYMBOL_COUNT * 30), join(dir, 'warmup.db'), policies[0]![1]);
+  await pipelineRate(
+    frames.slice(0, SYMBOL_COUNT * FRAMES_PER_SYMBOL_MINUTE),
+    join(dir, 'warmup.db'),
+    service,
+  );
 
   const parsed: number[] = [];
-  const piped = policies.map((): number[] => []);
+  const piped: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     parsed.push(parseRate(frames));
-    for (const [p, [, policy]] of policies.entries()) {
-      piped[p]!.push(await pipelineRate(frames, join(dir, `klines-${run}-${p}.db`), policy));
-    }
+    piped.push(await pipelineRate(frames, join(dir, `klines-${run}.db`), service));
   }
+  // One run only: it writes about one row (plus rollups) per frame, so it is the slow one.
+  const unmerged = await pipelineRate(frames, join(dir, 'klines-unmerged.db'), {
+    kind: 'frames',
+    count: liveSecond,
+  });
   const base = median(parsed);
+  const rate = median(piped);
+  const ratio = rate / base;
   line(
     `kline frames: ${frames.length.toLocaleString('en-US')}, ${SYMBOL_COUNT} symbols, ${KLINE_MINUTES} min`,
     `live rate ~${fmt(LIVE_KLINE_FRAMES_PER_SECOND, 0)} frames/s`,
   );
   line('baseline JSON.parse of the same frames, frames/s', fmt(base, 0));
-  for (const [p, [label]] of policies.entries()) {
-    const rate = median(piped[p]!);
-    const ratio = rate / base;
-    line(
-      `pipeline into store, ${label}, frames/s`,
-      `${fmt(rate, 0)} (${fmt(ratio, 3)}x of JSON.parse) ` +
-        `${verdict(rate >= TARGET_KLINE_FRAMES_PER_SECOND, `>= ${fmt(TARGET_KLINE_FRAMES_PER_SECOND, 0)}/s`)}, ` +
-        `${verdict(ratio >= TARGET_FRACTION_OF_PARSE, `>= ${TARGET_FRACTION_OF_PARSE}x parse`)}`,
-    );
-  }
+  line(
+    `pipeline to store, flush each ${FLUSH_INTERVAL_MS} ms wall time, frames/s`,
+    `${fmt(rate, 0)} (${fmt(ratio, 3)}x of JSON.parse) ` +
+      `${verdict(rate >= TARGET_KLINE_FRAMES_PER_SECOND, `>= ${fmt(TARGET_KLINE_FRAMES_PER_SECOND, 0)}/s`)}, ` +
+      `${verdict(ratio >= TARGET_FRACTION_OF_PARSE, `>= ${TARGET_FRACTION_OF_PARSE}x parse`)}`,
+  );
+  // Not the target's measure: the service flushes on wall time, so a burst merges like the line above.
+  line(
+    `  worst case: flush each ${liveSecond} frames (1 live s), frames/s`,
+    `${fmt(unmerged, 0)} (${fmt(unmerged / base, 3)}x of JSON.parse, ` +
+      `${fmt(unmerged / LIVE_KLINE_FRAMES_PER_SECOND, 0)}x the live rate)`,
+  );
 }
 
 async function benchTickerThroughput(dir: string): Promise<void> {
@@ -336,14 +348,19 @@ async function benchTickerThroughput(dir: string): Promise<void> {
       flushMs += performance.now() - ingested;
     }
     if (ingest.stats().samples !== TICKER_FRAMES * SYMBOL_COUNT || buffer.stats().refused > 0) {
-      throw new Error(`expected ${TICKER_FRAMES * SYMBOL_COUNT} price samples: ${JSON.stringify(ingest.stats())}`);
+      throw new Error(
+        `expected ${TICKER_FRAMES * SYMBOL_COUNT} price samples: ${JSON.stringify(ingest.stats())}`,
+      );
     }
     const rate = TICKER_FRAMES / (ingestMs / 1000);
     line(`!miniTicker@arr frames (${SYMBOL_COUNT} tickers, ${fmt(frames[0]!.length / 1024, 1)} KB)`, '');
     line('  baseline JSON.parse, frames/s', fmt(base, 0));
-    line('  decodeFrame + ingest.handle, frames/s', `${fmt(rate, 0)} (${fmt(rate / base, 3)}x of JSON.parse)`);
     line(
-      '  ... + flush of its 242 price samples, frames/s',
+      '  decodeFrame + ingest.handle, frames/s',
+      `${fmt(rate, 0)} (${fmt(rate / base, 3)}x of JSON.parse)`,
+    );
+    line(
+      `  ... + flush of its ${SYMBOL_COUNT} price samples, frames/s`,
       fmt(TICKER_FRAMES / ((ingestMs + flushMs) / 1000), 0),
     );
   } finally {
@@ -359,6 +376,13 @@ async function latestPrice(url: string): Promise<number> {
     throw new Error(`${url} answered ${response.status}`);
   }
   return body.data.price;
+}
+
+/** One arrival-to-readable sample; `ingestedMs` is the part before any HTTP: decode and ingest. */
+interface Sample {
+  readonly ms: number;
+  readonly ingestedMs: number;
+  readonly polls: number;
 }
 
 async function benchReadableLatency(dir: string): Promise<void> {
@@ -391,14 +415,16 @@ async function benchReadableLatency(dir: string): Promise<void> {
     now,
   });
   const exchange = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  // Subscribed at once: the server starts listening in its constructor.
+  const exchangeListening = new Promise<void>((resolve, reject) => {
+    exchange.once('listening', resolve);
+    exchange.once('error', reject);
+  });
   /** Set while a frame is in flight: called on its arrival, after the service's own handling. */
   let onArrival: ((receivedAt: number) => void) | undefined;
   try {
     const origin = await app.listen({ port: 0, host: '127.0.0.1' });
-    await new Promise<void>((resolve, reject) => {
-      exchange.once('listening', resolve);
-      exchange.once('error', reject);
-    });
+    await exchangeListening;
     const address = exchange.address();
     if (!address || typeof address === 'string') throw new Error('WebSocket server has no port');
     const connected = new Promise<WebSocket>((resolve) => exchange.once('connection', resolve));
@@ -415,9 +441,11 @@ async function benchReadableLatency(dir: string): Promise<void> {
     streamClient.start();
     buffer.start();
     try {
-      const socket = await connected;
+      const socket = await Promise.race([connected, sleep(CONNECT_TIMEOUT_MS, undefined, { ref: false })]);
+      if (!socket) throw new Error(`the stream client did not connect within ${CONNECT_TIMEOUT_MS} ms`);
       const baseline: number[] = [];
       const readable: number[] = [];
+      const ingested: number[] = [];
       let maxPolls = 0;
       let lastEventTime = 0;
       for (let k = 0; k < LATENCY_WARMUP_SAMPLES + LATENCY_SAMPLES; k++) {
@@ -435,14 +463,15 @@ async function benchReadableLatency(dir: string): Promise<void> {
         const expected = Number.parseFloat(board.bump(i));
         // Polling starts inside the arrival callback, in the same tick as ingest.handle: nothing
         // runs in between, and the clock starts at the client's own `receivedAt`, before decoding.
-        const measured = new Promise<{ ms: number; polls: number }>((resolve, reject) => {
+        const measured = new Promise<Sample>((resolve, reject) => {
           onArrival = (receivedAt) => {
             onArrival = undefined;
-            const poll = async (): Promise<{ ms: number; polls: number }> => {
+            const ingestedMs = preciseNow() - receivedAt;
+            const poll = async (): Promise<Sample> => {
               for (let polls = 1; ; polls++) {
                 const price = await latestPrice(url);
                 const elapsed = preciseNow() - receivedAt;
-                if (price === expected) return { ms: elapsed, polls };
+                if (price === expected) return { ms: elapsed, ingestedMs, polls };
                 if (elapsed > READABLE_TIMEOUT_MS) throw new Error(`price ${expected} never readable`);
               }
             };
@@ -451,13 +480,11 @@ async function benchReadableLatency(dir: string): Promise<void> {
         });
         lastEventTime = Math.max(Date.now(), lastEventTime + 1);
         socket.send(board.frame(lastEventTime));
-        const outcome = await Promise.race([
-          measured,
-          sleep(READABLE_TIMEOUT_MS, undefined, { ref: false }),
-        ]);
+        const outcome = await Promise.race([measured, sleep(READABLE_TIMEOUT_MS, undefined, { ref: false })]);
         if (!outcome) throw new Error(`frame ${k} did not arrive within ${READABLE_TIMEOUT_MS} ms`);
         if (k >= LATENCY_WARMUP_SAMPLES) {
           readable.push(outcome.ms);
+          ingested.push(outcome.ingestedMs);
           maxPolls = Math.max(maxPolls, outcome.polls);
         }
         const rest = TICKER_FRAME_SPACING_MS - (performance.now() - slot);
@@ -465,6 +492,7 @@ async function benchReadableLatency(dir: string): Promise<void> {
       }
       const idle = summarize(baseline);
       const figures = summarize(readable);
+      const handled = summarize(ingested);
       line(
         `baseline GET /latest, nothing changing (${baseline.length}), ms`,
         `p50 ${fmt(idle.p50)}, p99 ${fmt(idle.p99)}, max ${fmt(idle.max)}`,
@@ -474,6 +502,10 @@ async function benchReadableLatency(dir: string): Promise<void> {
         `p50 ${fmt(figures.p50)}, p99 ${fmt(figures.p99)}, max ${fmt(figures.max)} ` +
           `(${fmt(figures.p99 / idle.p99, 1)}x baseline p99, max ${maxPolls} GET per sample) ` +
           verdict(figures.p99 < TARGET_READABLE_P99_MS, `p99 < ${TARGET_READABLE_P99_MS} ms`),
+      );
+      line(
+        '  of which arrival to ingested (decode + ingest), ms',
+        `p50 ${fmt(handled.p50)}, p99 ${fmt(handled.p99)}, max ${fmt(handled.max)}`,
       );
     } finally {
       streamClient.stop();

@@ -403,4 +403,29 @@ describe('decodeFrame on shared fixtures', () => {
     });
     expect(decodeFrame('{"error":{"code":"2"},"id":7}').ok).toBe(false);
   });
+
+  it('skips untracked miniTickers before validating them when asked to', () => {
+    const frame = JSON.stringify({
+      stream: '!miniTicker@arr',
+      data: [
+        { e: '24hrMiniTicker', E: 1, s: 'BTCUSDT', c: '1', o: '1', h: '1', l: '1', v: '1', q: '1' },
+        {
+          e: '24hrMiniTicker',
+          E: 1,
+          s: 'OTHERUSDT',
+          c: 'not checked',
+          o: '1',
+          h: '1',
+          l: '1',
+          v: '1',
+          q: '1',
+        },
+      ],
+    });
+    const { result, dropped } = decodeFrameDetailed(frame, { wantsTicker: (symbol) => symbol === 'BTCUSDT' });
+    expect(dropped).toBe(0);
+    expect(
+      result.ok && result.event.type === 'miniTickers' && result.event.tickers.map((t) => t.symbol),
+    ).toEqual(['BTCUSDT']);
+  });
 });

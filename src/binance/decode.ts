@@ -57,7 +57,15 @@ export function decodeFrame(text: string): DecodeResult {
   return decodeFrameDetailed(text).result;
 }
 
-export function decodeFrameDetailed(text: string): DetailedDecodeResult {
+export interface DecodeOptions {
+  /**
+   * Which `!miniTicker@arr` elements to decode: the array carries every symbol of the exchange that
+   * changed (~2000), so skipping untracked ones before validating them saves most of the work.
+   */
+  readonly wantsTicker?: (symbol: string) => boolean;
+}
+
+export function decodeFrameDetailed(text: string, options: DecodeOptions = {}): DetailedDecodeResult {
   if (typeof text !== 'string') return rejected('frame is not text');
   if (text.length > MAX_FRAME_BYTES) return rejected(`frame is larger than ${MAX_FRAME_BYTES} bytes`);
   let value: unknown;
@@ -67,16 +75,16 @@ export function decodeFrameDetailed(text: string): DetailedDecodeResult {
     return rejected('invalid JSON');
   }
   try {
-    return decodeDocument(value);
+    return decodeDocument(value, options);
   } catch {
     // Every check above is meant to make this unreachable; a frame must never crash the connection.
     return rejected('frame could not be decoded');
   }
 }
 
-function decodeDocument(value: unknown): DetailedDecodeResult {
+function decodeDocument(value: unknown, options: DecodeOptions): DetailedDecodeResult {
   if (!isObject(value)) return rejected(`frame is ${describe(value)}, not an object`);
-  if (value.stream !== undefined) return decodeCombined(value);
+  if (value.stream !== undefined) return decodeCombined(value, options);
   // The one event documented without the envelope on a /stream connection (BINANCE.md section 1.6).
   if (value.e === 'serverShutdown') return single(decodeShutdown(value));
   if (Object.hasOwn(value, 'result')) return single(decodeReply(value));
@@ -88,11 +96,11 @@ function decodeDocument(value: unknown): DetailedDecodeResult {
   return rejected('unknown envelope');
 }
 
-function decodeCombined(frame: Unchecked<WireCombinedFrame>): DetailedDecodeResult {
+function decodeCombined(frame: Unchecked<WireCombinedFrame>, options: DecodeOptions): DetailedDecodeResult {
   const { stream, data } = frame;
   if (typeof stream !== 'string') return rejected('stream is not a string');
   if (stream.endsWith(KLINE_STREAM_SUFFIX)) return single(decodeKline(stream, data));
-  if (stream === MINI_TICKER_ARRAY_STREAM) return decodeMiniTickers(stream, data);
+  if (stream === MINI_TICKER_ARRAY_STREAM) return decodeMiniTickers(stream, data, options.wantsTicker);
   if (stream === SERVER_SHUTDOWN_STREAM) return single(decodeShutdown(data));
   return rejected(`unexpected stream ${excerpt(stream)}`);
 }
@@ -166,13 +174,19 @@ function decodeKline(stream: string, data: unknown): DecodeResult {
  * Only the symbols that changed arrive (BINANCE.md section 6.7), and one bad element must not cost
  * the others their update: malformed elements are dropped and counted.
  */
-function decodeMiniTickers(stream: string, data: unknown): DetailedDecodeResult {
+function decodeMiniTickers(
+  stream: string,
+  data: unknown,
+  wantsTicker: ((symbol: string) => boolean) | undefined,
+): DetailedDecodeResult {
   if (!Array.isArray(data)) return rejected(`${MINI_TICKER_ARRAY_STREAM} data is not an array`);
   const elements: readonly unknown[] = data;
   const tickers: MiniTicker[] = [];
   let dropped = 0;
   let firstDropReason: string | undefined;
   for (const element of elements) {
+    if (wantsTicker && isObject(element) && typeof element.s === 'string' && !wantsTicker(element.s))
+      continue;
     const ticker = decodeMiniTicker(element);
     if (typeof ticker === 'string') {
       dropped++;

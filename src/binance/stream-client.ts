@@ -114,6 +114,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
       spacingMs,
       deadAfterMs: options.deadAfterMs,
       urlStreams: options.urlStreams,
+      wantsTicker: (symbol) => trackedSymbols.has(symbol),
       subscribeBatchStreams: options.subscribeBatchStreams,
       handlers: {
         onEvent(event, receivedAt) {
@@ -256,9 +257,11 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
   }
 
   let desired: string[] = [MINI_TICKER_ARRAY_STREAM];
+  let trackedSymbols = new Set<string>();
 
   return {
     setSymbols(symbols) {
+      trackedSymbols = new Set(symbols);
       desired = [MINI_TICKER_ARRAY_STREAM, ...symbols.map(klineStream)];
       apply(desired);
     },

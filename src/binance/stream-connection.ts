@@ -43,6 +43,8 @@ export interface StreamConnectionOptions {
   /** Overrides of URL_STREAMS and SUBSCRIBE_BATCH_STREAMS (tests exercise the pacing with few streams). */
   readonly urlStreams?: number;
   readonly subscribeBatchStreams?: number;
+  /** Which miniTickers to decode (the tracked symbols); all when absent. */
+  readonly wantsTicker?: (symbol: string) => boolean;
 }
 
 export interface StreamConnection {
@@ -163,7 +165,7 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
     const receivedAt = now();
     // binaryType is the default 'nodebuffer', so a text frame arrives as one Buffer.
     const text = isBinary ? '' : (data as Buffer).toString('utf8');
-    const { result } = decodeFrameDetailed(text);
+    const { result } = decodeFrameDetailed(text, { wantsTicker: options.wantsTicker });
     if (!result.ok) {
       handlers.onMalformed(result.reason, text.slice(0, 200));
       return;
