@@ -35,13 +35,14 @@ const DOC_MINI_TICKER = JSON.parse(
   '{"e":"24hrMiniTicker","E":1672515782136,"s":"BNBBTC","c":"0.0025","o":"0.0010","h":"0.0025",' +
     '"l":"0.0010","v":"10000","q":"18"}',
 ) as object;
+/** Mini tickers keep Binance's exact text (not canonicalized: a hot path; see events.ts). */
 const DOC_TICKER: MiniTicker = {
   symbol: 'BNBBTC',
   eventTime: 1672515782136,
   close: '0.0025',
-  open: '0.001',
+  open: '0.0010',
   high: '0.0025',
-  low: '0.001',
+  low: '0.0010',
   volume: '10000',
   quoteVolume: '18',
 };
@@ -263,7 +264,7 @@ describe('decodeFrame on hostile and malformed frames', () => {
     const detailed = decodeFrameDetailed(text);
     expect(detailed.dropped).toBe(3);
     expect(detailed.firstDropReason).toMatch(/BNBBTC: a price or volume/);
-    const tickers = [DOC_TICKER, { ...DOC_TICKER, symbol: 'ETHUSDT', close: '3000.1' }];
+    const tickers = [DOC_TICKER, { ...DOC_TICKER, symbol: 'ETHUSDT', close: '3000.10' }];
     expect(detailed.result).toEqual({ ok: true, event: { type: 'miniTickers', stream: ARR, tickers } });
     expect(decodeFrame(text)).toEqual(detailed.result);
   });

@@ -212,12 +212,12 @@ function decodeMiniTicker(element: unknown): MiniTicker | string {
   // Non-ASCII symbols are real and may arrive unasked (BINANCE.md section 1.2); isSymbolName admits them.
   if (typeof symbol !== 'string' || !isSymbolName(symbol)) return `s ${describe(symbol)} is not a symbol`;
   if (!isNonNegativeInteger(ticker.E)) return `${symbol}: E is not a time in epoch ms`;
-  const close = decimal(ticker.c);
-  const open = decimal(ticker.o);
-  const high = decimal(ticker.h);
-  const low = decimal(ticker.l);
-  const volume = decimal(ticker.v);
-  const quoteVolume = decimal(ticker.q);
+  const close = exactDecimal(ticker.c);
+  const open = exactDecimal(ticker.o);
+  const high = exactDecimal(ticker.h);
+  const low = exactDecimal(ticker.l);
+  const volume = exactDecimal(ticker.v);
+  const quoteVolume = exactDecimal(ticker.q);
   // Canonical decimal text is never empty, so each is truthy exactly when it was valid.
   if (close && open && high && low && volume && quoteVolume) {
     return { symbol, eventTime: ticker.E, close, open, high, low, volume, quoteVolume };
@@ -281,10 +281,16 @@ function isRequestId(value: unknown): value is number | string | null {
  * never negative, and exponents, NaN or numbers instead of strings mean the frame is not Binance's.
  */
 function decimal(value: unknown): string | undefined {
+  const text = exactDecimal(value);
+  return text === undefined ? undefined : canonicalDecimal(text);
+}
+
+/** A valid non-negative decimal string as Binance wrote it (no canonical form: a hot path). */
+function exactDecimal(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.charCodeAt(0) === MINUS_SIGN || !isDecimalString(value)) {
     return undefined;
   }
-  return canonicalDecimal(value);
+  return value;
 }
 
 function badDecimal(field: string, value: unknown): DecodeResult {

@@ -9,7 +9,10 @@ export interface MiniTicker {
   readonly symbol: string;
   /** Event time `E`, epoch ms. */
   readonly eventTime: number;
-  /** Canonical decimal text. */
+  /**
+   * Decimal text exactly as Binance wrote it (validated, not canonicalized: up to ~2000 tickers a
+   * second pass through here, and only one sample per symbol per second is stored).
+   */
   readonly close: string;
   readonly open: string;
   readonly high: string;

@@ -4,6 +4,7 @@
  * Pure in-memory state; the pipeline feeds it and readers ask it before the store.
  */
 import type { MiniTicker } from '../binance/events.js';
+import { canonicalDecimal } from '../domain/decimal.js';
 import { sampleSecond, type PriceSample } from '../domain/price.js';
 
 export interface LiveQuote {
@@ -54,7 +55,11 @@ export function createLiveState(): LiveState {
           receivedAt,
         });
         if (!held || sampleSecond(ticker.eventTime) > sampleSecond(held.timestamp)) {
-          samples.push({ symbol: ticker.symbol, price: ticker.close, timestamp: ticker.eventTime });
+          samples.push({
+            symbol: ticker.symbol,
+            price: canonicalDecimal(ticker.close),
+            timestamp: ticker.eventTime,
+          });
         }
       }
       return samples;
