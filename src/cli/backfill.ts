@@ -15,14 +15,11 @@ import { parseArgs } from 'node:util';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { createStore } from '../adapters/create-store.js';
 import { createRestClient } from '../binance/rest-client.js';
-import { ConfigError, loadConfigFromProcess } from '../config.js';
-import { AppError } from '../domain/errors.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runCli } from './run-cli.js';
+import { loadConfigFromProcess } from '../config.js';
 import { isSymbolName } from '../domain/symbol.js';
 import { backfill, type BackfillProgress, type SymbolBackfillResult } from '../market/backfill.js';
 
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
 const EXIT_ON_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 const MS_PER_SECOND = 1000;
 
@@ -266,16 +263,4 @@ async function main(args: string[]): Promise<number> {
   return results.some(isFailure) ? EXIT_FAILED : EXIT_OK;
 }
 
-/** Expected failures (bad config, unsupported store) read as one line; anything else keeps its stack. */
-function describeFatal(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  if (error instanceof ConfigError || error instanceof AppError) return error.message;
-  return error.stack ?? error.message;
-}
-
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  process.stderr.write(`error: ${describeFatal(error)}\n`);
-  process.exitCode = EXIT_FAILED;
-}
+await runCli(main);

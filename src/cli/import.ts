@@ -7,13 +7,10 @@ import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { createStore } from '../adapters/create-store.js';
-import { ConfigError, loadConfigFromProcess } from '../config.js';
-import { AppError } from '../domain/errors.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runCli } from './run-cli.js';
+import { loadConfigFromProcess } from '../config.js';
 import { importFiles, type FileImportResult, type ImportProgress } from './import-files.js';
 
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
 const MS_PER_SECOND = 1000;
 
 const USAGE = `usage: npm run import -- FILE…
@@ -133,16 +130,4 @@ async function main(args: readonly string[]): Promise<number> {
   return results.some((result) => result.error) ? EXIT_FAILED : EXIT_OK;
 }
 
-/** Expected failures (bad config, unsupported store) read as one line; anything else keeps its stack. */
-function describeFatal(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  if (error instanceof ConfigError || error instanceof AppError) return error.message;
-  return error.stack ?? error.message;
-}
-
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  process.stderr.write(`error: ${describeFatal(error)}\n`);
-  process.exitCode = EXIT_FAILED;
-}
+await runCli(main);

@@ -10,14 +10,11 @@ import { parseArgs } from 'node:util';
 import { createStore } from '../adapters/create-store.js';
 import { createRestClient, type RestClient } from '../binance/rest-client.js';
 import type { ExchangeSymbol } from '../binance/rest-wire.js';
-import { ConfigError, loadConfigFromProcess, type Config } from '../config.js';
-import { AppError } from '../domain/errors.js';
+import { EXIT_OK, EXIT_USAGE, runCli } from './run-cli.js';
+import { loadConfigFromProcess, type Config } from '../config.js';
 import { splitSymbol, type NewSymbol } from '../domain/symbol.js';
 import { selectTopSymbols } from '../market/universe.js';
 
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
 /** A name whose assets come from exchangeInfo keeps its status; one Binance did not list is assumed trading. */
 const ASSUMED_STATUS = 'TRADING';
 
@@ -97,16 +94,4 @@ async function main(args: string[]): Promise<number> {
   return EXIT_OK;
 }
 
-/** Expected failures (bad config, unsupported store, Binance errors) read as one line; anything else keeps its stack. */
-function describeFatal(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  if (error instanceof ConfigError || error instanceof AppError) return error.message;
-  return error.stack ?? error.message;
-}
-
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  process.stderr.write(`error: ${describeFatal(error)}\n`);
-  process.exitCode = EXIT_FAILED;
-}
+await runCli(main);
