@@ -13,3 +13,16 @@ export const SECOND_MS = 1000;
 export function sampleSecond(timestamp: number): number {
   return Math.floor(timestamp / SECOND_MS);
 }
+
+/** A price with its rolling 24 h figures (decimal text), as the exchange's tickers give them. */
+export interface PriceQuote {
+  readonly symbol: string;
+  readonly price: string;
+  /** Exchange event time, epoch ms. */
+  readonly timestamp: number;
+  readonly open24h: string;
+  readonly high24h: string;
+  readonly low24h: string;
+  readonly volume24h: string;
+  readonly quoteVolume24h: string;
+}

@@ -5,18 +5,9 @@
  */
 import type { MiniTicker } from '../binance/events.js';
 import { canonicalDecimal } from '../domain/decimal.js';
-import { sampleSecond, type PriceSample } from '../domain/price.js';
+import { sampleSecond, type PriceQuote, type PriceSample } from '../domain/price.js';
 
-export interface LiveQuote {
-  readonly symbol: string;
-  readonly price: string;
-  /** Exchange event time of the ticker, epoch ms. */
-  readonly timestamp: number;
-  readonly open24h: string;
-  readonly high24h: string;
-  readonly low24h: string;
-  readonly volume24h: string;
-  readonly quoteVolume24h: string;
+export interface LiveQuote extends PriceQuote {
   /** Local time the ticker arrived, epoch ms: what staleness is measured against. */
   readonly receivedAt: number;
 }

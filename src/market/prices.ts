@@ -6,22 +6,14 @@ import { compareDecimal, formatDecimal, parseDecimal, subtractDecimal } from '..
 import { aggregateCandles } from '../domain/candle.js';
 import { UnavailableError } from '../domain/errors.js';
 import { DAY_MS, MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
-import type { PriceSample } from '../domain/price.js';
+import type { PriceQuote, PriceSample } from '../domain/price.js';
 import type { Store } from '../ports/store.js';
 import type { LiveState } from './live-state.js';
 
 /** A symbol whose latest price is older than this is reported `stale`. */
 export const STALE_AFTER_MS = 60_000;
 
-export interface LatestPrice {
-  readonly symbol: string;
-  readonly price: string;
-  readonly timestamp: number;
-  readonly open24h: string;
-  readonly high24h: string;
-  readonly low24h: string;
-  readonly volume24h: string;
-  readonly quoteVolume24h: string;
+export interface LatestPrice extends PriceQuote {
   readonly change24h: string;
   /** Percent, rounded to 3 decimals as Binance's `priceChangePercent`. */
   readonly changePercent24h: number;
@@ -43,9 +35,6 @@ export interface PriceReader {
   latest(symbol: string): Promise<LatestPrice>;
 }
 
-/** Latest price and 24 h figures, before change, percent and age are derived. */
-type Quote = Omit<LatestPrice, 'change24h' | 'changePercent24h' | 'ageMs' | 'stale'>;
-
 export interface PriceReaderDeps {
   readonly store: Store;
   readonly now: () => number;
@@ -54,7 +43,7 @@ export interface PriceReaderDeps {
 }
 
 export function createPriceReader({ store, now, live }: PriceReaderDeps): PriceReader {
-  const withChange = (quote: Quote): LatestPrice => {
+  const withChange = (quote: PriceQuote): LatestPrice => {
     const open = parseDecimal(quote.open24h);
     const change = subtractDecimal(parseDecimal(quote.price), open);
     const openNumber = Number.parseFloat(quote.open24h);
@@ -77,7 +66,7 @@ export function createPriceReader({ store, now, live }: PriceReaderDeps): PriceR
   };
 
   /** The newest stored price with 24 h figures computed exactly from the stored 1m candles. */
-  const fromStore = async (symbol: string): Promise<Quote> => {
+  const fromStore = async (symbol: string): Promise<PriceQuote> => {
     const last = await lastPrice(symbol);
     if (!last) throw new UnavailableError(`no price recorded yet for ${symbol}`);
     const lastMinute = bucketOpenTime(last.timestamp, MINUTE_MS);
