@@ -1,5 +1,5 @@
 /**
- * Composition root: config → adapters → market services → HTTP; `main.ts` and `demo.ts` start it
+ * Composition root: config → adapters → market services → HTTP and Socket.IO; `main.ts` and `demo.ts` start it
  * and own the process (signals, exit codes). Stops in reverse order: the live link first (its
  * buffered writes are flushed), then HTTP, then the store.
  */
@@ -32,7 +32,7 @@ export async function startService(
   const store = createStore(config.databaseUrl);
   const calendar = createSessionCalendar({ hours: config.intervalHours, timeZone: config.intervalTimeZone });
   const retention = startRetention({ store, retentionMs: config.priceHistoryRetentionMs, now, logger });
-  const { link, liveState } = buildLiveLink(
+  const { link, liveState, onSamples } = buildLiveLink(
     {
       wsUrl: config.binanceWsUrl,
       restUrl: config.binanceRestUrl,
@@ -50,6 +50,12 @@ export async function startService(
     live: link,
     version: VERSION,
     now,
+    realtime: {
+      broadcastIntervalMs: config.broadcastIntervalMs,
+      historyOnSubscribeMs: config.historyOnSubscribeMs,
+      corsOrigins: config.corsOrigins,
+      samples: { onSamples },
+    },
   });
   const url = await app.listen({ port: config.port, host: config.host });
   // The API answers while the link connects; the link retries the exchange by itself.

@@ -11,6 +11,7 @@ import type { CandleReader } from '../market/candles.js';
 import type { LiveLink } from '../market/live-link.js';
 import type { PriceReader } from '../market/prices.js';
 import type { Store } from '../ports/store.js';
+import { createRealtimeGateway, type RealtimeSettings } from '../realtime/gateway.js';
 import { registerErrorHandling } from './errors.js';
 import { registerLinkMetrics } from './link-metrics.js';
 import { createMetricsRegistry, registerMetrics } from './metrics.js';
@@ -21,6 +22,12 @@ import { systemRoutes } from './routes/system.js';
 export const API_PREFIX = '/api/v1';
 /** Largest request body accepted, in bytes (larger gets 413). */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** Socket.IO settings when none are given: SPEC section 3's defaults, no live price source. */
+const DEFAULT_REALTIME: RealtimeSettings = {
+  broadcastIntervalMs: 1000,
+  historyOnSubscribeMs: 60 * 60 * 1000,
+  corsOrigins: ['*'],
+};
 
 export interface AppDeps {
   readonly logger: FastifyBaseLogger;
@@ -31,6 +38,8 @@ export interface AppDeps {
   readonly live?: Pick<LiveLink, 'status'>;
   readonly version: string;
   readonly now: () => number;
+  /** Socket.IO on the same server and port (SPEC section 6). */
+  readonly realtime?: RealtimeSettings;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -61,11 +70,32 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.live) registerLinkMetrics(registry, deps.live);
   registerMetrics(app, registry);
 
+  // Attached to Fastify's own server: same port, `inject()` still works, closed with the app.
+  const realtime = createRealtimeGateway({
+    server: app.server,
+    logger: deps.logger,
+    store: deps.store,
+    prices: deps.prices,
+    candles: deps.candles,
+    now: deps.now,
+    settings: deps.realtime ?? DEFAULT_REALTIME,
+  });
+  app.addHook('preClose', async () => {
+    await realtime.close();
+  });
+
   const startedAt = deps.now();
   await app.register(
     async (api) => {
       await api.register(
-        systemRoutes({ store: deps.store, live: deps.live, version: deps.version, startedAt, now: deps.now }),
+        systemRoutes({
+          store: deps.store,
+          live: deps.live,
+          realtime,
+          version: deps.version,
+          startedAt,
+          now: deps.now,
+        }),
       );
       await api.register(symbolRoutes({ store: deps.store }));
       await api.register(priceDataRoutes(deps));

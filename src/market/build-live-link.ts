@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { createRestClient, type RestClient } from '../binance/rest-client.js';
 import { createStreamClient } from '../binance/stream-client.js';
+import type { PriceSample } from '../domain/price.js';
 import type { Store } from '../ports/store.js';
 import { createGapRepair } from './gap-repair.js';
 import { createIngest } from './ingest.js';
@@ -32,7 +33,11 @@ export interface LiveLinkParts {
   readonly link: LiveLink;
   readonly liveState: LiveState;
   readonly rest: RestClient;
+  /** Registers a listener for new price samples (the realtime fan-out); returns its removal. */
+  readonly onSamples: (listener: SampleListener) => () => void;
 }
+
+export type SampleListener = (samples: readonly PriceSample[]) => void;
 
 export function buildLiveLink(
   settings: LiveLinkSettings,
@@ -45,7 +50,14 @@ export function buildLiveLink(
   const rest = createRestClient({ baseUrl: settings.restUrl, now, signal: lifetime.signal });
   const liveState = createLiveState();
   const buffer = createWriteBuffer({ store, logger, flushIntervalMs: settings.flushIntervalMs });
-  const ingest = createIngest({ liveState, buffer });
+  const sampleListeners = new Set<SampleListener>();
+  const ingest = createIngest({
+    liveState,
+    buffer,
+    onSamples: (samples) => {
+      for (const listener of sampleListeners) listener(samples);
+    },
+  });
   const repair = createGapRepair({
     store,
     rest,
@@ -92,5 +104,9 @@ export function buildLiveLink(
     },
     liveState,
     rest,
+    onSamples: (listener) => {
+      sampleListeners.add(listener);
+      return () => sampleListeners.delete(listener);
+    },
   };
 }

@@ -7,6 +7,7 @@
  * (BINANCE.md section 6, "do not rely on x:true arriving").
  */
 import type { MarketEvent } from '../binance/events.js';
+import type { PriceSample } from '../domain/price.js';
 import type { LiveState } from './live-state.js';
 import type { WriteBuffer } from './write-buffer.js';
 
@@ -28,7 +29,14 @@ export interface Ingest {
   stats(): IngestStats;
 }
 
-export function createIngest({ liveState, buffer }: { liveState: LiveState; buffer: WriteBuffer }): Ingest {
+export interface IngestDeps {
+  readonly liveState: LiveState;
+  readonly buffer: WriteBuffer;
+  /** Hears each frame's new samples (the realtime fan-out); called only when there are some. */
+  readonly onSamples?: (samples: readonly PriceSample[]) => void;
+}
+
+export function createIngest({ liveState, buffer, onSamples }: IngestDeps): Ingest {
   const lastKline = new Map<string, number>();
   /** Per symbol: the newest minute seen and whether its closing update arrived. */
   const newest = new Map<string, { openTime: number; closed: boolean }>();
@@ -59,11 +67,13 @@ export function createIngest({ liveState, buffer }: { liveState: LiveState; buff
         }
         case 'miniTickers': {
           tickers += event.tickers.length;
-          for (const sample of liveState.applyTickers(event.tickers, receivedAt)) {
+          const fresh = liveState.applyTickers(event.tickers, receivedAt);
+          for (const sample of fresh) {
             samples++;
             // A refused sample is not a gap to repair: 1-second history is not refetchable.
             buffer.addSample(sample);
           }
+          if (fresh.length > 0) onSamples?.(fresh);
           return;
         }
         default:

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { LiveLink } from '../../market/live-link.js';
 import type { Store } from '../../ports/store.js';
+import type { RealtimeGateway } from '../../realtime/gateway.js';
 import { failure, ok } from '../envelope.js';
 
 /** How long the store may take to answer a health check before it counts as down. */
@@ -10,6 +11,8 @@ export const HEALTH_CHECK_TIMEOUT_MS = 2000;
 export interface SystemRouteDeps {
   readonly store: Store;
   readonly live: Pick<LiveLink, 'status'> | undefined;
+  /** Socket.IO clients and subscriptions. */
+  readonly realtime?: Pick<RealtimeGateway, 'status'>;
   readonly version: string;
   readonly startedAt: number;
   readonly now: () => number;
@@ -49,6 +52,7 @@ function linkStatus(live: Pick<LiveLink, 'status'> | undefined, total: number, a
 export function systemRoutes({
   store,
   live,
+  realtime,
   version,
   startedAt,
   now,
@@ -81,6 +85,7 @@ export function systemRoutes({
             uptimeMs: now() - startedAt,
             store: { driver: store.driver, healthy: storeCheck.ok },
             ...linkStatus(live, all.length, active.length),
+            ...(realtime ? { realtime: realtime.status() } : {}),
           },
           'status',
         );

@@ -1,0 +1,71 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createBroadcaster } from './broadcaster.js';
+import type { PriceUpdate } from './events.js';
+
+const INTERVAL_MS = 1000;
+
+function setup(listening = true) {
+  let clock = 0;
+  let price = 1;
+  let timestamp = 0;
+  const sent: PriceUpdate[] = [];
+  const broadcaster = createBroadcaster({
+    intervalMs: INTERVAL_MS,
+    clock: () => clock,
+    fanout: { hasListeners: () => listening, send: (update) => void sent.push(update) },
+    latest: async (symbol) => ({
+      symbol,
+      price,
+      timestamp,
+      change24h: 0,
+      changePercent24h: 0,
+      high24h: price,
+      low24h: price,
+      volume24h: 0,
+    }),
+  });
+  const sample = async (at: number, newPrice: number) => {
+    clock = at;
+    price = newPrice;
+    timestamp = at;
+    broadcaster.onSamples([{ symbol: 'BTCUSDT', price: String(newPrice), timestamp: at }]);
+    await vi.advanceTimersByTimeAsync(0);
+  };
+  const advance = async (ms: number) => {
+    clock += ms;
+    await vi.advanceTimersByTimeAsync(ms);
+  };
+  return { broadcaster, sent, sample, advance };
+}
+
+describe('broadcaster', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('sends at once when the last update is an interval old, else only the newest when it is up', async () => {
+    const { sent, sample, advance } = setup();
+    await sample(0, 1);
+    expect(sent.map((u) => u.price)).toEqual([1]);
+    await sample(100, 2);
+    await sample(200, 3);
+    expect(sent.map((u) => u.price)).toEqual([1]);
+    await advance(INTERVAL_MS);
+    expect(sent.map((u) => u.price)).toEqual([1, 3]);
+    await advance(5 * INTERVAL_MS);
+    expect(sent).toHaveLength(2); // no newer sample, nothing sent
+    await sample(7000, 4);
+    expect(sent.map((u) => u.price)).toEqual([1, 3, 4]);
+  });
+
+  it('does nothing for a symbol nobody listens to, and nothing after close', async () => {
+    const quiet = setup(false);
+    await quiet.sample(0, 1);
+    expect(quiet.sent).toEqual([]);
+    const closing = setup();
+    await closing.sample(0, 1);
+    await closing.sample(10, 2);
+    closing.broadcaster.close();
+    await closing.advance(INTERVAL_MS);
+    expect(closing.sent.map((u) => u.price)).toEqual([1]);
+  });
+});

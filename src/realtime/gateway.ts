@@ -1,0 +1,216 @@
+/**
+ * The Socket.IO gateway (SPEC section 6) on the HTTP server's port and path `/socket.io`: typed
+ * events, per-client limits, one room per symbol for the price fan-out, and the session-close push.
+ */
+import type { Server as HttpServer } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import { Server, type Socket } from 'socket.io';
+import { SECOND_MS, type PriceSample } from '../domain/price.js';
+import { UnavailableError } from '../domain/errors.js';
+import type { CandleReader } from '../market/candles.js';
+import type { PriceReader } from '../market/prices.js';
+import type { Store } from '../ports/store.js';
+import { createBroadcaster } from './broadcaster.js';
+import { translateError } from './errors.js';
+import type { AckResponse, ClientEventName, ClientToServerEvents, ServerToClientEvents } from './events.js';
+import { createHandlers, priceUpdate, type ClientSession } from './handlers.js';
+import { createHistoryCache } from './history-cache.js';
+import { createRateLimiter } from './rate-limit.js';
+import { watchSessions } from './session-watch.js';
+
+/** Largest message a client may send, in bytes: every valid payload is far smaller. */
+export const MAX_MESSAGE_BYTES = 16 * 1024;
+/** Samples in one `historical_data`, at most (an hour of 1-second samples fits). */
+export const MAX_HISTORY_SAMPLES = 5000;
+const ROOM_PREFIX = 'price:';
+
+export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
+type ClientSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+/** Where new price samples come from: the live link's ingest (`LiveLinkParts.onSamples`). */
+export interface SampleSource {
+  onSamples(listener: (samples: readonly PriceSample[]) => void): () => void;
+}
+
+export interface RealtimeSettings {
+  readonly broadcastIntervalMs: number;
+  readonly historyOnSubscribeMs: number;
+  readonly corsOrigins: readonly string[];
+  readonly samples?: SampleSource;
+  /** Real ms between a session boundary and its push (tests shorten it). */
+  readonly sessionCloseGraceMs?: number;
+}
+
+export interface GatewayDeps {
+  readonly server: HttpServer;
+  readonly logger: FastifyBaseLogger;
+  readonly store: Store;
+  readonly prices: PriceReader;
+  readonly candles: CandleReader;
+  readonly now: () => number;
+  readonly settings: RealtimeSettings;
+}
+
+export interface RealtimeStatus {
+  readonly clients: number;
+  readonly subscriptions: number;
+  readonly symbols: number;
+  readonly updatesSent: number;
+  readonly rateLimited: number;
+}
+
+export interface RealtimeGateway {
+  readonly io: RealtimeServer;
+  status(): RealtimeStatus;
+  close(): Promise<void>;
+}
+
+const roomOf = (symbol: string): string => ROOM_PREFIX + symbol;
+
+export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
+  const { store, prices, candles, now, settings } = deps;
+  const logger = deps.logger.child({ module: 'realtime' });
+  const io: RealtimeServer = new Server(deps.server, {
+    path: '/socket.io',
+    serveClient: false,
+    maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    cors: { origin: settings.corsOrigins.includes('*') ? '*' : [...settings.corsOrigins] },
+  });
+  const rooms = io.of('/').adapter.rooms;
+  let rateLimited = 0;
+
+  const history = createHistoryCache(
+    async (symbol) => {
+      const to = now();
+      const samples = await prices.samples({ symbol, to, limit: MAX_HISTORY_SAMPLES });
+      const from = to - settings.historyOnSubscribeMs;
+      return {
+        symbol,
+        data: samples
+          .filter((sample) => sample.timestamp >= from)
+          .map((sample) => ({ timestamp: sample.timestamp, price: Number.parseFloat(sample.price) })),
+      };
+    },
+    () => Math.floor(now() / SECOND_MS),
+  );
+  const handlers = createHandlers({ store, prices, candles, now, history });
+
+  const broadcaster = createBroadcaster({
+    intervalMs: settings.broadcastIntervalMs,
+    fanout: {
+      hasListeners: (symbol) => rooms.has(roomOf(symbol)),
+      send: (update) => io.to(roomOf(update.symbol)).volatile.emit('price_update', update),
+    },
+    latest: (symbol) =>
+      prices.latest(symbol).then(priceUpdate, (error: unknown) => {
+        if (error instanceof UnavailableError) return undefined;
+        throw error;
+      }),
+    onError: (error) => logger.warn({ err: error }, 'price update failed'),
+  });
+  const stopSamples = settings.samples?.onSamples((samples) => broadcaster.onSamples(samples));
+
+  const subscribedSymbols = (): string[] =>
+    [...rooms.keys()]
+      .filter((room) => room.startsWith(ROOM_PREFIX))
+      .map((room) => room.slice(ROOM_PREFIX.length));
+
+  const sessionWatch = watchSessions({
+    now,
+    sessionAt: (time) => candles.sessionAt(time),
+    graceMs: settings.sessionCloseGraceMs,
+    onSessionClose: (closed) => {
+      for (const symbol of subscribedSymbols()) {
+        handlers.closedSession(symbol, closed.openTime).then(
+          (data) => io.to(roomOf(symbol)).emit('interval_data', data),
+          (error: unknown) => logger.warn({ err: error, symbol }, 'session close push failed'),
+        );
+      }
+    },
+  });
+
+  io.on('connection', (socket: ClientSocket) => {
+    const allow = createRateLimiter();
+    const client: ClientSession = {
+      subscriptions: new Set(),
+      emit: (event, ...args) => socket.emit(event, ...args),
+      join: (symbol) => void socket.join(roomOf(symbol)),
+      leave: (symbol) => void socket.leave(roomOf(symbol)),
+    };
+
+    const fail = (
+      event: string,
+      error: unknown,
+      ack: ((response: AckResponse<unknown>) => void) | undefined,
+    ) => {
+      const translated = translateError(error);
+      if (!translated.expected) logger.error({ err: error, event }, 'realtime handler failed');
+      socket.emit('error', { message: translated.message, code: translated.code, event });
+      ack?.({ success: false, message: translated.message });
+    };
+
+    // Runs before any handler, for every event (unknown ones too): a flooding client is cut off here.
+    socket.use((packet, next) => {
+      const decision = allow();
+      if (decision === 'allow') return next();
+      const last: unknown = packet.at(-1);
+      const ack = typeof last === 'function' ? (last as (response: AckResponse<unknown>) => void) : undefined;
+      if (decision === 'throttle') {
+        rateLimited++;
+        logger.warn({ client: socket.id }, 'client throttled');
+        socket.emit('error', {
+          message: 'too many events; throttled for a while',
+          code: 'RATE_LIMITED',
+          event: packet[0],
+        });
+      }
+      ack?.({ success: false, message: 'rate limited' });
+    });
+
+    const on = (
+      event: ClientEventName,
+      run: (client: ClientSession, payload: unknown) => Promise<unknown>,
+    ) => {
+      const listener = (...args: unknown[]): void => {
+        const last = args.at(-1);
+        const ack =
+          typeof last === 'function' ? (last as (response: AckResponse<unknown>) => void) : undefined;
+        const payload = args[0] === last && ack ? undefined : args[0];
+        run(client, payload).then(
+          (data) => ack?.({ success: true, data }),
+          (error: unknown) => fail(event, error, ack),
+        );
+      };
+      socket.on(event, listener);
+    };
+    on('subscribe', handlers.subscribe);
+    on('unsubscribe', handlers.unsubscribe);
+    on('get_all_symbols', handlers.getAllSymbols);
+    on('get_multiple_prices', handlers.getMultiplePrices);
+    on('get_interval_data', handlers.getIntervalData);
+    on('get_recent_intervals', handlers.getRecentIntervals);
+  });
+
+  return {
+    io,
+    status() {
+      let subscriptions = 0;
+      for (const symbol of subscribedSymbols()) subscriptions += rooms.get(roomOf(symbol))?.size ?? 0;
+      return {
+        clients: io.engine.clientsCount,
+        subscriptions,
+        symbols: subscribedSymbols().length,
+        updatesSent: broadcaster.stats().updatesSent,
+        rateLimited,
+      };
+    },
+    async close() {
+      stopSamples?.();
+      broadcaster.close();
+      sessionWatch.stop();
+      // Not io.close(): that would also close the HTTP server, which Fastify closes itself.
+      io.disconnectSockets(true);
+      io.engine.close();
+    },
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * What each client event does (SPEC section 6), apart from transport concerns: each handler takes
+ * the raw payload, validates it, emits its reply event and returns the ack's `data`. Errors are
+ * thrown as AppErrors and translated by the gateway.
+ */
+import { z } from 'zod';
+import type { Candle } from '../domain/candle.js';
+import { NotFoundError, UnavailableError } from '../domain/errors.js';
+import type { CandleReader } from '../market/candles.js';
+import type { LatestPrice, PriceReader } from '../market/prices.js';
+import type { Store } from '../ports/store.js';
+import { TooManySubscriptionsError } from './errors.js';
+import type {
+  AllSymbols,
+  CandlePayload,
+  HistoricalData,
+  IntervalData,
+  MultiplePrices,
+  PriceUpdate,
+  ServerToClientEvents,
+  SymbolPayload,
+} from './events.js';
+import {
+  intervalDataSchema,
+  multiplePricesSchema,
+  parsePayload,
+  recentIntervalsSchema,
+  symbolPayloadSchema,
+} from './schemas.js';
+
+/** Symbols one client may be subscribed to at once (SPEC section 6). */
+export const MAX_SUBSCRIPTIONS_PER_CLIENT = 250;
+
+const noPayloadSchema = z.strictObject({}).optional();
+const toNumber = Number.parseFloat;
+
+/** Same shape as REST's `candleJson` (http/routes/price-data.ts), typed for the event map. */
+export function candlePayload(candle: Candle): CandlePayload {
+  return {
+    symbol: candle.symbol,
+    interval: candle.interval,
+    openTime: candle.openTime,
+    closeTime: candle.closeTime,
+    open: toNumber(candle.open),
+    high: toNumber(candle.high),
+    low: toNumber(candle.low),
+    close: toNumber(candle.close),
+    volume: toNumber(candle.volume),
+    quoteVolume: toNumber(candle.quoteVolume),
+    trades: candle.trades,
+    takerBuyVolume: toNumber(candle.takerBuyVolume),
+    takerBuyQuoteVolume: toNumber(candle.takerBuyQuoteVolume),
+    closed: candle.closed,
+  };
+}
+
+export function priceUpdate(latest: LatestPrice): PriceUpdate {
+  return {
+    symbol: latest.symbol,
+    price: toNumber(latest.price),
+    timestamp: latest.timestamp,
+    change24h: toNumber(latest.change24h),
+    changePercent24h: latest.changePercent24h,
+    high24h: toNumber(latest.high24h),
+    low24h: toNumber(latest.low24h),
+    volume24h: toNumber(latest.volume24h),
+  };
+}
+
+export interface HandlerDeps {
+  readonly store: Store;
+  readonly prices: PriceReader;
+  readonly candles: CandleReader;
+  readonly now: () => number;
+  /** `historical_data` of a symbol, shared by the subscribers of the same second. */
+  readonly history: (symbol: string) => Promise<HistoricalData>;
+}
+
+/** One client's side of the conversation: its subscriptions and how it joins and leaves rooms. */
+export interface ClientSession {
+  readonly subscriptions: Set<string>;
+  emit<E extends keyof ServerToClientEvents>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void;
+  join(symbol: string): void;
+  leave(symbol: string): void;
+}
+
+export function createHandlers(deps: HandlerDeps) {
+  const { store, prices, candles, now } = deps;
+
+  const knownSymbol = async (symbol: string): Promise<string> => {
+    if (!(await store.getSymbol(symbol))) throw new NotFoundError(`unknown symbol ${symbol}`);
+    return symbol;
+  };
+  const sessions = async (symbol: string, read: { from?: number; to?: number; limit: number }) => {
+    const found = await candles.read({ symbol, interval: 'session', ...read });
+    return { symbol, intervals: found.map(candlePayload) };
+  };
+
+  return {
+    subscribe: async (client: ClientSession, payload: unknown): Promise<SymbolPayload> => {
+      const { symbol } = parsePayload(symbolPayloadSchema, payload);
+      await knownSymbol(symbol);
+      // Checked after the await, next to the add, so concurrent subscribes cannot overshoot.
+      if (!client.subscriptions.has(symbol) && client.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CLIENT) {
+        throw new TooManySubscriptionsError(
+          `at most ${MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions per client; unsubscribe first`,
+        );
+      }
+      client.subscriptions.add(symbol);
+      client.emit('subscription_confirmed', { symbol });
+      const history = await deps.history(symbol);
+      if (!client.subscriptions.has(symbol)) return { symbol }; // unsubscribed meanwhile
+      client.emit('historical_data', history);
+      // Joined only now, so no price_update overtakes the history it continues.
+      client.join(symbol);
+      return { symbol };
+    },
+
+    unsubscribe: async (client: ClientSession, payload: unknown): Promise<SymbolPayload> => {
+      const { symbol } = parsePayload(symbolPayloadSchema, payload);
+      client.subscriptions.delete(symbol);
+      client.leave(symbol);
+      return { symbol };
+    },
+
+    getAllSymbols: async (client: ClientSession, payload: unknown): Promise<AllSymbols> => {
+      parsePayload(noPayloadSchema, payload);
+      const symbols = (await store.listSymbols({ active: true })).map((record) => record.symbol);
+      const reply = { symbols };
+      client.emit('all_symbols', reply);
+      return reply;
+    },
+
+    getMultiplePrices: async (client: ClientSession, payload: unknown): Promise<MultiplePrices> => {
+      const request = parsePayload(multiplePricesSchema, payload);
+      const wanted = [...new Set(request.symbols)];
+      const stored = new Set((await store.listSymbols()).map((record) => record.symbol));
+      const unknown = wanted.filter((symbol) => !stored.has(symbol));
+      if (unknown.length > 0) throw new NotFoundError(`unknown symbols ${unknown.join(', ')}`);
+      const found = await Promise.all(
+        wanted.map((symbol) =>
+          prices.latest(symbol).catch((error: unknown) => {
+            // A known symbol with no price yet is left out rather than failing the whole list.
+            if (error instanceof UnavailableError) return undefined;
+            throw error;
+          }),
+        ),
+      );
+      const reply = {
+        prices: found
+          .filter((latest) => latest !== undefined)
+          .map((latest) => ({
+            symbol: latest.symbol,
+            price: toNumber(latest.price),
+            timestamp: latest.timestamp,
+          })),
+      };
+      client.emit('multiple_prices', reply);
+      return reply;
+    },
+
+    getIntervalData: async (client: ClientSession, payload: unknown): Promise<IntervalData> => {
+      const request = parsePayload(intervalDataSchema, payload);
+      const symbol = await knownSymbol(request.symbol);
+      const session = candles.sessionAt(request.intervalStart ?? now());
+      const reply = await sessions(symbol, { from: session.openTime, to: session.openTime, limit: 1 });
+      client.emit('interval_data', reply);
+      return reply;
+    },
+
+    getRecentIntervals: async (client: ClientSession, payload: unknown): Promise<IntervalData> => {
+      const request = parsePayload(recentIntervalsSchema, payload);
+      const symbol = await knownSymbol(request.symbol);
+      const reply = await sessions(symbol, { to: now(), limit: request.count });
+      client.emit('interval_data', reply);
+      return reply;
+    },
+
+    /** The closed session and the one after it, for the push when a session closes. */
+    closedSession: (symbol: string, openTime: number): Promise<IntervalData> =>
+      sessions(symbol, { from: openTime, limit: 2 }),
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * zod schemas of every client payload: strict objects (an unknown key is a mistake worth naming),
+ * symbols trimmed, upper-cased and checked like the REST edge does.
+ */
+import { z } from 'zod';
+import { ValidationError } from '../domain/errors.js';
+import { isSymbolName } from '../domain/symbol.js';
+
+/** Symbols one `get_multiple_prices` may ask for (the subscription limit: a whole watch list). */
+export const MAX_SYMBOLS_PER_PRICES_REQUEST = 250;
+export const DEFAULT_RECENT_INTERVALS = 6;
+export const MAX_RECENT_INTERVALS = 100;
+/** Longer text is not a symbol; cut before upper-casing so a huge string costs nothing. */
+const MAX_SYMBOL_TEXT_LENGTH = 64;
+
+const symbol = z
+  .string()
+  .max(MAX_SYMBOL_TEXT_LENGTH)
+  .transform((text) => text.trim().toUpperCase())
+  .refine(isSymbolName, { message: 'must be a symbol such as BTCUSDT' });
+
+export const symbolPayloadSchema = z.strictObject({ symbol });
+
+export const multiplePricesSchema = z.strictObject({
+  symbols: z.array(symbol).min(1).max(MAX_SYMBOLS_PER_PRICES_REQUEST),
+});
+
+export const intervalDataSchema = z.strictObject({
+  symbol,
+  intervalStart: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+
+export const recentIntervalsSchema = z.strictObject({
+  symbol,
+  count: z.number().int().min(1).max(MAX_RECENT_INTERVALS).default(DEFAULT_RECENT_INTERVALS),
+});
+
+/** Parses or throws a ValidationError naming every bad field. */
+export function parsePayload<T extends z.ZodType>(schema: T, payload: unknown): z.output<T> {
+  const result = schema.safeParse(payload);
+  if (result.success) return result.data;
+  throw new ValidationError(
+    'invalid payload',
+    result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+  );
+}

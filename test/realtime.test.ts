@@ -1,0 +1,248 @@
+/**
+ * The Socket.IO contract (SPEC section 6) through the real app on port 0, fed by the live link
+ * against the simulated exchange at SPEED (a simulated minute per real second).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MINUTE_MS } from '../src/domain/intervals.js';
+import type { ClientEventName, PriceUpdate } from '../src/realtime/events.js';
+import { MAX_SUBSCRIPTIONS_PER_CLIENT } from '../src/realtime/handlers.js';
+import { MAX_EVENTS_PER_CLIENT_PER_SECOND } from '../src/realtime/rate-limit.js';
+import {
+  ask,
+  BROADCAST_INTERVAL_MS,
+  collect,
+  nextEvent,
+  startRealtimeHarness,
+  type RealtimeHarness,
+} from './helpers/realtime-harness.js';
+
+/** The exchange's own ticker at an update's event time, as `!miniTicker@arr` carried it. */
+function expectMatchesExchange(h: RealtimeHarness, update: PriceUpdate): void {
+  const ticker = h.exchange.market.ticker24h(update.symbol, update.timestamp - 1);
+  expect(update.price).toBe(Number.parseFloat(ticker.lastPrice));
+  expect(update.high24h).toBe(Number.parseFloat(ticker.highPrice));
+  expect(update.low24h).toBe(Number.parseFloat(ticker.lowPrice));
+  expect(update.volume24h).toBe(Number.parseFloat(ticker.volume));
+}
+
+describe('Socket.IO gateway against the simulated exchange', () => {
+  let h: RealtimeHarness;
+  beforeAll(async () => {
+    // Mid-session, so no session closes during these tests.
+    h = await startRealtimeHarness(Date.parse('2026-01-01T02:00:30Z'));
+    // Let the link backfill and stream a few minutes so samples and candles exist.
+    await sleep(3000);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('confirms a subscription, sends ascending history, then updates equal to the exchange ticker', async () => {
+    const client = h.client();
+    const confirmed = nextEvent(client, 'subscription_confirmed');
+    const history = nextEvent(client, 'historical_data');
+    const update = nextEvent(client, 'price_update');
+    const ack = await ask(client, 'subscribe', { symbol: 'btcusdt' });
+    expect(ack).toEqual({ success: true, data: { symbol: 'BTCUSDT' } });
+    expect(await confirmed).toEqual({ symbol: 'BTCUSDT' });
+    const { symbol, data } = await history;
+    expect(symbol).toBe('BTCUSDT');
+    expect(data.length).toBeGreaterThan(10);
+    for (let i = 1; i < data.length; i++) expect(data[i]!.timestamp).toBeGreaterThan(data[i - 1]!.timestamp);
+    expect(data[0]!.timestamp).toBeGreaterThanOrEqual(h.now() - 60 * MINUTE_MS);
+    const first = await update;
+    expect(Object.keys(first).sort()).toEqual(
+      [
+        'change24h',
+        'changePercent24h',
+        'high24h',
+        'low24h',
+        'price',
+        'symbol',
+        'timestamp',
+        'volume24h',
+      ].sort(),
+    );
+    expectMatchesExchange(h, first);
+    for (const later of await collect(client, 'price_update', 1000)) expectMatchesExchange(h, later);
+  });
+
+  it('sends at most one update per symbol per broadcast interval, newest first never repeated', async () => {
+    const client = h.client();
+    await ask(client, 'subscribe', { symbol: 'ETHUSDT' });
+    await ask(client, 'subscribe', { symbol: 'SOLUSDT' });
+    const windowMs = 2000;
+    const updates = await collect(client, 'price_update', windowMs);
+    for (const symbol of ['ETHUSDT', 'SOLUSDT']) {
+      const mine = updates.filter((update) => update.symbol === symbol);
+      // Samples arrive every ~17 real ms (a simulated second); the interval caps what leaves.
+      expect(mine.length).toBeGreaterThanOrEqual(3);
+      expect(mine.length).toBeLessThanOrEqual(windowMs / BROADCAST_INTERVAL_MS + 1);
+      for (let i = 1; i < mine.length; i++)
+        expect(mine[i]!.timestamp).toBeGreaterThan(mine[i - 1]!.timestamp);
+    }
+  });
+
+  it('stops sending updates for a symbol after unsubscribe', async () => {
+    const client = h.client();
+    await ask(client, 'subscribe', { symbol: 'BTCUSDT' });
+    await nextEvent(client, 'price_update');
+    expect(await ask(client, 'unsubscribe', { symbol: 'BTCUSDT' })).toEqual({
+      success: true,
+      data: { symbol: 'BTCUSDT' },
+    });
+    await sleep(BROADCAST_INTERVAL_MS); // an update already on the wire may still land
+    expect(await collect(client, 'price_update', 1000)).toEqual([]);
+  });
+
+  it('answers every query event with its reply event and an ack carrying the same data', async () => {
+    const client = h.client();
+    const allSymbols = nextEvent(client, 'all_symbols');
+    const symbolsAck = await ask(client, 'get_all_symbols');
+    expect(symbolsAck).toEqual({ success: true, data: await allSymbols });
+    expect([...(await allSymbols).symbols].sort()).toEqual(['BTCUSDT', 'ETHUSDT', 'SOLUSDT']);
+
+    const multiple = nextEvent(client, 'multiple_prices');
+    const pricesAck = await ask(client, 'get_multiple_prices', { symbols: ['BTCUSDT', 'ethusdt'] });
+    expect(pricesAck).toEqual({ success: true, data: await multiple });
+    const { prices } = await multiple;
+    expect(prices.map((price) => price.symbol)).toEqual(['BTCUSDT', 'ETHUSDT']);
+    for (const price of prices) {
+      const ticker = h.exchange.market.ticker24h(price.symbol, price.timestamp - 1);
+      expect(price.price).toBe(Number.parseFloat(ticker.lastPrice));
+    }
+
+    const current = nextEvent(client, 'interval_data');
+    const currentAck = await ask(client, 'get_interval_data', { symbol: 'BTCUSDT' });
+    expect(currentAck).toEqual({ success: true, data: await current });
+    const [session] = (await current).intervals;
+    expect(session).toMatchObject({ symbol: 'BTCUSDT', interval: 'session', closed: false });
+    expect(session!.openTime).toBe(Date.parse('2026-01-01T01:00:00Z'));
+
+    const older = await ask(client, 'get_interval_data', {
+      symbol: 'BTCUSDT',
+      intervalStart: Date.parse('2026-01-01T01:00:00Z'),
+    });
+    expect(older.success && older.data.intervals[0]?.openTime).toBe(Date.parse('2026-01-01T01:00:00Z'));
+
+    const recent = nextEvent(client, 'interval_data');
+    const recentAck = await ask(client, 'get_recent_intervals', { symbol: 'BTCUSDT', count: 3 });
+    expect(recentAck).toEqual({ success: true, data: await recent });
+    const openTimes = (await recent).intervals.map((candle) => candle.openTime);
+    // The store holds only the link's 20-minute lookback, so the forming 01:00 session is all there is.
+    expect(openTimes).toEqual([Date.parse('2026-01-01T01:00:00Z')]);
+    const rest = await h.app.inject({ url: '/api/v1/price-data/BTCUSDT/intervals?limit=3' });
+    expect(rest.json<{ data: { openTime: number }[] }>().data.map((c) => c.openTime)).toEqual(openTimes);
+  });
+
+  it('rejects a malformed payload and an unknown symbol with error events and failed acks, and stays connected', async () => {
+    const client = h.client();
+    const cases: [ClientEventName, unknown, string][] = [
+      ['subscribe', { symbol: 'btc-usdt' }, 'INVALID_PAYLOAD'],
+      ['subscribe', { symbol: 'BTCUSDT', extra: 1 }, 'INVALID_PAYLOAD'],
+      ['subscribe', 'BTCUSDT', 'INVALID_PAYLOAD'],
+      ['get_recent_intervals', { symbol: 'BTCUSDT', count: 101 }, 'INVALID_PAYLOAD'],
+      ['get_multiple_prices', { symbols: [] }, 'INVALID_PAYLOAD'],
+      ['subscribe', { symbol: 'NOPEUSDT' }, 'UNKNOWN_SYMBOL'],
+      ['get_interval_data', { symbol: 'NOPEUSDT' }, 'UNKNOWN_SYMBOL'],
+      ['get_multiple_prices', { symbols: ['BTCUSDT', 'NOPEUSDT'] }, 'UNKNOWN_SYMBOL'],
+    ];
+    for (const [event, payload, code] of cases) {
+      const error = nextEvent(client, 'error');
+      const ack = await ask(client, event, payload);
+      expect(ack.success, `${event} ${JSON.stringify(payload)}`).toBe(false);
+      expect(await error).toMatchObject({ code, event, message: ack.success ? '' : ack.message });
+    }
+    expect(client.connected).toBe(true);
+    expect(await ask(client, 'get_all_symbols')).toMatchObject({ success: true });
+  });
+
+  it(`refuses subscription ${MAX_SUBSCRIPTIONS_PER_CLIENT + 1} with TOO_MANY_SUBSCRIPTIONS`, async () => {
+    const extra = Array.from(
+      { length: MAX_SUBSCRIPTIONS_PER_CLIENT },
+      (_, i) => `X${String(i).padStart(3, '0')}USDT`,
+    );
+    await h.store.insertSymbolsIfMissing(
+      extra.map((symbol) => ({
+        symbol,
+        baseAsset: symbol.slice(0, 4),
+        quoteAsset: 'USDT',
+        status: 'TRADING',
+        isActive: false,
+      })),
+    );
+    const client = h.client();
+    // Paced under the flood limit, one window at a time.
+    for (let start = 0; start < extra.length; start += MAX_EVENTS_PER_CLIENT_PER_SECOND) {
+      const batch = extra.slice(start, start + MAX_EVENTS_PER_CLIENT_PER_SECOND);
+      const acks = await Promise.all(batch.map((symbol) => ask(client, 'subscribe', { symbol })));
+      expect(acks.every((ack) => ack.success)).toBe(true);
+      await sleep(1050);
+    }
+    const error = nextEvent(client, 'error');
+    expect(await ask(client, 'subscribe', { symbol: 'BTCUSDT' })).toMatchObject({ success: false });
+    expect(await error).toMatchObject({ code: 'TOO_MANY_SUBSCRIPTIONS', event: 'subscribe' });
+    // Re-subscribing to a held symbol is not a new subscription.
+    expect(await ask(client, 'subscribe', { symbol: extra[0]! })).toMatchObject({ success: true });
+  }, 30_000);
+
+  it('throttles a flooding client with RATE_LIMITED while another client keeps receiving updates', async () => {
+    const calm = h.client();
+    await ask(calm, 'subscribe', { symbol: 'BTCUSDT' });
+    const flooder = h.client();
+    await new Promise<void>((resolve) => flooder.once('connect', () => resolve()));
+    const limited = nextEvent(flooder, 'error', (error) => error.code === 'RATE_LIMITED');
+    for (let i = 0; i < MAX_EVENTS_PER_CLIENT_PER_SECOND * 3; i++) flooder.emit('get_all_symbols');
+    expect(await limited).toMatchObject({ code: 'RATE_LIMITED', event: 'get_all_symbols' });
+    expect(await ask(flooder, 'get_all_symbols')).toEqual({ success: false, message: 'rate limited' });
+    expectMatchesExchange(h, await nextEvent(calm, 'price_update'));
+    expect(flooder.connected).toBe(true);
+    const status = await h.app.inject({ url: '/api/v1/system/status' });
+    const realtime = status.json<{ data: { realtime: { clients: number; rateLimited: number } } }>().data
+      .realtime;
+    expect(realtime.rateLimited).toBeGreaterThanOrEqual(1);
+    expect(realtime.clients).toBeGreaterThanOrEqual(2);
+  });
+
+  it('receives updates again after a reconnect, once the client resubscribes', async () => {
+    const client = h.client();
+    let connects = 0;
+    client.on('connect', () => {
+      connects++;
+      client.emit('subscribe', { symbol: 'SOLUSDT' });
+    });
+    await nextEvent(client, 'price_update');
+    client.io.engine.close(); // the transport drops; the client reconnects by itself
+    await nextEvent(client, 'subscription_confirmed', () => connects === 2);
+    expectMatchesExchange(h, await nextEvent(client, 'price_update'));
+  });
+});
+
+describe('Socket.IO session close', () => {
+  it('pushes the closed session and the new one to subscribers when a session closes, and closes with the app', async () => {
+    const boundary = Date.parse('2026-01-01T05:00:00Z');
+    // Four simulated minutes (four real seconds) before the 05:00 boundary.
+    const h = await startRealtimeHarness(boundary - 4 * MINUTE_MS);
+    try {
+      const client = h.client();
+      await ask(client, 'subscribe', { symbol: 'ETHUSDT' });
+      const pushed = await nextEvent(client, 'interval_data', () => true, 10_000);
+      expect(pushed.symbol).toBe('ETHUSDT');
+      const [closed, next] = pushed.intervals;
+      expect(closed).toMatchObject({
+        openTime: Date.parse('2026-01-01T01:00:00Z'),
+        closeTime: boundary - 1,
+        closed: true,
+      });
+      const lastMinute = h.exchange.market.trueKline('ETHUSDT', boundary - MINUTE_MS);
+      expect(closed!.close).toBe(Number.parseFloat(lastMinute!.close));
+      if (next) expect(next).toMatchObject({ openTime: boundary, closed: false });
+      const disconnected = new Promise((resolve) => client.once('disconnect', resolve));
+      await h.stop(); // the link, then the app (and Socket.IO with it)
+      expect(await disconnected).toBe('io server disconnect');
+    } finally {
+      await h.stop();
+    }
+  }, 30_000);
+});
