@@ -142,3 +142,41 @@ export function aggregateCandles(candles: readonly Candle[], options: AggregateO
   flush();
   return result;
 }
+
+/** A candle in JSON (REST and Socket.IO): every decimal is the number `parseFloat` gives (SPEC section 4). */
+export interface CandleJson {
+  readonly symbol: string;
+  readonly interval: string;
+  readonly openTime: number;
+  readonly closeTime: number;
+  readonly open: number;
+  readonly high: number;
+  readonly low: number;
+  readonly close: number;
+  readonly volume: number;
+  readonly quoteVolume: number;
+  readonly trades: number;
+  readonly takerBuyVolume: number;
+  readonly takerBuyQuoteVolume: number;
+  readonly closed: boolean;
+}
+
+export function candleToJson(candle: Candle): CandleJson {
+  const toNumber = Number.parseFloat;
+  return {
+    symbol: candle.symbol,
+    interval: candle.interval,
+    openTime: candle.openTime,
+    closeTime: candle.closeTime,
+    open: toNumber(candle.open),
+    high: toNumber(candle.high),
+    low: toNumber(candle.low),
+    close: toNumber(candle.close),
+    volume: toNumber(candle.volume),
+    quoteVolume: toNumber(candle.quoteVolume),
+    trades: candle.trades,
+    takerBuyVolume: toNumber(candle.takerBuyVolume),
+    takerBuyQuoteVolume: toNumber(candle.takerBuyQuoteVolume),
+    closed: candle.closed,
+  };
+}

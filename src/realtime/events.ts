@@ -4,6 +4,7 @@
  * client `Socket<ServerToClientEvents, ClientToServerEvents>`). Numbers are `parseFloat` of the
  * exact decimals (SPEC section 4).
  */
+import type { CandleJson } from '../domain/candle.js';
 
 /** Stable codes of `error` events; a client may branch on them. */
 export const REALTIME_ERROR_CODES = [
@@ -66,23 +67,8 @@ export interface SymbolPrice {
 export interface MultiplePrices {
   readonly prices: readonly SymbolPrice[];
 }
-/** A candle as REST writes it (`candleJson` in http/routes/price-data.ts). */
-export interface CandlePayload {
-  readonly symbol: string;
-  readonly interval: string;
-  readonly openTime: number;
-  readonly closeTime: number;
-  readonly open: number;
-  readonly high: number;
-  readonly low: number;
-  readonly close: number;
-  readonly volume: number;
-  readonly quoteVolume: number;
-  readonly trades: number;
-  readonly takerBuyVolume: number;
-  readonly takerBuyQuoteVolume: number;
-  readonly closed: boolean;
-}
+/** A candle as REST writes it. */
+export type CandlePayload = CandleJson;
 export interface IntervalData {
   readonly symbol: string;
   /** Ascending by open time. */

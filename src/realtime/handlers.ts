@@ -4,7 +4,7 @@
  * thrown as AppErrors and translated by the gateway.
  */
 import { z } from 'zod';
-import type { Candle } from '../domain/candle.js';
+import { candleToJson } from '../domain/candle.js';
 import { NotFoundError, UnavailableError } from '../domain/errors.js';
 import type { CandleReader } from '../market/candles.js';
 import type { LatestPrice, PriceReader } from '../market/prices.js';
@@ -12,7 +12,6 @@ import type { Store } from '../ports/store.js';
 import { TooManySubscriptionsError } from './errors.js';
 import type {
   AllSymbols,
-  CandlePayload,
   HistoricalData,
   IntervalData,
   MultiplePrices,
@@ -33,26 +32,6 @@ export const MAX_SUBSCRIPTIONS_PER_CLIENT = 250;
 
 const noPayloadSchema = z.strictObject({}).optional();
 const toNumber = Number.parseFloat;
-
-/** Same shape as REST's `candleJson` (http/routes/price-data.ts), typed for the event map. */
-export function candlePayload(candle: Candle): CandlePayload {
-  return {
-    symbol: candle.symbol,
-    interval: candle.interval,
-    openTime: candle.openTime,
-    closeTime: candle.closeTime,
-    open: toNumber(candle.open),
-    high: toNumber(candle.high),
-    low: toNumber(candle.low),
-    close: toNumber(candle.close),
-    volume: toNumber(candle.volume),
-    quoteVolume: toNumber(candle.quoteVolume),
-    trades: candle.trades,
-    takerBuyVolume: toNumber(candle.takerBuyVolume),
-    takerBuyQuoteVolume: toNumber(candle.takerBuyQuoteVolume),
-    closed: candle.closed,
-  };
-}
 
 export function priceUpdate(latest: LatestPrice): PriceUpdate {
   return {
@@ -93,7 +72,7 @@ export function createHandlers(deps: HandlerDeps) {
   };
   const sessions = async (symbol: string, read: { from?: number; to?: number; limit: number }) => {
     const found = await candles.read({ symbol, interval: 'session', ...read });
-    return { symbol, intervals: found.map(candlePayload) };
+    return { symbol, intervals: found.map(candleToJson) };
   };
 
   return {

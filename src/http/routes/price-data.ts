@@ -1,7 +1,7 @@
 /** The four `/price-data` reads (SPEC section 5). */
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Candle } from '../../domain/candle.js';
+import { candleToJson, type Candle } from '../../domain/candle.js';
 import { NotFoundError } from '../../domain/errors.js';
 import { parseTimeZoneOffset, SESSION_INTERVAL, STANDARD_INTERVAL_NAMES } from '../../domain/intervals.js';
 import type { CandleReader } from '../../market/candles.js';
@@ -17,26 +17,6 @@ export interface PriceDataRouteDeps {
 }
 
 const toNumber = Number.parseFloat;
-
-/** JSON shape of a candle: every decimal becomes the number `parseFloat` gives (SPEC section 4). */
-export function candleJson(candle: Candle) {
-  return {
-    symbol: candle.symbol,
-    interval: candle.interval,
-    openTime: candle.openTime,
-    closeTime: candle.closeTime,
-    open: toNumber(candle.open),
-    high: toNumber(candle.high),
-    low: toNumber(candle.low),
-    close: toNumber(candle.close),
-    volume: toNumber(candle.volume),
-    quoteVolume: toNumber(candle.quoteVolume),
-    trades: candle.trades,
-    takerBuyVolume: toNumber(candle.takerBuyVolume),
-    takerBuyQuoteVolume: toNumber(candle.takerBuyQuoteVolume),
-    closed: candle.closed,
-  };
-}
 
 const rangeQuery = (defaultLimit: number, maxLimit: number) =>
   z.object({ from: timeQuery, to: timeQuery, limit: limitQuery(defaultLimit, maxLimit) });
@@ -148,7 +128,7 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
       async (request) => {
         const symbol = await knownSymbol(request.params.symbol);
         const found = await candles.read({ symbol, interval: SESSION_INTERVAL, ...request.query });
-        return ok(found.map(candleJson), 'session candles', candleMeta(found, request.query.limit));
+        return ok(found.map(candleToJson), 'session candles', candleMeta(found, request.query.limit));
       },
     );
 
@@ -167,7 +147,7 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
         const { timeZone, ...query } = request.query;
         const offsetMs = timeZone === undefined ? 0 : parseTimeZoneOffset(timeZone);
         const found = await candles.read({ symbol, ...query, offsetMs });
-        return ok(found.map(candleJson), `${query.interval} candles`, candleMeta(found, query.limit));
+        return ok(found.map(candleToJson), `${query.interval} candles`, candleMeta(found, query.limit));
       },
     );
   };
