@@ -1,0 +1,258 @@
+/**
+ * Child process of bench/realtime.ts: one server under test, alone in its process so its CPU time
+ * and RSS are its own. `argv[2]` picks it: `app` is the real app (buildApp with the Socket.IO
+ * gateway) on a SQLite file, fed through the real decodeFrame → ingest → live state → broadcaster
+ * path by a synthetic `!miniTicker@arr` frame of every symbol each second; `bare` is a plain
+ * socket.io server that joins the same rooms and emits the same `price_update` payloads itself,
+ * `volatile` like the gateway; `bare-all` the same without `volatile`.
+ * Either way the update's `timestamp` is the server's Date.now() when the frame arrives, so a client
+ * on the same machine can compute arrival → receipt. Talks to the parent over IPC only.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Server } from 'socket.io';
+import { SqliteStore } from '../src/adapters/sqlite/store.js';
+import { decodeFrame, MINI_TICKER_ARRAY_STREAM } from '../src/binance/decode.js';
+import { combinedFrame, formatUnits8 } from '../src/binance/simulator/wire.js';
+import type { WireMiniTicker } from '../src/binance/wire.js';
+import type { PriceSample } from '../src/domain/price.js';
+import { createSessionCalendar } from '../src/domain/session-calendar.js';
+import { buildApp } from '../src/http/build-app.js';
+import { createCandleReader } from '../src/market/candles.js';
+import { createIngest } from '../src/market/ingest.js';
+import { createLiveState } from '../src/market/live-state.js';
+import { createPriceReader } from '../src/market/prices.js';
+import { createWriteBuffer } from '../src/market/write-buffer.js';
+import type { PriceUpdate } from '../src/realtime/events.js';
+import type { ParentToServer, ServerToParent } from './realtime.js';
+
+/** The service's defaults (SPEC section 3): one update per symbol per second, an hour of history. */
+const BROADCAST_INTERVAL_MS = 1000;
+const HISTORY_ON_SUBSCRIBE_MS = 60 * 60 * 1000;
+/** Frames leave this far into each wall-clock second, so consecutive frames never share a second. */
+const TICK_OFFSET_MS = 500;
+const RSS_SAMPLE_MS = 100;
+
+const mode = process.argv[2];
+const dir = process.argv[3];
+const symbols = (process.argv[4] ?? '').split(',');
+if ((mode !== 'app' && mode !== 'bare' && mode !== 'bare-all') || !dir || symbols.length === 0) {
+  throw new Error('usage: realtime-server.ts app|bare|bare-all <dir> <symbols,...>');
+}
+
+const send = (message: ServerToParent): void => void process.send?.(message);
+
+/** A price walk per symbol in 1e-8 units, with rolling 24 h figures, as the exchange's tickers. */
+function createBoard(names: readonly string[]) {
+  let seed = 99;
+  const next = () => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed / 2147483648);
+  const price = names.map(() => BigInt(Math.round(10 ** (next() * 5) * 1e6)) * 100n);
+  const open = [...price];
+  const high = [...price];
+  const low = [...price];
+  const volume = names.map(() => 1_000_000_000_000n);
+  const tick = price.map((p) => (p / 10_000n > 0n ? p / 10_000n : 1n));
+  return {
+    walk(): void {
+      for (let i = 0; i < names.length; i++) {
+        const moved = price[i]! + BigInt(Math.round((next() - 0.5) * 10)) * tick[i]!;
+        price[i] = moved > tick[i]! ? moved : tick[i]!;
+        if (price[i]! > high[i]!) high[i] = price[i]!;
+        if (price[i]! < low[i]!) low[i] = price[i]!;
+        volume[i]! += 100_000_000n;
+      }
+    },
+    tickers(eventTime: number): WireMiniTicker[] {
+      return names.map((s, i) => ({
+        e: '24hrMiniTicker',
+        E: eventTime,
+        s,
+        c: formatUnits8(price[i]!),
+        o: formatUnits8(open[i]!),
+        h: formatUnits8(high[i]!),
+        l: formatUnits8(low[i]!),
+        v: formatUnits8(volume[i]!),
+        q: formatUnits8((volume[i]! * price[i]!) / 100_000_000n),
+      }));
+    },
+  };
+}
+
+/** Calls `run` at TICK_OFFSET_MS into every wall-clock second until the returned stop is called. */
+function everySecond(run: () => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    const now = Date.now();
+    const due = Math.floor(now / 1000) * 1000 + TICK_OFFSET_MS;
+    timer = setTimeout(
+      () => {
+        run();
+        schedule();
+      },
+      due > now ? due - now : due + 1000 - now,
+    );
+  };
+  schedule();
+  return () => clearTimeout(timer);
+}
+
+interface Running {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+async function startApp(): Promise<Running> {
+  const logger = pino({ level: 'silent' });
+  const store = new SqliteStore({ path: join(dir!, 'market.db') });
+  await store.insertSymbolsIfMissing(
+    symbols.map((symbol) => ({
+      symbol,
+      baseAsset: symbol.slice(0, -'USDT'.length),
+      quoteAsset: 'USDT',
+      status: 'TRADING',
+      isActive: true,
+    })),
+  );
+  const liveState = createLiveState();
+  const buffer = createWriteBuffer({ store, logger });
+  const listeners = new Set<(samples: readonly PriceSample[]) => void>();
+  const ingest = createIngest({
+    liveState,
+    buffer,
+    onSamples: (samples) => {
+      for (const listener of listeners) listener(samples);
+    },
+  });
+  const now = Date.now;
+  const app = await buildApp({
+    logger,
+    store,
+    candles: createCandleReader({
+      store,
+      calendar: createSessionCalendar({ hours: [1, 5, 9, 13, 17, 21], timeZone: 'UTC' }),
+      now,
+    }),
+    prices: createPriceReader({ store, now, live: liveState }),
+    version: 'bench',
+    now,
+    realtime: {
+      broadcastIntervalMs: BROADCAST_INTERVAL_MS,
+      historyOnSubscribeMs: HISTORY_ON_SUBSCRIBE_MS,
+      corsOrigins: ['*'],
+      samples: {
+        onSamples: (listener) => {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+      },
+    },
+  });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  buffer.start();
+  const board = createBoard(symbols);
+  const feed = () => {
+    board.walk();
+    // As the stream client: the frame's arrival time is its event time, then decode and ingest.
+    const arrival = Date.now();
+    const frame = combinedFrame(MINI_TICKER_ARRAY_STREAM, JSON.stringify(board.tickers(arrival)));
+    const decoded = decodeFrame(frame);
+    if (!decoded.ok) throw new Error(`bench frame rejected: ${decoded.reason}`);
+    ingest.handle(decoded.event, arrival);
+  };
+  feed();
+  const stopFeed = everySecond(feed);
+  return {
+    url,
+    async stop() {
+      stopFeed();
+      await buffer.stop();
+      await app.close(); // closes the store too (build-app's onClose)
+    },
+  };
+}
+
+/** `volatile` as the gateway sends; without it, every update reaches every subscriber. */
+async function startBare(volatile: boolean): Promise<Running> {
+  const http = createServer();
+  const io = new Server(http, { path: '/socket.io', serveClient: false });
+  io.on('connection', (socket) => {
+    socket.on('subscribe', (payload: { symbol?: unknown }, ack?: (response: unknown) => void) => {
+      const symbol = typeof payload?.symbol === 'string' ? payload.symbol : '';
+      void socket.join(`price:${symbol}`);
+      ack?.({ success: true, data: { symbol } });
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+  const board = createBoard(symbols);
+  const feed = () => {
+    board.walk();
+    const arrival = Date.now();
+    for (const ticker of board.tickers(arrival)) {
+      const price = Number.parseFloat(ticker.c);
+      const open = Number.parseFloat(ticker.o);
+      const update: PriceUpdate = {
+        symbol: ticker.s,
+        price,
+        timestamp: ticker.E,
+        change24h: price - open,
+        changePercent24h: Math.round(((price - open) / open) * 100_000) / 1000,
+        high24h: Number.parseFloat(ticker.h),
+        low24h: Number.parseFloat(ticker.l),
+        volume24h: Number.parseFloat(ticker.v),
+      };
+      const room = io.to(`price:${ticker.s}`);
+      (volatile ? room.volatile : room).emit('price_update', update);
+    }
+  };
+  const stopFeed = everySecond(feed);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      stopFeed();
+      io.disconnectSockets(true);
+      await io.close();
+    },
+  };
+}
+
+let maxRss = process.memoryUsage.rss();
+const rssTimer = setInterval(() => {
+  maxRss = Math.max(maxRss, process.memoryUsage.rss());
+}, RSS_SAMPLE_MS);
+
+const running = mode === 'app' ? await startApp() : await startBare(mode === 'bare');
+let window: { cpu: NodeJS.CpuUsage; at: number } | undefined;
+
+process.on('message', (message: ParentToServer) => {
+  switch (message.type) {
+    case 'begin':
+      window = { cpu: process.cpuUsage(), at: performance.now() };
+      send({ type: 'begun' });
+      return;
+    case 'end': {
+      if (!window) throw new Error('end without begin');
+      const cpu = process.cpuUsage(window.cpu);
+      maxRss = Math.max(maxRss, process.memoryUsage.rss());
+      send({
+        type: 'report',
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        wallMs: performance.now() - window.at,
+        maxRss,
+      });
+      return;
+    }
+    case 'stop':
+      clearInterval(rssTimer);
+      running.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+      return;
+  }
+});
+// The parent gone (crashed or killed): nothing left to serve.
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready', url: running.url });

@@ -1,0 +1,397 @@
+/**
+ * The Socket.IO fan-out under load. C clients (1,000 and 5,000; 10,000 when 5,000 ran comfortably)
+ * subscribe to 10 symbols each, spread evenly over 242 symbols that all change every second.
+ * Measured: updates delivered per second (sum over clients), latency from the frame's arrival at
+ * the service to receipt by the client, server CPU and RSS. The server under test is the real app
+ * (buildApp with the gateway, SQLite store, a `!miniTicker@arr` frame of all 242 symbols each second
+ * through decodeFrame → ingest → live state → broadcaster); the baseline is a bare socket.io server
+ * emitting the same `price_update` payloads to the same rooms with `volatile`, in the same run.
+ *
+ * Each server runs alone in a child process (realtime-server.ts), so `process.cpuUsage()` deltas
+ * and RSS are the server's alone; the clients run in CLIENT_PROCESSES other children
+ * (realtime-clients.ts). Everything shares the machine's cores, so client load shows in latency;
+ * the clients' CPU is printed next to it.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { generatedSymbolNames } from '../src/binance/simulator/symbols.js';
+import { fmt, line, summarize } from './stats.js';
+
+// ---- IPC messages between this process and its children --------------------------------------
+
+export type ParentToServer = { type: 'begin' } | { type: 'end' } | { type: 'stop' };
+export type ServerToParent =
+  | { type: 'ready'; url: string }
+  | { type: 'begun' }
+  | { type: 'report'; cpuMs: number; wallMs: number; maxRss: number };
+export type ParentToClients =
+  | {
+      type: 'connect';
+      url: string;
+      /** Global index of this process's first client: symbols are spread over all clients. */
+      first: number;
+      count: number;
+      perClient: number;
+      symbols: readonly string[];
+      /** Latency samples this process keeps at most. */
+      reservoir: number;
+    }
+  | { type: 'begin' }
+  | { type: 'end' }
+  | { type: 'close' };
+export type ClientsToParent =
+  | { type: 'ready' }
+  | { type: 'connected'; connected: number; failed: number; firstError?: string; ms: number }
+  | { type: 'begun' }
+  | {
+      type: 'report';
+      received: number;
+      samples: number[];
+      disconnects: number;
+      cpuMs: number;
+      wallMs: number;
+      rss: number;
+    }
+  | { type: 'closed' };
+
+// ---- settings ---------------------------------------------------------------------------------
+
+const SYMBOL_COUNT = 242;
+const SUBSCRIPTIONS_PER_CLIENT = 10;
+const CLIENT_COUNTS = [1000, 5000];
+const STRETCH_CLIENTS = 10_000;
+const CLIENT_PROCESSES = 2;
+/**
+ * The runs at each client count. `bare` (volatile, as the gateway emits) is the baseline; since a
+ * volatile packet is dropped while the socket's previous write is in flight, a burst of a client's
+ * 10 updates mostly reaches it once, so `bare-all` (no volatile) shows the same deliveries' cost.
+ */
+const RUNS: Record<'main' | 'stretch', readonly Mode[]> = {
+  main: ['app', 'bare', 'bare-all'],
+  stretch: ['app', 'bare'],
+};
+const WARMUP_MS = 3000;
+const MEASURE_MS = 10_000;
+/** Latency samples kept over all client processes (a uniform reservoir of every receipt). */
+const RESERVOIR = 200_000;
+const READY_TIMEOUT_MS = 30_000;
+const CONNECT_TIMEOUT_MS = 60_000;
+const REPLY_TIMEOUT_MS = 15_000;
+/** 10,000 clients are tried only if 5,000 ran within these (and the run so far is short enough). */
+const STRETCH_MAX_RSS = 512 * 1024 * 1024;
+const STRETCH_MAX_CONNECT_MS = 30_000;
+const STRETCH_MAX_ELAPSED_MS = 100_000;
+
+const TARGET_CLIENTS = 5000;
+const TARGET_P99_MS = 100;
+const TARGET_CPU_RATIO = 2;
+const TARGET_RSS = 1024 * 1024 * 1024;
+
+const SERVER_SCRIPT = fileURLToPath(new URL('./realtime-server.ts', import.meta.url));
+const CLIENTS_SCRIPT = fileURLToPath(new URL('./realtime-clients.ts', import.meta.url));
+const MiB = 1024 * 1024;
+const verdict = (met: boolean, target: string) => (met ? `meets ${target}` : `MISSES ${target}`);
+const count = (value: number) => value.toLocaleString('en-US');
+
+// ---- children ---------------------------------------------------------------------------------
+
+function spawn(script: string, args: readonly string[]): ChildProcess {
+  return fork(script, args, {
+    execArgv: ['--import', 'tsx'],
+    // Their stdout would mix with the figures; errors still show.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+}
+
+/** Sends `message` (if any) and resolves with the child's next message of type `type`. */
+function request<M extends { type: string }, T extends M['type']>(
+  child: ChildProcess,
+  type: T,
+  message: object | undefined,
+  timeoutMs: number,
+): Promise<Extract<M, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no '${type}' from child ${child.pid} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (reply: M) => {
+      if (reply.type !== type) return;
+      cleanup();
+      resolve(reply as Extract<M, { type: T }>);
+    };
+    const onExit = (code: number | null, signal: string | null) => {
+      cleanup();
+      reject(new Error(`child ${child.pid} exited (${code ?? signal}) while waiting for '${type}'`));
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    if (message) child.send(message);
+  });
+}
+
+const askServer = <T extends ServerToParent['type']>(
+  child: ChildProcess,
+  type: T,
+  message?: ParentToServer,
+  timeoutMs = REPLY_TIMEOUT_MS,
+) => request<ServerToParent, T>(child, type, message, timeoutMs);
+
+const askClients = <T extends ClientsToParent['type']>(
+  child: ChildProcess,
+  type: T,
+  message?: ParentToClients,
+  timeoutMs = REPLY_TIMEOUT_MS,
+) => request<ClientsToParent, T>(child, type, message, timeoutMs);
+
+/**
+ * Asks the child to stop (`stop`, or else by closing its IPC channel, on which it exits), then kills
+ * it if it has not exited within `graceMs`.
+ */
+async function finish(child: ChildProcess, stop: object | undefined, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (child.connected) {
+    if (stop) child.send(stop);
+    else child.disconnect();
+  }
+  const done = await Promise.race([exited.then(() => true), sleep(graceMs, false)]);
+  if (!done) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+// ---- one measured run -------------------------------------------------------------------------
+
+/** The app; a bare socket.io server emitting `volatile` (the baseline) or plainly (every update). */
+type Mode = 'app' | 'bare' | 'bare-all';
+const MODE_NAMES: Record<Mode, string> = {
+  app: 'app',
+  bare: 'bare',
+  'bare-all': 'bare-all',
+};
+
+interface RunResult {
+  readonly mode: Mode;
+  readonly clients: number;
+  readonly connected: number;
+  readonly failed: number;
+  readonly firstError?: string;
+  readonly connectMs: number;
+  readonly deliveredPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly serverCpuMsPerSecond: number;
+  readonly serverCpuUsPerUpdate: number;
+  readonly serverMaxRss: number;
+  readonly clientCpuMsPerSecond: number;
+  readonly clientRss: number;
+  readonly disconnects: number;
+}
+
+async function measureRun(
+  mode: Mode,
+  clients: number,
+  symbols: readonly string[],
+  clientProcs: readonly ChildProcess[],
+  dir: string,
+): Promise<RunResult> {
+  const runDir = join(dir, `${mode}-${clients}`);
+  mkdirSync(runDir, { recursive: true });
+  const server = spawn(SERVER_SCRIPT, [mode, runDir, symbols.join(',')]);
+  try {
+    const { url } = await askServer(server, 'ready', undefined, READY_TIMEOUT_MS);
+    const share = Math.ceil(clients / clientProcs.length);
+    const connected = await Promise.all(
+      clientProcs.map((child, i) => {
+        const first = i * share;
+        return askClients(
+          child,
+          'connected',
+          {
+            type: 'connect',
+            url,
+            first,
+            count: Math.max(0, Math.min(share, clients - first)),
+            perClient: SUBSCRIPTIONS_PER_CLIENT,
+            symbols,
+            reservoir: Math.ceil(RESERVOIR / clientProcs.length),
+          },
+          CONNECT_TIMEOUT_MS,
+        );
+      }),
+    );
+    await sleep(WARMUP_MS);
+    await Promise.all([
+      askServer(server, 'begun', { type: 'begin' }),
+      ...clientProcs.map((child) => askClients(child, 'begun', { type: 'begin' })),
+    ]);
+    await sleep(MEASURE_MS);
+    const [serverReport, ...clientReports] = await Promise.all([
+      askServer(server, 'report', { type: 'end' }),
+      ...clientProcs.map((child) => askClients(child, 'report', { type: 'end' })),
+    ]);
+    await Promise.all(clientProcs.map((child) => askClients(child, 'closed', { type: 'close' })));
+
+    const seconds = serverReport.wallMs / 1000;
+    const received = clientReports.reduce((sum, report) => sum + report.received, 0);
+    // Each process's reservoir is uniform over its own receipts; taking the same fraction of every
+    // process's receipts (as large as the smallest reservoir allows) keeps the merge uniform.
+    const fraction = Math.min(
+      1,
+      ...clientReports.map((report) => (report.received > 0 ? report.samples.length / report.received : 1)),
+    );
+    const samples = clientReports.flatMap((report) =>
+      report.samples.slice(0, Math.floor(fraction * report.received)),
+    );
+    const latency = summarize(samples);
+    const clientCpuMs = clientReports.reduce((sum, report) => sum + report.cpuMs, 0);
+    return {
+      mode,
+      clients,
+      connected: connected.reduce((sum, reply) => sum + reply.connected, 0),
+      failed: connected.reduce((sum, reply) => sum + reply.failed, 0),
+      firstError: connected.find((reply) => reply.firstError)?.firstError,
+      connectMs: Math.max(...connected.map((reply) => reply.ms)),
+      deliveredPerSecond: received / seconds,
+      p50: latency.p50,
+      p99: latency.p99,
+      max: latency.max,
+      serverCpuMsPerSecond: serverReport.cpuMs / seconds,
+      serverCpuUsPerUpdate: received > 0 ? (serverReport.cpuMs * 1000) / received : Number.NaN,
+      serverMaxRss: serverReport.maxRss,
+      clientCpuMsPerSecond: clientCpuMs / (clientReports[0]!.wallMs / 1000),
+      clientRss: clientReports.reduce((sum, report) => sum + report.rss, 0),
+      disconnects: clientReports.reduce((sum, report) => sum + report.disconnects, 0),
+    };
+  } finally {
+    // Clients still connected (a failed run) are closed before the next run; best effort.
+    await Promise.all(
+      clientProcs.map((child) => askClients(child, 'closed', { type: 'close' }).catch(() => undefined)),
+    );
+    await finish(server, { type: 'stop' } satisfies ParentToServer);
+  }
+}
+
+// ---- printing ---------------------------------------------------------------------------------
+
+function printRun(result: RunResult): void {
+  const name = MODE_NAMES[result.mode];
+  const expected = result.connected * SUBSCRIPTIONS_PER_CLIENT;
+  const setup =
+    `${count(result.connected)} of ${count(result.clients)} in ${fmt(result.connectMs / 1000, 1)} s` +
+    (result.failed > 0 ? ` (${count(result.failed)} failed: ${result.firstError ?? '?'})` : '');
+  line(`  ${name}: clients connected + subscribed`, setup);
+  line(
+    `  ${name}: updates delivered/s (all clients)`,
+    `${fmt(result.deliveredPerSecond, 0)} (${fmt((100 * result.deliveredPerSecond) / expected, 1)}% ` +
+      `of ${count(expected)}/s subscribed)` +
+      (result.disconnects > 0 ? `, ${count(result.disconnects)} disconnects` : ''),
+  );
+  line(
+    `  ${name}: arrival to receipt, ms`,
+    `p50 ${fmt(result.p50, 0)}, p99 ${fmt(result.p99, 0)}, max ${fmt(result.max, 0)}`,
+  );
+  line(
+    `  ${name}: server CPU ms/s, µs per delivered update`,
+    `${fmt(result.serverCpuMsPerSecond, 0)}, ${fmt(result.serverCpuUsPerUpdate, 1)}`,
+  );
+  line(`  ${name}: server RSS max, MiB`, fmt(result.serverMaxRss / MiB, 0));
+  line(
+    `  ${name}: clients' CPU ms/s, RSS MiB (${CLIENT_PROCESSES} procs)`,
+    `${fmt(result.clientCpuMsPerSecond, 0)}, ${fmt(result.clientRss / MiB, 0)}`,
+  );
+}
+
+function printComparison(app: RunResult, bare: RunResult, bareAll: RunResult | undefined): void {
+  const targeted = app.clients === TARGET_CLIENTS;
+  for (const base of bareAll ? [bare, bareAll] : [bare]) {
+    const cpuRatio = app.serverCpuUsPerUpdate / base.serverCpuUsPerUpdate;
+    line(
+      `  app / ${MODE_NAMES[base.mode]}: CPU per update, p99, updates/s`,
+      `${fmt(cpuRatio, 2)}x` +
+        (targeted ? ` (${verdict(cpuRatio <= TARGET_CPU_RATIO, `<= ${TARGET_CPU_RATIO}x`)})` : '') +
+        `, ${fmt(app.p99 / base.p99, 2)}x, ${fmt(app.deliveredPerSecond / base.deliveredPerSecond, 2)}x`,
+    );
+  }
+  if (targeted) {
+    line(
+      `  app at ${count(TARGET_CLIENTS)} clients: targets`,
+      `${verdict(app.p99 < TARGET_P99_MS, `p99 < ${TARGET_P99_MS} ms`)}, ` +
+        `${verdict(app.serverMaxRss < TARGET_RSS, 'RSS < 1 GiB')}` +
+        (app.connected < app.clients ? ` (only ${count(app.connected)} clients connected)` : ''),
+    );
+  }
+}
+
+// ---- entry ------------------------------------------------------------------------------------
+
+export async function benchRealtime(): Promise<void> {
+  const started = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-realtime-'));
+  const symbols = generatedSymbolNames(SYMBOL_COUNT);
+  const clientProcs = Array.from({ length: CLIENT_PROCESSES }, () => spawn(CLIENTS_SCRIPT, []));
+  try {
+    await Promise.all(clientProcs.map((child) => askClients(child, 'ready', undefined, READY_TIMEOUT_MS)));
+    line(
+      `${SYMBOL_COUNT} symbols change each second, ${SUBSCRIPTIONS_PER_CLIENT} subscriptions per client`,
+      `warm-up ${WARMUP_MS / 1000} s, measured ${MEASURE_MS / 1000} s per run`,
+    );
+    line(
+      `machine: ${availableParallelism()} cores shared by server and clients`,
+      `server, clients in ${CLIENT_PROCESSES} processes`,
+    );
+    line('bare: socket.io alone, same rooms and payloads, volatile', 'the baseline');
+    line('bare-all: the same without volatile', 'every update delivered');
+    const counts = [...CLIENT_COUNTS];
+    for (let i = 0; i < counts.length; i++) {
+      const clients = counts[i]!;
+      process.stdout.write(`-- ${count(clients)} clients --\n`);
+      const results: Partial<Record<Mode, RunResult>> = {};
+      let mode: Mode = 'app';
+      try {
+        for (mode of RUNS[clients === STRETCH_CLIENTS ? 'stretch' : 'main']) {
+          const result = await measureRun(mode, clients, symbols, clientProcs, dir);
+          results[mode] = result;
+          printRun(result);
+        }
+      } catch (error) {
+        line(`  not measured (${MODE_NAMES[mode]} run failed)`, String(error));
+      }
+      const { app, bare } = results;
+      if (app && bare) printComparison(app, bare, results['bare-all']);
+      if (clients === TARGET_CLIENTS) {
+        const elapsed = performance.now() - started;
+        const reasons = [
+          !app || !bare ? 'the 5,000 run failed' : undefined,
+          app && app.failed > 0 ? 'clients failed to connect at 5,000' : undefined,
+          app && app.serverMaxRss > STRETCH_MAX_RSS
+            ? `app RSS above ${STRETCH_MAX_RSS / MiB} MiB`
+            : undefined,
+          app && app.connectMs > STRETCH_MAX_CONNECT_MS ? 'connecting 5,000 was slow' : undefined,
+          elapsed > STRETCH_MAX_ELAPSED_MS
+            ? `the run has taken ${fmt(elapsed / 1000, 0)} s already`
+            : undefined,
+        ].filter((reason) => reason !== undefined);
+        if (reasons.length === 0) counts.push(STRETCH_CLIENTS);
+        else line(`-- ${count(STRETCH_CLIENTS)} clients: not run`, reasons.join('; '));
+      }
+    }
+    line('total bench time, s', fmt((performance.now() - started) / 1000, 0));
+  } finally {
+    await Promise.all(clientProcs.map((child) => finish(child, undefined)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
