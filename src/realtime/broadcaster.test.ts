@@ -42,7 +42,7 @@ describe('broadcaster', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('sends at once when the last update is an interval old, else only the newest when it is up', async () => {
+  it('sends at once in a window without an update, else only the newest when the next window opens', async () => {
     const { sent, sample, advance } = setup();
     await sample(0, 1);
     expect(sent.map((u) => u.price)).toEqual([1]);
@@ -55,6 +55,16 @@ describe('broadcaster', () => {
     expect(sent).toHaveLength(2); // no newer sample, nothing sent
     await sample(7000, 4);
     expect(sent.map((u) => u.price)).toEqual([1, 3, 4]);
+  });
+
+  it('does not drift: a ticker a second, each arriving a little earlier than an interval after the last, leaves at once', async () => {
+    const { sent, sample } = setup();
+    // The exchange's tickers land 995-999 ms apart; every one of them must leave on arrival.
+    const arrivals = [998, 1995, 2991, 3987, 4982, 5979];
+    for (const [i, at] of arrivals.entries()) {
+      await sample(at, i + 1);
+      expect(sent.map((u) => u.price)).toEqual(arrivals.slice(0, i + 1).map((_, k) => k + 1));
+    }
   });
 
   it('does nothing for a symbol nobody listens to, and nothing after close', async () => {

@@ -1,9 +1,13 @@
 /**
- * Price fan-out: at most one `price_update` per symbol per `intervalMs`, and only when the symbol
- * has a newer sample. A sample arriving when the symbol's last update is at least an interval old
- * leaves at once; one arriving sooner waits for the interval to be up and then only the newest
- * quote leaves (coalesced, never a backlog). Each update is encoded once for its symbol's room and
- * sent `volatile`, so a slow client loses updates instead of growing a buffer (SPEC section 6).
+ * Price fan-out: at most one `price_update` per symbol per window of `intervalMs`, and only when the
+ * symbol has a newer sample. Windows are aligned to the clock (`floor(now / intervalMs)`), not to the
+ * last send: a sample arriving in a window with no update yet leaves at once, so with the exchange's
+ * one ticker a second every price leaves as it arrives; a sample arriving in a window that already
+ * had one waits for the next window, and then only the newest quote leaves (coalesced, never a
+ * backlog). Pacing from the last send instead would let each update wait a little longer than the
+ * one before (the next ticker arrives just under an interval later), drifting toward a full second
+ * of delay under load (measured by bench/realtime.ts). Each update is encoded once for its symbol's
+ * room and sent `volatile`, so a slow client loses updates instead of growing a buffer (SPEC 6).
  */
 import type { PriceSample } from '../domain/price.js';
 import type { PriceUpdate } from './events.js';
@@ -35,24 +39,27 @@ export function createBroadcaster(deps: BroadcasterDeps): Broadcaster {
   const { fanout, latest, intervalMs, onError } = deps;
   const clock = deps.clock ?? (() => performance.now());
   const dirty = new Set<string>();
-  const lastSentAt = new Map<string, number>();
+  /** Per symbol, the window (floor(clock / intervalMs)) of its last update. */
+  const lastWindow = new Map<string, number>();
+  const windowOf = (at: number): number => Math.floor(at / intervalMs);
   const lastTimestamp = new Map<string, number>();
   const waiting = new Map<string, NodeJS.Timeout>();
   let flushQueued = false;
   let closed = false;
   let updatesSent = 0;
 
-  const send = async (symbol: string): Promise<void> => {
+  /** `atLeastWindow`: the window a timer was set for (a timer may fire a millisecond early). */
+  const send = async (symbol: string, atLeastWindow = -Infinity): Promise<void> => {
     waiting.delete(symbol);
-    lastSentAt.set(symbol, clock());
+    lastWindow.set(symbol, Math.max(windowOf(clock()), atLeastWindow));
     const update = await latest(symbol);
     if (closed || !update || update.timestamp <= (lastTimestamp.get(symbol) ?? -1)) return;
     lastTimestamp.set(symbol, update.timestamp);
     updatesSent++;
     fanout.send(update);
   };
-  const sendSafely = (symbol: string): void => {
-    send(symbol).catch((error: unknown) => onError?.(error));
+  const sendSafely = (symbol: string, atLeastWindow?: number): void => {
+    send(symbol, atLeastWindow).catch((error: unknown) => onError?.(error));
   };
 
   const flush = (): void => {
@@ -61,9 +68,9 @@ export function createBroadcaster(deps: BroadcasterDeps): Broadcaster {
     const at = clock();
     for (const symbol of dirty) {
       if (waiting.has(symbol)) continue; // its timer will send the newest quote
-      const dueAt = (lastSentAt.get(symbol) ?? -Infinity) + intervalMs;
-      if (at >= dueAt) sendSafely(symbol);
-      else waiting.set(symbol, setTimeout(sendSafely, dueAt - at, symbol));
+      const window = windowOf(at);
+      if (window > (lastWindow.get(symbol) ?? -Infinity)) sendSafely(symbol);
+      else waiting.set(symbol, setTimeout(sendSafely, (window + 1) * intervalMs - at, symbol, window + 1));
     }
     dirty.clear();
   };
