@@ -7,7 +7,8 @@
  * backlog). Pacing from the last send instead would let each update wait a little longer than the
  * one before (the next ticker arrives just under an interval later), drifting toward a full second
  * of delay under load (measured by bench/realtime.ts). Each update is encoded once for its symbol's
- * room and sent `volatile`, so a slow client loses updates instead of growing a buffer (SPEC 6).
+ * room; the gateway skips clients whose writes are backed up, so a slow client loses updates instead
+ * of growing a buffer (SPEC section 6).
  */
 import type { PriceSample } from '../domain/price.js';
 import type { PriceUpdate } from './events.js';

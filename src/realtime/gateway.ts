@@ -23,6 +23,15 @@ export const MAX_MESSAGE_BYTES = 16 * 1024;
 /** Samples in one `historical_data`, at most (an hour of 1-second samples fits). */
 export const MAX_HISTORY_SAMPLES = 5000;
 const ROOM_PREFIX = 'price:';
+/**
+ * Packets a client may have waiting to be written before it stops getting price updates. Updates
+ * are not sent `volatile`: Socket.IO drops a volatile packet whenever the socket's previous write
+ * is still in flight, which loses all but one of a burst of updates for ten symbols even for a
+ * fast client (bench/realtime.ts). A client past this bound joins SLOW_ROOM, which price updates
+ * skip, until its buffer drains: a slow client loses updates, nothing grows without bound.
+ */
+export const MAX_PENDING_PACKETS_PER_CLIENT = 64;
+const SLOW_ROOM = 'slow-clients';
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
 type ClientSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -99,7 +108,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     intervalMs: settings.broadcastIntervalMs,
     fanout: {
       hasListeners: (symbol) => rooms.has(roomOf(symbol)),
-      send: (update) => io.to(roomOf(update.symbol)).volatile.emit('price_update', update),
+      send: (update) => io.to(roomOf(update.symbol)).except(SLOW_ROOM).emit('price_update', update),
     },
     latest: (symbol) =>
       prices.latest(symbol).then(priceUpdate, (error: unknown) => {
@@ -130,6 +139,21 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
   });
 
   io.on('connection', (socket: ClientSocket) => {
+    let pending = 0;
+    let slow = false;
+    socket.conn.on('packetCreate', () => {
+      if (++pending > MAX_PENDING_PACKETS_PER_CLIENT && !slow) {
+        slow = true;
+        void socket.join(SLOW_ROOM);
+      }
+    });
+    socket.conn.on('drain', () => {
+      pending = 0;
+      if (slow) {
+        slow = false;
+        void socket.leave(SLOW_ROOM);
+      }
+    });
     const allow = createRateLimiter();
     const client: ClientSession = {
       subscriptions: new Set(),
