@@ -6,6 +6,7 @@
 import type { Candle, StoredCandle } from '../../src/domain/candle.js';
 import { formatDecimal } from '../../src/domain/decimal.js';
 import { MINUTE_MS } from '../../src/domain/intervals.js';
+import { createRng } from '../../src/binance/simulator/random.js';
 
 interface Trade {
   time: number;
@@ -18,18 +19,6 @@ interface Trade {
 
 const PRICE_SCALE = 2;
 const QTY_SCALE = 5;
-
-/** mulberry32: a small, well-known seeded PRNG. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SyntheticMarketOptions {
   readonly symbol?: string;
@@ -94,7 +83,7 @@ function candleOf(
 
 export function createSyntheticMarket(options: SyntheticMarketOptions): SyntheticMarket {
   const symbol = options.symbol ?? 'SYNUSDT';
-  const next = random(options.seed ?? 42);
+  const next = createRng(options.seed ?? 42);
   const perMinute = options.tradesPerMinute ?? 4;
   const trades: Trade[] = [];
   const candles1m: StoredCandle[] = [];
