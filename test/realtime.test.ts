@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MINUTE_MS } from '../src/domain/intervals.js';
 import type { ClientEventName, PriceUpdate } from '../src/realtime/events.js';
+import { MAX_MESSAGE_BYTES } from '../src/realtime/gateway.js';
 import { MAX_SUBSCRIPTIONS_PER_CLIENT } from '../src/realtime/handlers.js';
 import { MAX_EVENTS_PER_CLIENT_PER_SECOND } from '../src/realtime/rate-limit.js';
 import {
@@ -203,6 +204,19 @@ describe('Socket.IO gateway against the simulated exchange', () => {
       .realtime;
     expect(realtime.rateLimited).toBeGreaterThanOrEqual(1);
     expect(realtime.clients).toBeGreaterThanOrEqual(2);
+  });
+
+  it('closes the connection of a client sending a message over the size limit, and only that one', async () => {
+    const other = h.client();
+    await ask(other, 'get_all_symbols');
+    const big = h.client({ autoConnect: false });
+    big.io.opts.reconnection = false;
+    const closed = new Promise<string>((resolve) => big.on('disconnect', (reason) => resolve(reason)));
+    big.connect();
+    await new Promise<void>((resolve) => big.once('connect', () => resolve()));
+    big.emit('subscribe', { symbol: 'X'.repeat(MAX_MESSAGE_BYTES) });
+    expect(await closed).toBe('transport close');
+    expect(await ask(other, 'get_all_symbols')).toMatchObject({ success: true });
   });
 
   it('receives updates again after a reconnect, once the client resubscribes', async () => {
