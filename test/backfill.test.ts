@@ -2,11 +2,9 @@
  * Backfill and seed-symbols against the real simulated exchange (real clock, ranges in the past so
  * every candle is closed) and a real SQLite store; the CLIs as child processes.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { createRestClient, type RestClient } from '../src/binance/rest-client.js';
@@ -22,8 +20,8 @@ import { HOUR_MS, MINUTE_MS } from '../src/domain/intervals.js';
 import { backfill, type BackfillProgress } from '../src/market/backfill.js';
 import type { Store } from '../src/ports/store.js';
 import { withWriteFaults } from './helpers/faulty-store.js';
+import { runCli } from './helpers/run-cli.js';
 
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** One klines page (BINANCE.md 3.2): ranges longer than this take several requests. */
 const PAGE_MINUTES = 1000;
 const LONG_RANGE_MINUTES = 1500;
@@ -50,35 +48,6 @@ async function expectExact(
   const stored = await store.listCandles({ symbol, resolution: '1m', ...range });
   expect(stored).toEqual(expected);
   return stored.length;
-}
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runCli(
-  script: string,
-  args: readonly string[],
-  env: Record<string, string>,
-  onSpawn?: (kill: (signal: NodeJS.Signals) => void) => void,
-): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-      cwd: REPO_ROOT,
-      // Blank counts as unset in config.ts, so a developer's SYMBOLS cannot leak into the run.
-      env: { ...process.env, SYMBOLS: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    onSpawn?.((signal) => child.kill(signal));
-  });
 }
 
 describe('backfill', () => {
