@@ -2,6 +2,7 @@
  * 24 h rolling statistics as `GET /api/v3/ticker/24hr` (BINANCE.md 3.5) and `!miniTicker@arr`
  * (BINANCE.md 1.6) report them, from the aggregate of the window's trades.
  */
+import type { WireMiniTicker } from '../wire.js';
 import { hash3 } from './random.js';
 import type { SymbolProfile } from './symbols.js';
 import type { Agg } from './trades.js';
@@ -142,18 +143,8 @@ export function tickerBody(ticker: Ticker24h, type: 'FULL' | 'MINI'): Partial<Ti
   return Object.fromEntries(MINI_FIELDS.map((field) => [field, ticker[field]]));
 }
 
-/** One element of `!miniTicker@arr` (BINANCE.md 1.6), in the documented key order. */
-export interface MiniTickerEvent {
-  readonly e: '24hrMiniTicker';
-  readonly E: number;
-  readonly s: string;
-  readonly c: string;
-  readonly o: string;
-  readonly h: string;
-  readonly l: string;
-  readonly v: string;
-  readonly q: string;
-}
+/** One element of `!miniTicker@arr` (BINANCE.md 1.6): the service's own wire type. */
+export type MiniTickerEvent = WireMiniTicker;
 
 export function miniTickerEvent(ticker: Ticker24h, eventTime: number): MiniTickerEvent {
   return {
