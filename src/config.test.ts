@@ -24,6 +24,7 @@ describe('configuration', () => {
       jwtExpiresInMs: 86_400_000,
       admin: undefined,
       corsOrigins: ['*'],
+      trustProxy: false,
       logLevel: 'info',
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -50,6 +51,7 @@ describe('configuration', () => {
       ADMIN_EMAIL: 'admin@example.com',
       ADMIN_PASSWORD: 'correct horse',
       CORS_ORIGINS: 'https://a.example, https://b.example',
+      TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -63,7 +65,10 @@ describe('configuration', () => {
       historyOnSubscribeMs: 15 * 60_000,
       admin: { email: 'admin@example.com', password: 'correct horse' },
       corsOrigins: ['https://a.example', 'https://b.example'],
+      trustProxy: ['10.0.0.0/8', '127.0.0.1'],
     });
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
   });
 
   it('treats blank variables as unset', () => {

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './auth/accounts.js';
 import { parseDuration } from './domain/duration.js';
 import { isValidTimeZone } from './domain/session-calendar.js';
 
@@ -86,11 +87,27 @@ const envSchema = z.object({
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_EXPIRES_IN: duration('1d'),
   ADMIN_EMAIL: z.email().optional(),
-  ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  // The bounds of any password (auth/accounts.ts): a longer one could never log in.
+  ADMIN_PASSWORD: z
+    .string()
+    .min(PASSWORD_MIN_LENGTH, `must be at least ${PASSWORD_MIN_LENGTH} characters`)
+    .max(PASSWORD_MAX_LENGTH, `must be at most ${PASSWORD_MAX_LENGTH} characters`)
+    .optional(),
   CORS_ORIGINS: z
     .string()
     .default('*')
     .transform((text) => list(text)),
+  // Whose X-Forwarded-For to believe for the client's IP (the per-IP attempt limits): unset, none;
+  // `true`, any; a number, that many proxies in front; else a comma list of proxy addresses or CIDRs.
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((text): boolean | number | string[] => {
+      if (text === undefined || text.trim() === '' || text.trim() === 'false') return false;
+      if (text.trim() === 'true') return true;
+      if (/^\d+$/.test(text.trim())) return Number(text.trim());
+      return list(text);
+    }),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -118,6 +135,8 @@ export interface Config {
   readonly jwtExpiresInMs: number;
   readonly admin: { readonly email: string; readonly password: string } | undefined;
   readonly corsOrigins: readonly string[];
+  /** Fastify's `trustProxy` (TRUST_PROXY). */
+  readonly trustProxy: boolean | number | readonly string[];
   readonly logLevel: Env['LOG_LEVEL'];
 }
 
@@ -163,6 +182,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         ? Object.freeze({ email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD })
         : undefined,
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
+    trustProxy: Array.isArray(e.TRUST_PROXY) ? Object.freeze(e.TRUST_PROXY) : e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
   });
 }

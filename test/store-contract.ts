@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { aggregateCandles, type StoredCandle } from '../src/domain/candle.js';
-import { ConflictError } from '../src/domain/errors.js';
+import { ConflictError, FencedError } from '../src/domain/errors.js';
 import { createFixedGrid, HOUR_MS, MINUTE_MS } from '../src/domain/intervals.js';
 import { RESOLUTION_MS, ROLLUP_SOURCES, type Resolution } from '../src/domain/rollups.js';
 import type { Store } from '../src/ports/store.js';
@@ -212,6 +212,37 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
       });
     });
 
+    describe('write fences', () => {
+      const market = createSyntheticMarket({ symbol: 'BTCUSDT', start: START, minutes: 3, seed: 5 });
+      const sample = { symbol: 'BTCUSDT', price: '1.5', timestamp: START };
+
+      it('hands out increasing tokens and applies writes carrying the current one', async () => {
+        const first = await store.advanceFence('ingest');
+        expect(await store.advanceFence('other')).toBe(1);
+        await store.upsertCandles(market.candles1m.slice(0, 1), { name: 'ingest', token: first });
+        await store.insertPriceSamples([sample], { name: 'ingest', token: first });
+        const second = await store.advanceFence('ingest');
+        expect(second).toBeGreaterThan(first);
+        await store.upsertCandles(market.candles1m.slice(1, 2), { name: 'ingest', token: second });
+        expect(
+          await store.countCandles({ symbol: 'BTCUSDT', resolution: '1m', from: START, to: START + HOUR_MS }),
+        ).toBe(2);
+      });
+
+      it('refuses, and writes nothing of, a write whose token was superseded', async () => {
+        const old = await store.advanceFence('ingest');
+        await store.advanceFence('ingest');
+        await expect(store.upsertCandles(market.candles1m, { name: 'ingest', token: old })).rejects.toThrow(
+          FencedError,
+        );
+        await expect(store.insertPriceSamples([sample], { name: 'ingest', token: old })).rejects.toThrow(
+          FencedError,
+        );
+        expect(await store.candleSpan('BTCUSDT')).toBeUndefined();
+        expect(await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 10, order: 'asc' })).toEqual([]);
+      });
+    });
+
     describe('users and settings', () => {
       const user = { name: 'Ada', email: 'ada@example.com', role: 'user' as const, passwordHash: 'hash' };
 
@@ -228,6 +259,13 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         await expect(store.createUser({ ...user, email: 'Ada@Example.com' })).rejects.toBeInstanceOf(
           ConflictError,
         );
+      });
+
+      it("changes a user's role and leaves an unknown id alone", async () => {
+        const created = await store.createUser(user);
+        expect(await store.setUserRole(created.id, 'admin')).toEqual({ ...created, role: 'admin' });
+        expect((await store.findUserById(created.id))?.role).toBe('admin');
+        expect(await store.setUserRole('no-such-id', 'admin')).toBeUndefined();
       });
 
       it('keeps the first value of a setting so that instances agree', async () => {

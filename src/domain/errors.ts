@@ -36,3 +36,36 @@ export class UnavailableError extends AppError {
   override readonly name = 'UnavailableError';
   readonly code = 'UNAVAILABLE';
 }
+
+/** No credentials, or credentials that do not check out (HTTP 401). */
+export class UnauthorizedError extends AppError {
+  override readonly name = 'UnauthorizedError';
+  readonly code = 'UNAUTHORIZED';
+}
+
+/** Authenticated, but the role does not allow it (HTTP 403). */
+export class ForbiddenError extends AppError {
+  override readonly name = 'ForbiddenError';
+  readonly code = 'FORBIDDEN';
+}
+
+/** Too many attempts; `retryAfterSeconds` says when the caller may try again (HTTP 429). */
+export class TooManyRequestsError extends AppError {
+  override readonly name = 'TooManyRequestsError';
+  readonly code = 'TOO_MANY_REQUESTS';
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterSeconds: number, options?: ErrorOptions) {
+    super(message, options);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * A write carried a fencing token that is no longer current: another instance has taken over
+ * ingestion since (ARCHITECTURE.md, "Scale-out"). The writer must stop writing.
+ */
+export class FencedError extends AppError {
+  override readonly name = 'FencedError';
+  readonly code = 'FENCED';
+}

@@ -1,23 +1,31 @@
 /**
- * Builds the HTTP app (never listens): plugins, error handling, docs, metrics and routes.
+ * Builds the HTTP app (never listens): hardening (headers, CORS, body parsing, attempt limits),
+ * error handling, docs, metrics, accounts and routes. Building also prepares accounts: the token
+ * secret is resolved (JWT_SECRET or the one kept in the store) and the configured admin ensured.
  * `main.ts` listens and stops it; tests call `inject()` or listen on port 0.
  */
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { Redis } from 'ioredis';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 
+import { setUpAccounts, type AuthSettings } from '../auth/setup.js';
 import type { CandleReader } from '../market/candles.js';
 import type { LiveLink } from '../market/live-link.js';
 import type { PriceReader } from '../market/prices.js';
 import type { Store } from '../ports/store.js';
 import { createRealtimeGateway, type RealtimeSettings } from '../realtime/gateway.js';
+import { registerAuthentication } from './auth.js';
 import { registerErrorHandling } from './errors.js';
+import { registerHardening } from './hardening.js';
 import { registerLinkMetrics } from './link-metrics.js';
 import { createMetricsRegistry, registerMetrics } from './metrics.js';
+import { createAttemptGuards } from './rate-limits.js';
 import { priceDataRoutes } from './routes/price-data.js';
 import { symbolRoutes } from './routes/symbols.js';
-import { systemRoutes } from './routes/system.js';
+import { systemRoutes, type PlatformStatusSource } from './routes/system.js';
+import { userRoutes } from './routes/users.js';
 
 export const API_PREFIX = '/api/v1';
 /** Largest request body accepted, in bytes (larger gets 413). */
@@ -36,10 +44,31 @@ export interface AppDeps {
   readonly prices: PriceReader;
   /** The live Binance link, when this process runs one (status figures). */
   readonly live?: Pick<LiveLink, 'status'>;
+  /** Redis for the login and registration attempt counters, shared by instances; in-process without. */
+  readonly attemptCounters?: Redis;
+  /** Cache and bus health and this instance's ingestion role (issue 6), for health and status. */
+  readonly platform?: PlatformStatusSource;
   readonly version: string;
   readonly now: () => number;
   /** Socket.IO on the same server and port (SPEC section 6). */
   readonly realtime?: RealtimeSettings;
+  /** JWT_SECRET, JWT_EXPIRES_IN, ADMIN_EMAIL/ADMIN_PASSWORD; unset parts take SPEC section 3's defaults. */
+  readonly auth?: AuthSettings;
+  /** CORS_ORIGINS for the REST API; default any origin. */
+  readonly corsOrigins?: readonly string[];
+  /** TRUST_PROXY: whose X-Forwarded-For gives the client's IP; default none (the socket's address). */
+  readonly trustProxy?: boolean | number | readonly string[];
+  /** Called after each successful admin change to the symbols (the live link re-reads them now). */
+  readonly onSymbolsChanged?: (symbols: readonly string[]) => void;
+}
+
+/** TRUST_PROXY as Fastify takes it: a number of proxies trusts that many hops from the socket. */
+function fastifyTrustProxy(
+  trust: AppDeps['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  if (typeof trust === 'object') return [...trust];
+  return trust ?? false;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -47,12 +76,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger,
     bodyLimit: MAX_BODY_BYTES,
     routerOptions: { ignoreTrailingSlash: true },
+    trustProxy: fastifyTrustProxy(deps.trustProxy),
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
   // Responses are built by our own code; the schemas document them, JSON.stringify writes them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   registerErrorHandling(app);
+  await registerHardening(app, { corsOrigins: deps.corsOrigins ?? ['*'] });
+  // Before anything is attached to the server: a store that cannot answer fails the build cleanly.
+  const accounts = await setUpAccounts(deps, deps.auth);
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -60,6 +93,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         title: 'Binance market statistics',
         description: 'Live Binance spot USDT prices, exact candles and session intervals.',
         version: deps.version,
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },
     },
     transform: jsonSchemaTransform,
@@ -84,6 +120,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await realtime.close();
   });
 
+  const auth = registerAuthentication(app, accounts);
+  const limits = await createAttemptGuards(app, { redis: deps.attemptCounters });
+  const onSymbolsChanged = (symbols: readonly string[]): void => {
+    try {
+      deps.onSymbolsChanged?.(symbols);
+    } catch (error) {
+      app.log.warn({ err: error }, 'symbols-changed hook failed');
+    }
+  };
+
   const startedAt = deps.now();
   await app.register(
     async (api) => {
@@ -91,13 +137,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         systemRoutes({
           store: deps.store,
           live: deps.live,
+          platform: deps.platform,
           realtime,
           version: deps.version,
           startedAt,
           now: deps.now,
         }),
       );
-      await api.register(symbolRoutes({ store: deps.store }));
+      await api.register(userRoutes({ accounts, auth, limits }));
+      await api.register(symbolRoutes({ store: deps.store, auth, onSymbolsChanged }));
       await api.register(priceDataRoutes(deps));
     },
     { prefix: API_PREFIX },

@@ -45,12 +45,17 @@ export const booleanQuery = z
   .transform((text) => text === 'true')
   .optional();
 
-export const symbolParams = z.object({
-  symbol: z
-    .string()
-    .transform((text) => text.toUpperCase())
-    .refine(isSymbolName, 'must be a symbol such as BTCUSDT'),
-});
+/**
+ * A symbol name, trimmed and upper-cased before it is checked (as `normalizeSymbol` does), so
+ * ` ethusdt ` reads as `ETHUSDT`. Its pattern bounds the length, so there is no separate maximum.
+ */
+export const symbolName = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .refine(isSymbolName, 'must be a symbol such as BTCUSDT');
+
+export const symbolParams = z.object({ symbol: symbolName });
 
 /** Adds the `from <= to` rule to a query that has both. */
 export function checkRange(

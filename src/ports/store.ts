@@ -47,6 +47,16 @@ export interface CandleSpan {
   readonly lastOpenTime: number;
 }
 
+/**
+ * A fencing token (ARCHITECTURE.md, "Scale-out"): a write carrying one is applied only while `token`
+ * is still the newest value `advanceFence(name)` has handed out, in the same transaction as the
+ * write; otherwise it throws FencedError and writes nothing.
+ */
+export interface WriteFence {
+  readonly name: string;
+  readonly token: number;
+}
+
 export type Role = 'user' | 'admin';
 
 export interface UserRecord {
@@ -76,7 +86,7 @@ export interface Store {
   setSymbolActive(symbol: string, isActive: boolean): Promise<SymbolRecord | undefined>;
 
   /** Idempotent by (symbol, second): the latest sample of a second wins. One transaction. */
-  insertPriceSamples(samples: readonly PriceSample[]): Promise<void>;
+  insertPriceSamples(samples: readonly PriceSample[], fence?: WriteFence): Promise<void>;
   listPriceSamples(query: PriceSampleQuery): Promise<PriceSample[]>;
   /** Deletes samples older than `before` (epoch ms); returns how many. */
   deletePriceSamplesBefore(before: number): Promise<number>;
@@ -85,7 +95,7 @@ export interface Store {
    * Upserts 1m candles by (symbol, openTime) with the merge rule of domain/candle.ts `shouldReplace`
    * and rewrites the rollups they touch, all in one transaction: all or nothing.
    */
-  upsertCandles(candles: readonly StoredCandle[]): Promise<void>;
+  upsertCandles(candles: readonly StoredCandle[], fence?: WriteFence): Promise<void>;
   /** Candles of one stored resolution, ascending by open time. */
   listCandles(query: CandleQuery): Promise<Candle[]>;
   /** How many candles of one stored resolution open in [from, to]. */
@@ -97,6 +107,11 @@ export interface Store {
   createUser(user: NewUser): Promise<UserRecord>;
   findUserByEmail(email: string): Promise<UserRecord | undefined>;
   findUserById(id: string): Promise<UserRecord | undefined>;
+  /** Returns the updated user, or undefined when it does not exist. */
+  setUserRole(id: string, role: Role): Promise<UserRecord | undefined>;
+
+  /** Atomically increments the fence `name` (from 0) and returns the new token. */
+  advanceFence(name: string): Promise<number>;
 
   getSetting(key: string): Promise<string | undefined>;
   /** Sets the value only if the key has none; returns the value now stored (so instances agree). */

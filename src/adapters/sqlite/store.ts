@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Candle, StoredCandle } from '../../domain/candle.js';
-import { ConflictError } from '../../domain/errors.js';
+import { ConflictError, FencedError } from '../../domain/errors.js';
 import { sampleSecond, type PriceSample } from '../../domain/price.js';
 import { buildRollup, RESOLUTION_MS, ROLLUP_SOURCES, touchedBuckets } from '../../domain/rollups.js';
 import type { NewSymbol, SymbolRecord } from '../../domain/symbol.js';
@@ -16,11 +16,16 @@ import type {
   CandleSpan,
   NewUser,
   PriceSampleQuery,
+  Role,
   Store,
   SymbolFilter,
   UserRecord,
+  WriteFence,
 } from '../../ports/store.js';
 import { MIGRATIONS } from './migrations.js';
+
+/** Settings key prefix of the fencing tokens (`advanceFence`). */
+const FENCE_KEY_PREFIX = 'fence:';
 
 interface SymbolRow {
   symbol: string;
@@ -185,8 +190,14 @@ export class SqliteStore implements Store {
       ),
       userByEmail: db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ?'),
       userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
+      setUserRole: db.prepare<[string, string], UserRow>(
+        'UPDATE users SET role = ? WHERE id = ? RETURNING *',
+      ),
       setting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?'),
       insertSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+      putSetting: db.prepare(
+        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
     };
   }
 
@@ -299,8 +310,9 @@ export class SqliteStore implements Store {
     return this.getSymbol(symbol);
   }
 
-  async insertPriceSamples(samples: readonly PriceSample[]): Promise<void> {
+  async insertPriceSamples(samples: readonly PriceSample[], fence?: WriteFence): Promise<void> {
     this.#db.transaction(() => {
+      this.#checkFence(fence);
       for (const sample of samples) {
         this.#statements.insertSample.run(
           sample.symbol,
@@ -331,9 +343,10 @@ export class SqliteStore implements Store {
     return this.#statements.deleteSamples.run(sampleSecond(before)).changes;
   }
 
-  async upsertCandles(candles: readonly StoredCandle[]): Promise<void> {
+  async upsertCandles(candles: readonly StoredCandle[], fence?: WriteFence): Promise<void> {
     if (candles.length === 0) return;
     this.#db.transaction(() => {
+      this.#checkFence(fence);
       const touched = new Map<string, number[]>();
       for (const candle of candles) {
         if (this.#statements.upsertBase.run(candleParams(candle, candle.eventTime)).changes === 0) continue;
@@ -406,6 +419,29 @@ export class SqliteStore implements Store {
   async findUserById(id: string): Promise<UserRecord | undefined> {
     const row = this.#statements.userById.get(id);
     return row && toUser(row);
+  }
+
+  async setUserRole(id: string, role: Role): Promise<UserRecord | undefined> {
+    const row = this.#statements.setUserRole.get(role, id);
+    return row && toUser(row);
+  }
+
+  async advanceFence(name: string): Promise<number> {
+    return this.#db.transaction(() => {
+      const key = FENCE_KEY_PREFIX + name;
+      const next = Number(this.#statements.setting.get(key)?.value ?? '0') + 1;
+      this.#statements.putSetting.run(key, String(next));
+      return next;
+    })();
+  }
+
+  /** Inside a write's transaction: throws FencedError unless the fence's token is still current. */
+  #checkFence(fence: WriteFence | undefined): void {
+    if (!fence) return;
+    const current = Number(this.#statements.setting.get(FENCE_KEY_PREFIX + fence.name)?.value ?? '0');
+    if (current !== fence.token) {
+      throw new FencedError(`fence ${fence.name}: token ${fence.token} superseded by ${current}`);
+    }
   }
 
   async getSetting(key: string): Promise<string | undefined> {

@@ -1,14 +1,99 @@
-/** Public symbol reads (SPEC section 5). */
+/**
+ * Symbols (SPEC section 5): public reads, and the admin writes that add symbols and start or stop
+ * tracking them. After each successful write `onSymbolsChanged` is called, so the live link picks
+ * the change up at once instead of at its next poll.
+ */
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { NotFoundError } from '../../domain/errors.js';
+import { splitSymbol, type NewSymbol } from '../../domain/symbol.js';
 import type { Store } from '../../ports/store.js';
+import { BEARER_SECURITY, type AuthGuards } from '../auth.js';
 import { ok } from '../envelope.js';
-import { booleanQuery } from '../schemas.js';
+import { booleanQuery, symbolName, symbolParams } from '../schemas.js';
 
 /** Longest accepted `search` text, in characters. */
 export const MAX_SEARCH_LENGTH = 32;
+/** Most symbols in one `POST /symbols/bulk` body. */
+export const MAX_BULK_SYMBOLS = 500;
+/** Binance status given to a symbol an admin adds (the exchange's own status is not fetched). */
+export const ADMIN_SYMBOL_STATUS = 'TRADING';
 
-export function symbolRoutes({ store }: { store: Store }): FastifyPluginAsyncZod {
+const ASSET_PATTERN = /^[\p{Lu}\p{Lo}\p{N}]{1,20}$/u;
+
+const asset = z.string().trim().toUpperCase().regex(ASSET_PATTERN, 'must be an asset such as BTC');
+
+const symbolBody = z
+  .strictObject({
+    symbol: symbolName,
+    baseAsset: asset.optional().describe('default: read from the symbol by its known quote suffix'),
+    quoteAsset: asset
+      .optional()
+      .describe('default: the longest known quote suffix (USDT, BTC, …); required when none ends the symbol'),
+    isActive: z.boolean().default(true),
+  })
+  .superRefine(({ symbol, quoteAsset }, ctx) => {
+    // A quote asset that can be neither given nor read from the name would be stored as "".
+    if (quoteAsset === undefined && splitSymbol(symbol).quoteAsset === '') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quoteAsset'],
+        message: 'must be given: no known quote asset ends the symbol',
+      });
+    }
+  });
+
+/**
+ * A bulk entry: a bare name stands for `{ symbol: name }` and is checked as that object, so every
+ * bad field of an object entry is named (`symbols.0.isActive`). A bad bare name is named at the
+ * entry itself (`symbols.0`), where the caller wrote it.
+ */
+const bulkEntry = z
+  .preprocess((entry, ctx) => {
+    if (typeof entry !== 'string') return entry;
+    const name = symbolName.safeParse(entry);
+    if (!name.success) {
+      for (const issue of name.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+      return z.NEVER;
+    }
+    return { symbol: entry };
+  }, symbolBody)
+  .describe(
+    'a name such as "BTCUSDT" (short for { "symbol": "BTCUSDT" }), or an object as POST /symbols takes',
+  );
+
+const bulkBody = z.strictObject({
+  symbols: z
+    .array(bulkEntry)
+    .min(1, 'must name at least one symbol')
+    .max(MAX_BULK_SYMBOLS, `must name at most ${MAX_BULK_SYMBOLS} symbols`),
+});
+
+const activationBody = z.strictObject({ isActive: z.boolean() });
+
+type SymbolInput = z.infer<typeof symbolBody>;
+
+function toNewSymbol({ symbol, baseAsset, quoteAsset, isActive }: SymbolInput): NewSymbol {
+  const parts = splitSymbol(symbol);
+  return {
+    symbol,
+    baseAsset: baseAsset ?? parts.baseAsset,
+    quoteAsset: quoteAsset ?? parts.quoteAsset,
+    status: ADMIN_SYMBOL_STATUS,
+    isActive,
+  };
+}
+
+export interface SymbolRouteDeps {
+  readonly store: Store;
+  readonly auth: AuthGuards;
+  /** Called after each successful admin change; must not throw. */
+  readonly onSymbolsChanged?: (symbols: readonly string[]) => void;
+}
+
+export function symbolRoutes({ store, auth, onSymbolsChanged }: SymbolRouteDeps): FastifyPluginAsyncZod {
+  const changed = (symbols: readonly string[]): void => onSymbolsChanged?.(symbols);
+
   return async (app) => {
     app.get(
       '/symbols',
@@ -38,6 +123,69 @@ export function symbolRoutes({ store }: { store: Store }): FastifyPluginAsyncZod
           'active symbols',
           { count: symbols.length },
         );
+      },
+    );
+
+    app.post(
+      '/symbols',
+      {
+        schema: {
+          tags: ['symbols'],
+          summary: 'Add a symbol (admin); tracking starts without a restart; 409 if it exists',
+          security: BEARER_SECURITY,
+          body: symbolBody,
+        },
+        onRequest: auth.requireAdmin,
+      },
+      async (request, reply) => {
+        const created = await store.insertSymbol(toNewSymbol(request.body));
+        changed([created.symbol]);
+        return reply.code(201).send(ok(created, 'symbol created', undefined, 201));
+      },
+    );
+
+    app.post(
+      '/symbols/bulk',
+      {
+        schema: {
+          tags: ['symbols'],
+          summary: `Add up to ${MAX_BULK_SYMBOLS} symbols (admin); existing ones are skipped`,
+          security: BEARER_SECURITY,
+          body: bulkBody,
+        },
+        onRequest: auth.requireAdmin,
+      },
+      async (request, reply) => {
+        // The first mention of a symbol wins; later ones would only be reported as skipped.
+        const unique = new Map<string, NewSymbol>();
+        for (const input of request.body.symbols) {
+          const symbol = toNewSymbol(input);
+          if (!unique.has(symbol.symbol)) unique.set(symbol.symbol, symbol);
+        }
+        const result = await store.insertSymbolsIfMissing([...unique.values()]);
+        if (result.created.length > 0) changed(result.created);
+        return reply.code(201).send(ok(result, 'symbols added', undefined, 201));
+      },
+    );
+
+    app.patch(
+      '/symbols/:symbol',
+      {
+        schema: {
+          tags: ['symbols'],
+          summary: 'Start or stop tracking a symbol (admin)',
+          security: BEARER_SECURITY,
+          params: symbolParams,
+          body: activationBody,
+        },
+        onRequest: auth.requireAdmin,
+      },
+      async (request) => {
+        const { symbol } = request.params;
+        const updated = await store.setSymbolActive(symbol, request.body.isActive);
+        if (!updated) throw new NotFoundError(`unknown symbol ${symbol}`);
+        changed([symbol]);
+        return ok(updated, updated.isActive ? 'symbol activated' : 'symbol deactivated');
       },
     );
   };
