@@ -1,7 +1,9 @@
 /**
- * Composition root: config → adapters → market services → HTTP and Socket.IO; `main.ts` and `demo.ts` start it
- * and own the process (signals, exit codes). Stops in reverse order: the live link first (its
- * buffered writes are flushed), then HTTP, then the store.
+ * Composition root: config → adapters → market services → HTTP and Socket.IO; `main.ts` and `demo.ts`
+ * start it and own the process (signals, exit codes). With REDIS_URL the cache, the bus, Socket.IO's
+ * fan-out and the choice of the ingesting instance go through Redis (scale/platform.ts). Stops in
+ * reverse order: ingestion first (its buffered writes are flushed and the lease released), then
+ * HTTP and Socket.IO, then the store, then Redis.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -9,16 +11,22 @@ import { createStore } from './adapters/create-store.js';
 import type { Config } from './config.js';
 import { createSessionCalendar } from './domain/session-calendar.js';
 import { buildApp } from './http/build-app.js';
-import { buildLiveLink } from './market/build-live-link.js';
+import { buildLiveLink, type SampleListener } from './market/build-live-link.js';
+import { createCacheWriter } from './market/cache-writer.js';
 import { createCandleReader } from './market/candles.js';
-import type { LiveLink } from './market/live-link.js';
+import { createLiveState } from './market/live-state.js';
 import { createPriceReader } from './market/prices.js';
+import { sessionCloseChannel } from './realtime/session-push.js';
 import { startRetention } from './market/retention.js';
+import { createIngestion, type Ingestion } from './scale/ingestion.js';
+import { createPlatform, type Platform } from './scale/platform.js';
 import { VERSION } from './version.js';
 
 export interface Service {
   readonly app: FastifyInstance;
-  readonly link: LiveLink;
+  /** Ingestion from Binance in this process (the live link while this instance holds the lease). */
+  readonly link: Ingestion;
+  readonly platform: Platform;
   /** The address the HTTP server listens on. */
   readonly url: string;
   stop(): Promise<void>;
@@ -30,49 +38,108 @@ export async function startService(
   now: () => number = Date.now,
 ): Promise<Service> {
   const store = createStore(config.databaseUrl);
+  const platform = createPlatform({ redisUrl: config.redisUrl, logger, now });
+  const { cache, bus } = platform;
   const calendar = createSessionCalendar({ hours: config.intervalHours, timeZone: config.intervalTimeZone });
   const retention = startRetention({ store, retentionMs: config.priceHistoryRetentionMs, now, logger });
-  const { link, liveState, onSamples } = buildLiveLink(
-    {
-      wsUrl: config.binanceWsUrl,
-      restUrl: config.binanceRestUrl,
-      symbols: config.symbols,
-      trackTop: config.trackTop,
-      lookbackMs: config.backfillLookbackMs,
-    },
-    { store, logger, now },
-  );
+  // One live state per process: fed by ingestion here, or by the bus from the ingesting instance.
+  const liveState = createLiveState();
+  const sampleListeners = new Set<SampleListener>();
+  const cacheWriter = createCacheWriter({ cache, logger });
+  // Other instances exist only with Redis (a lease): alone, nobody would hear the quotes.
+  const sharesQuotes = platform.lease !== undefined;
+  const onIngestedSamples: SampleListener = (samples) => {
+    const quotes = samples.flatMap((sample) => liveState.latest(sample.symbol) ?? []);
+    if (sharesQuotes) {
+      bus.publish('prices', { quotes: quotes.map(({ receivedAt: _receivedAt, ...quote }) => quote) });
+    }
+    cacheWriter.add(quotes, samples);
+    for (const listener of sampleListeners) listener(samples);
+  };
+  const link = createIngestion({
+    store,
+    logger,
+    lease: platform.lease,
+    build: (fence, onFenced) =>
+      buildLiveLink(
+        {
+          wsUrl: config.binanceWsUrl,
+          restUrl: config.binanceRestUrl,
+          symbols: config.symbols,
+          trackTop: config.trackTop,
+          lookbackMs: config.backfillLookbackMs,
+        },
+        { store, logger, now, liveState, onSamples: onIngestedSamples, fence, onFenced },
+      ),
+  });
+  // The ingesting instance hears its own quotes too; its live state has them already.
+  bus.subscribe('prices', ({ quotes }) => {
+    if (link.ingestion().role !== 'ingesting') liveState.applyQuotes(quotes, now());
+  });
+  // An admin's change on any instance reaches the ingesting one now, not at its next poll.
+  bus.subscribe('symbols', () => {
+    link
+      .refreshSymbols()
+      .catch((error: unknown) =>
+        logger.warn({ err: error }, 'reading tracked symbols after a change failed'),
+      );
+  });
   const app = await buildApp({
     logger,
     store,
     candles: createCandleReader({ store, calendar, now }),
-    prices: createPriceReader({ store, now, live: liveState }),
+    prices: createPriceReader({ store, now, live: liveState, cache }),
     live: link,
+    platform: {
+      health: () => platform.health(),
+      ingestion: () => link.ingestion(),
+      bus: () => ({ driver: bus.driver, healthy: bus.healthy(), ...bus.stats() }),
+      cacheWriter: () => cacheWriter.stats(),
+    },
+    attemptCounters: platform.counters,
     version: VERSION,
     now,
     realtime: {
       broadcastIntervalMs: config.broadcastIntervalMs,
       historyOnSubscribeMs: config.historyOnSubscribeMs,
       corsOrigins: config.corsOrigins,
-      samples: { onSamples },
+      samples: {
+        onSamples: (listener) => {
+          sampleListeners.add(listener);
+          return () => sampleListeners.delete(listener);
+        },
+      },
+      adapter: platform.socketAdapter,
+      cache,
+      sessionCloses: sessionCloseChannel(bus, () => link.ingestion().role === 'ingesting'),
     },
+    auth: { jwtSecret: config.jwtSecret, jwtExpiresInMs: config.jwtExpiresInMs, admin: config.admin },
+    corsOrigins: config.corsOrigins,
+    trustProxy: config.trustProxy,
+    onSymbolsChanged: (changed) => bus.publish('symbols', { changed }),
   });
   const url = await app.listen({ port: config.port, host: config.host });
   // The API answers while the link connects; the link retries the exchange by itself.
   link.start();
   // The whole config is logged for operators; secrets in it are redacted by the logger (logger.ts).
-  logger.info({ version: VERSION, store: store.driver, config }, 'service started');
+  logger.info(
+    { version: VERSION, store: store.driver, cache: cache.driver, instance: platform.instanceId, config },
+    'service started',
+  );
 
   let stopping: Promise<void> | undefined;
   return {
     app,
     link,
+    platform,
     url,
     stop() {
       stopping ??= (async () => {
         retention.stop();
         await link.stop();
-        await app.close(); // closes the store last (build-app's onClose)
+        await cacheWriter.idle();
+        await app.close(); // closes the store (build-app's onClose)
+        await platform.close();
       })();
       return stopping;
     },

@@ -4,6 +4,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryCache } from '../src/adapters/memory/cache.js';
+import { candleToJson } from '../src/domain/candle.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
 import type { ClientEventName, PriceUpdate } from '../src/realtime/events.js';
 import { MAX_MESSAGE_BYTES } from '../src/realtime/gateway.js';
@@ -17,6 +19,7 @@ import {
   startRealtimeHarness,
   type RealtimeHarness,
 } from './helpers/realtime-harness.js';
+import { openRawClient } from './helpers/raw-socket-client.js';
 
 /** The exchange's own ticker at an update's event time, as `!miniTicker@arr` carried it. */
 function expectMatchesExchange(h: RealtimeHarness, update: PriceUpdate): void {
@@ -219,6 +222,51 @@ describe('Socket.IO gateway against the simulated exchange', () => {
     expect(await ask(other, 'get_all_symbols')).toMatchObject({ success: true });
   });
 
+  it('skips a client that stops reading, keeps the others updated, and resumes it once it reads again', async () => {
+    // An hour of 1-second samples makes each `historical_data` ~160 KB, so the paused client's
+    // socket buffers fill within seconds of it re-subscribing.
+    const to = h.now();
+    await h.store.insertPriceSamples(
+      Array.from({ length: 3600 }, (_, i) => ({
+        symbol: 'ETHUSDT',
+        price: `${2000 + (i % 100) / 100}`,
+        timestamp: to - (3600 - i) * 1000,
+      })),
+    );
+    const slowClients = async () =>
+      (await h.app.inject({ url: '/api/v1/system/status' })).json<{
+        data: { realtime: { slowClients: number } };
+      }>().data.realtime.slowClients;
+    const fast = h.client();
+    await ask(fast, 'subscribe', { symbol: 'BTCUSDT' });
+    const slow = await openRawClient(h.url);
+    try {
+      slow.emit('subscribe', { symbol: 'BTCUSDT' });
+      await slow.nextUpdate();
+      slow.socket.pause(); // stops reading: the server's writes to it back up
+      const deadline = Date.now() + 30_000;
+      for (let i = 0; (await slowClients()) === 0; i++) {
+        if (Date.now() > deadline) throw new Error('the paused client was never marked slow');
+        // Under the flood limit: 16 events a second, each subscribe bringing a big history.
+        slow.emit(i % 2 === 0 ? 'subscribe' : 'unsubscribe', { symbol: 'ETHUSDT' });
+        await sleep(1000 / 16);
+      }
+      // While it is skipped, the others get every update.
+      const meanwhile = await collect(fast, 'price_update', 1500);
+      expect(meanwhile.length).toBeGreaterThanOrEqual(3);
+      for (const update of meanwhile) expectMatchesExchange(h, update);
+      slow.socket.resume(); // reads again: its backlog drains and it is updated again
+      await expect.poll(slowClients, { timeout: 10_000 }).toBe(0);
+      const after = await slow.nextUpdate((update) => update.timestamp > meanwhile.at(-1)!.timestamp);
+      expectMatchesExchange(h, after);
+      // What it missed while skipped was dropped, not queued for it.
+      const seen = new Set(slow.updates.map((update) => update.timestamp));
+      expect(meanwhile.filter((update) => !seen.has(update.timestamp)).length).toBeGreaterThan(0);
+    } finally {
+      slow.socket.terminate();
+    }
+  }, 60_000);
+
   it('receives updates again after a reconnect, once the client resubscribes', async () => {
     const client = h.client();
     let connects = 0;
@@ -233,11 +281,46 @@ describe('Socket.IO gateway against the simulated exchange', () => {
   });
 });
 
+describe('Socket.IO with a cache', () => {
+  it("sends history from the cache's sliding window once it covers the hour asked for", async () => {
+    const cache = new MemoryCache({ now: Date.now });
+    const h = await startRealtimeHarness(Date.parse('2026-01-01T02:00:30Z'), { cache });
+    try {
+      const to = h.now();
+      const window = Array.from({ length: 3700 }, (_, i) => ({
+        symbol: 'SOLUSDT',
+        price: `${100 + i / 100}`,
+        timestamp: to - (3700 - i) * 1000,
+      }));
+      await cache.appendWindow(window);
+      const client = h.client();
+      const history = nextEvent(client, 'historical_data');
+      const before = h.now();
+      await ask(client, 'subscribe', { symbol: 'SOLUSDT' });
+      const { data } = await history;
+      const after = h.now();
+      // The hour before the server's own now, which lies between `before` and `after`.
+      const first = data[0]!.timestamp;
+      expect(first).toBeGreaterThanOrEqual(before - 60 * MINUTE_MS);
+      expect(first).toBeLessThanOrEqual(after - 60 * MINUTE_MS + 1000);
+      expect(data.length).toBeGreaterThan(3500);
+      expect(data).toEqual(
+        window
+          .filter((sample) => sample.timestamp >= first)
+          .map((sample) => ({ timestamp: sample.timestamp, price: Number.parseFloat(sample.price) })),
+      );
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
 describe('Socket.IO session close', () => {
   it('pushes the closed session and the new one to subscribers when a session closes, and closes with the app', async () => {
     const boundary = Date.parse('2026-01-01T05:00:00Z');
     // Four simulated minutes (four real seconds) before the 05:00 boundary.
-    const h = await startRealtimeHarness(boundary - 4 * MINUTE_MS);
+    const cache = new MemoryCache({ now: Date.now });
+    const h = await startRealtimeHarness(boundary - 4 * MINUTE_MS, { cache });
     try {
       const client = h.client();
       await ask(client, 'subscribe', { symbol: 'ETHUSDT' });
@@ -252,6 +335,8 @@ describe('Socket.IO session close', () => {
       const lastMinute = h.exchange.market.trueKline('ETHUSDT', boundary - MINUTE_MS);
       expect(closed!.close).toBe(Number.parseFloat(lastMinute!.close));
       if (next) expect(next).toMatchObject({ openTime: boundary, closed: false });
+      // Kept for the other instances' pushes (the cache's session aggregates).
+      expect(candleToJson((await cache.getSession('ETHUSDT', closed!.openTime))!)).toEqual(closed);
       const disconnected = new Promise((resolve) => client.once('disconnect', resolve));
       await h.stop(); // the link, then the app (and Socket.IO with it)
       expect(await disconnected).toBe('io server disconnect');

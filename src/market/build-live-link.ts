@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import { createRestClient, type RestClient } from '../binance/rest-client.js';
 import { createStreamClient } from '../binance/stream-client.js';
 import type { PriceSample } from '../domain/price.js';
-import type { Store } from '../ports/store.js';
+import { withOverrides } from '../adapters/with-overrides.js';
+import { FencedError } from '../domain/errors.js';
+import type { Store, WriteFence } from '../ports/store.js';
 import { createGapRepair } from './gap-repair.js';
 import { createIngest } from './ingest.js';
 import { createLiveLink, type LiveLink } from './live-link.js';
@@ -39,22 +41,39 @@ export interface LiveLinkParts {
 
 export type SampleListener = (samples: readonly PriceSample[]) => void;
 
-export function buildLiveLink(
-  settings: LiveLinkSettings,
-  deps: { store: Store; logger: Logger; now: () => number },
-): LiveLinkParts {
-  const { store, now } = deps;
+export interface LiveLinkDependencies {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Live state to feed (the process's own, shared with the readers); a new one without it. */
+  readonly liveState?: LiveState;
+  /** Hears every frame's new samples, besides the listeners registered through `onSamples`. */
+  readonly onSamples?: SampleListener;
+  /**
+   * Ingestion under a lease (src/scale/ingestion.ts): every candle and sample write carries this
+   * fencing token, and `onFenced` hears when the store refuses it.
+   */
+  readonly fence?: WriteFence;
+  readonly onFenced?: () => void;
+}
+
+export function buildLiveLink(settings: LiveLinkSettings, deps: LiveLinkDependencies): LiveLinkParts {
+  const { now } = deps;
+  const store = deps.fence
+    ? fenceWrites(deps.store, deps.fence, deps.onFenced ?? (() => undefined))
+    : deps.store;
   const logger = deps.logger.child({ module: 'binance' });
   // Aborted on stop, so a request in flight or a Retry-After wait cannot hold up a graceful stop.
   const lifetime = new AbortController();
   const rest = createRestClient({ baseUrl: settings.restUrl, now, signal: lifetime.signal });
-  const liveState = createLiveState();
+  const liveState = deps.liveState ?? createLiveState();
   const buffer = createWriteBuffer({ store, logger, flushIntervalMs: settings.flushIntervalMs });
   const sampleListeners = new Set<SampleListener>();
   const ingest = createIngest({
     liveState,
     buffer,
     onSamples: (samples) => {
+      deps.onSamples?.(samples);
       for (const listener of sampleListeners) listener(samples);
     },
   });
@@ -109,4 +128,20 @@ export function buildLiveLink(
       return () => sampleListeners.delete(listener);
     },
   };
+}
+
+/** The store with its ingestion writes fenced: each carries `fence`, and a refusal is reported. */
+export function fenceWrites(store: Store, fence: WriteFence, onFenced: () => void): Store {
+  const guard = async (write: Promise<void>): Promise<void> => {
+    try {
+      await write;
+    } catch (error) {
+      if (error instanceof FencedError) onFenced();
+      throw error;
+    }
+  };
+  return withOverrides(store, {
+    upsertCandles: (candles) => guard(store.upsertCandles(candles, fence)),
+    insertPriceSamples: (samples) => guard(store.insertPriceSamples(samples, fence)),
+  });
 }

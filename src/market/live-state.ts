@@ -18,6 +18,8 @@ export interface LiveState {
    * symbol per second, and none for a ticker older than the one already held (a reordered frame).
    */
   applyTickers(tickers: readonly MiniTicker[], receivedAt: number): PriceSample[];
+  /** Quotes another instance ingested (heard on the bus): each kept if newer than the one held. */
+  applyQuotes(quotes: readonly PriceQuote[], receivedAt: number): void;
   latest(symbol: string): LiveQuote | undefined;
   /** Every symbol with a quote. */
   symbols(): string[];
@@ -54,6 +56,13 @@ export function createLiveState(): LiveState {
         }
       }
       return samples;
+    },
+    applyQuotes(incoming, receivedAt) {
+      for (const quote of incoming) {
+        const held = quotes.get(quote.symbol);
+        if (held && quote.timestamp <= held.timestamp) continue;
+        quotes.set(quote.symbol, { ...quote, receivedAt });
+      }
     },
     latest: (symbol) => quotes.get(symbol),
     symbols: () => [...quotes.keys()],

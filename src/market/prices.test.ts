@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryCache } from '../adapters/memory/cache.js';
 import { SqliteStore } from '../adapters/sqlite/store.js';
 import { UnavailableError } from '../domain/errors.js';
 import { createLiveState } from './live-state.js';
@@ -50,6 +51,39 @@ describe('latest price', () => {
     await store.insertPriceSamples([{ symbol: 'ETHUSDT', price: '2500', timestamp: T }]);
     const reader = createPriceReader({ store, now: () => T + STALE_AFTER_MS + 1, live: createLiveState() });
     expect(await reader.latest('ETHUSDT')).toMatchObject({ price: '2500', change24h: '0', stale: true });
+  });
+
+  it('answers from the shared cache’s quote when this instance has not heard the symbol itself', async () => {
+    await store.insertPriceSamples([{ symbol: 'ETHUSDT', price: '2500', timestamp: T }]);
+    const cache = new MemoryCache({ now: () => T + 3000 });
+    const quote = {
+      symbol: 'ETHUSDT',
+      price: '2510.5',
+      timestamp: T + 2000,
+      open24h: '2400',
+      high24h: '2600',
+      low24h: '2390',
+      volume24h: '1000',
+      quoteVolume24h: '2500000',
+    };
+    await cache.setQuotes([quote]);
+    const reader = createPriceReader({ store, now: () => T + 3000, live: createLiveState(), cache });
+    expect(await reader.latest('ETHUSDT')).toEqual({
+      ...quote,
+      change24h: '110.5',
+      changePercent24h: 4.604,
+      ageMs: 1000,
+      stale: false,
+    });
+    // A cache that cannot answer is skipped: the store answers.
+    const failing = { getQuotes: () => Promise.reject(new Error('redis down')) };
+    const fallback = createPriceReader({
+      store,
+      now: () => T + 3000,
+      live: createLiveState(),
+      cache: failing,
+    });
+    expect(await fallback.latest('ETHUSDT')).toMatchObject({ price: '2500', timestamp: T });
   });
 
   it('says not ready for a symbol with no price at all', async () => {

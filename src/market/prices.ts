@@ -7,6 +7,7 @@ import { aggregateCandles } from '../domain/candle.js';
 import { UnavailableError } from '../domain/errors.js';
 import { DAY_MS, MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import type { PriceQuote, PriceSample } from '../domain/price.js';
+import type { Cache } from '../ports/cache.js';
 import type { Store } from '../ports/store.js';
 import type { LiveState } from './live-state.js';
 
@@ -38,11 +39,17 @@ export interface PriceReader {
 export interface PriceReaderDeps {
   readonly store: Store;
   readonly now: () => number;
-  /** Live quotes from the exchange's tickers; without them (or for a quiet symbol) the store answers. */
+  /** Live quotes from the exchange's tickers; without them (or for a quiet symbol) the cache or the store answers. */
   readonly live?: Pick<LiveState, 'latest'>;
+  /**
+   * The shared cache's current quotes (issue 6): what an instance that has not heard a symbol's
+   * ticker itself yet (just started, or the symbol is quiet) answers with, before the store's
+   * exact but costlier 24 h aggregation. A cache that cannot answer is skipped.
+   */
+  readonly cache?: Pick<Cache, 'getQuotes'>;
 }
 
-export function createPriceReader({ store, now, live }: PriceReaderDeps): PriceReader {
+export function createPriceReader({ store, now, live, cache }: PriceReaderDeps): PriceReader {
   const withChange = (quote: PriceQuote): LatestPrice => {
     const open = parseDecimal(quote.open24h);
     const change = subtractDecimal(parseDecimal(quote.price), open);
@@ -63,6 +70,16 @@ export function createPriceReader({ store, now, live }: PriceReaderDeps): PriceR
       ageMs,
       stale: ageMs > STALE_AFTER_MS,
     };
+  };
+
+  const fromCache = async (symbol: string): Promise<PriceQuote | undefined> => {
+    if (!cache) return undefined;
+    try {
+      const [quote] = await cache.getQuotes([symbol]);
+      return quote;
+    } catch {
+      return undefined; // Redis unreachable: the outage is logged by its connection
+    }
   };
 
   /** The newest stored price with 24 h figures computed exactly from the stored 1m candles. */
@@ -112,7 +129,7 @@ export function createPriceReader({ store, now, live }: PriceReaderDeps): PriceR
     },
 
     async latest(symbol) {
-      const quote = live?.latest(symbol);
+      const quote = live?.latest(symbol) ?? (await fromCache(symbol));
       return withChange(quote ?? (await fromStore(symbol)));
     },
   };

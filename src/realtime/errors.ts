@@ -10,11 +10,6 @@ export class TooManySubscriptionsError extends AppError {
   readonly code = 'TOO_MANY_SUBSCRIPTIONS';
 }
 
-export class RateLimitedError extends AppError {
-  override readonly name = 'RateLimitedError';
-  readonly code = 'RATE_LIMITED';
-}
-
 export interface TranslatedError {
   readonly code: RealtimeErrorCode;
   readonly message: string;
@@ -35,7 +30,7 @@ export function translateError(error: unknown): TranslatedError {
     return { code: 'UNKNOWN_SYMBOL', message: error.message, expected: true };
   if (error instanceof UnavailableError)
     return { code: 'UNAVAILABLE', message: error.message, expected: true };
-  if (error instanceof TooManySubscriptionsError || error instanceof RateLimitedError) {
+  if (error instanceof TooManySubscriptionsError) {
     return { code: error.code, message: error.message, expected: true };
   }
   return { code: 'INTERNAL_ERROR', message: 'internal error', expected: false };

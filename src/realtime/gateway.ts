@@ -4,11 +4,12 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
-import { Server, type Socket } from 'socket.io';
+import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { SECOND_MS, type PriceSample } from '../domain/price.js';
 import { UnavailableError } from '../domain/errors.js';
 import type { CandleReader } from '../market/candles.js';
 import type { PriceReader } from '../market/prices.js';
+import { WINDOW_MS, type Cache } from '../ports/cache.js';
 import type { Store } from '../ports/store.js';
 import { createBroadcaster } from './broadcaster.js';
 import { translateError } from './errors.js';
@@ -16,13 +17,15 @@ import type { AckResponse, ClientEventName, ClientToServerEvents, ServerToClient
 import { createHandlers, priceUpdate, type ClientSession } from './handlers.js';
 import { createHistoryCache } from './history-cache.js';
 import { createRateLimiter } from './rate-limit.js';
-import { watchSessions } from './session-watch.js';
+import { startSessionPush, type SessionCloseChannel, type SessionPushStatus } from './session-push.js';
 
 /** Largest message a client may send, in bytes: every valid payload is far smaller. */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 /** Samples in one `historical_data`, at most (an hour of 1-second samples fits). */
 export const MAX_HISTORY_SAMPLES = 5000;
 const ROOM_PREFIX = 'price:';
+/** How far before the hour asked for the cache's window is read, to see that it reaches back far enough, in ms. */
+const WINDOW_COVERAGE_MARGIN_MS = 60_000;
 /**
  * Packets a client may have waiting to be written before it stops getting price updates. Updates
  * are not sent `volatile`: Socket.IO drops a volatile packet whenever the socket's previous write
@@ -48,6 +51,21 @@ export interface RealtimeSettings {
   readonly samples?: SampleSource;
   /** Real ms between a session boundary and its push (tests shorten it). */
   readonly sessionCloseGraceMs?: number;
+  /**
+   * Socket.IO's adapter for fan-out across instances (the Redis adapter, issue 6). With it, price
+   * updates are broadcast for every changed symbol, since subscribers may sit on other instances,
+   * and each instance pushes session closes to its own clients only.
+   */
+  readonly adapter?: ServerOptions['adapter'];
+  /**
+   * The cache: `historical_data` is read from its sliding window when that covers the hour asked
+   * for, and closed sessions for the session-close push are shared through its session aggregates.
+   */
+  readonly cache?: Pick<Cache, 'window' | 'getSession' | 'setSessions'>;
+  /** Session closes across instances (session-push.ts); without it this instance pushes on its own watch. */
+  readonly sessionCloses?: SessionCloseChannel;
+  /** Real ms to wait for the ingesting instance's announcement of a close (tests shorten it). */
+  readonly sessionAnnounceWaitMs?: number;
 }
 
 export interface GatewayDeps {
@@ -66,6 +84,9 @@ export interface RealtimeStatus {
   readonly symbols: number;
   readonly updatesSent: number;
   readonly rateLimited: number;
+  /** Clients skipped by price updates right now, their writes backed up. */
+  readonly slowClients: number;
+  readonly sessionCloses: SessionPushStatus;
 }
 
 export interface RealtimeGateway {
@@ -76,6 +97,41 @@ export interface RealtimeGateway {
 
 const roomOf = (symbol: string): string => ROOM_PREFIX + symbol;
 
+/**
+ * Sends a client's packets of one event-loop turn in one system call instead of one per packet.
+ * Price updates of all symbols arrive in one exchange frame, so a client subscribed to ten gets ten
+ * packets in one turn. Engine.IO would write the first at once and the other nine as separate
+ * `write`s once that completes: on loopback the kernel's send path, not JavaScript, is then most of
+ * the fan-out's cost (bench/realtime.ts). Here the first packet of a turn holds the transport (not
+ * writable, as while a write is in flight, so Engine.IO queues), and `setImmediate` releases it the
+ * way a completed write does (`writable` and the transport's `ready` event), with the TCP socket
+ * corked for that flush, so the queue leaves as one `writev`. Only for connections that started as
+ * WebSocket, whose first request is the upgrade holding the TCP socket and whose transport never
+ * changes; a client that upgraded from polling is left as Engine.IO sends. Returns what to call on
+ * each `packetCreate` (undefined when the connection is left alone).
+ */
+function batchWrites(conn: ClientSocket['conn']): (() => void) | undefined {
+  const tcp = conn.request.headers.upgrade === 'websocket' ? conn.request.socket : undefined;
+  if (!tcp) return undefined;
+  const transport = conn.transport;
+  let holding = false;
+  const release = (): void => {
+    holding = false;
+    // A closing socket still sends what it queued (a disconnect packet) before it closes.
+    if (conn.readyState === 'closed') return;
+    tcp.cork();
+    transport.writable = true;
+    transport.emit('ready');
+    tcp.uncork();
+  };
+  return () => {
+    if (holding || !transport.writable) return;
+    holding = true;
+    transport.writable = false;
+    setImmediate(release);
+  };
+}
+
 export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
   const { store, prices, candles, now, settings } = deps;
   const logger = deps.logger.child({ module: 'realtime' });
@@ -83,31 +139,62 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    ...(settings.adapter ? { adapter: settings.adapter } : {}),
     cors: { origin: settings.corsOrigins.includes('*') ? '*' : [...settings.corsOrigins] },
   });
   const rooms = io.of('/').adapter.rooms;
   let rateLimited = 0;
 
+  /**
+   * The cache's window answers when it reaches back past `from` (it has been filling for long
+   * enough); otherwise, or when the cache fails, the store does.
+   */
+  const fromWindow = async (symbol: string, from: number, to: number): Promise<PriceSample[] | undefined> => {
+    if (!settings.cache || settings.historyOnSubscribeMs > WINDOW_MS) return undefined;
+    try {
+      const samples = await settings.cache.window({ symbol, from: from - WINDOW_COVERAGE_MARGIN_MS, to });
+      const first = samples[0];
+      return first && first.timestamp <= from
+        ? samples.filter((sample) => sample.timestamp >= from)
+        : undefined;
+    } catch (error) {
+      // The outage itself is logged once by the connection (adapters/redis/connection.ts).
+      logger.debug({ err: error, symbol }, 'cache window unreadable; reading the store');
+      return undefined;
+    }
+  };
   const history = createHistoryCache(
     async (symbol) => {
       const to = now();
-      const samples = await prices.samples({ symbol, to, limit: MAX_HISTORY_SAMPLES });
       const from = to - settings.historyOnSubscribeMs;
+      const samples =
+        (await fromWindow(symbol, from, to)) ??
+        (await prices.samples({ symbol, to, limit: MAX_HISTORY_SAMPLES })).filter(
+          (sample) => sample.timestamp >= from,
+        );
       return {
         symbol,
         data: samples
-          .filter((sample) => sample.timestamp >= from)
+          .slice(-MAX_HISTORY_SAMPLES)
           .map((sample) => ({ timestamp: sample.timestamp, price: Number.parseFloat(sample.price) })),
       };
     },
     () => Math.floor(now() / SECOND_MS),
   );
-  const handlers = createHandlers({ store, prices, candles, now, history });
+  const handlers = createHandlers({
+    store,
+    prices,
+    candles,
+    now,
+    history,
+    sessionCache: settings.cache,
+  });
 
   const broadcaster = createBroadcaster({
     intervalMs: settings.broadcastIntervalMs,
     fanout: {
-      hasListeners: (symbol) => rooms.has(roomOf(symbol)),
+      // Across instances this one cannot see the others' rooms: every change is broadcast.
+      hasListeners: settings.adapter ? () => true : (symbol) => rooms.has(roomOf(symbol)),
       send: (update) => io.to(roomOf(update.symbol)).except(SLOW_ROOM).emit('price_update', update),
     },
     latest: (symbol) =>
@@ -124,14 +211,19 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       .filter((room) => room.startsWith(ROOM_PREFIX))
       .map((room) => room.slice(ROOM_PREFIX.length));
 
-  const sessionWatch = watchSessions({
+  const sessionPush = startSessionPush({
     now,
     sessionAt: (time) => candles.sessionAt(time),
     graceMs: settings.sessionCloseGraceMs,
-    onSessionClose: (closed) => {
+    channel: settings.sessionCloses,
+    announceWaitMs: settings.sessionAnnounceWaitMs,
+    beforeAnnounce: (closed) => handlers.shareClosedSessions(closed.openTime),
+    onError: (error) => logger.warn({ err: error }, 'sharing closed sessions failed'),
+    push: (closed) => {
       for (const symbol of subscribedSymbols()) {
         handlers.closedSession(symbol, closed.openTime).then(
-          (data) => io.to(roomOf(symbol)).emit('interval_data', data),
+          // Every instance pushes to its own subscribers.
+          (data) => io.local.to(roomOf(symbol)).emit('interval_data', data),
           (error: unknown) => logger.warn({ err: error, symbol }, 'session close push failed'),
         );
       }
@@ -141,11 +233,14 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
   io.on('connection', (socket: ClientSocket) => {
     let pending = 0;
     let slow = false;
+    const holdWrites = batchWrites(socket.conn);
+    // One listener per packet for both: this runs for every packet of every client.
     socket.conn.on('packetCreate', () => {
       if (++pending > MAX_PENDING_PACKETS_PER_CLIENT && !slow) {
         slow = true;
         void socket.join(SLOW_ROOM);
       }
+      holdWrites?.();
     });
     socket.conn.on('drain', () => {
       pending = 0;
@@ -226,14 +321,18 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         symbols: subscribedSymbols().length,
         updatesSent: broadcaster.stats().updatesSent,
         rateLimited,
+        slowClients: rooms.get(SLOW_ROOM)?.size ?? 0,
+        sessionCloses: sessionPush.status(),
       };
     },
     async close() {
       stopSamples?.();
       broadcaster.close();
-      sessionWatch.stop();
+      sessionPush.stop();
       // Not io.close(): that would also close the HTTP server, which Fastify closes itself.
       io.disconnectSockets(true);
+      // Their disconnect packets leave on the next turn (batchWrites) before the transports close.
+      await new Promise((resolve) => setImmediate(resolve));
       io.engine.close();
     },
   };

@@ -8,6 +8,7 @@ import { candleToJson } from '../domain/candle.js';
 import { NotFoundError, UnavailableError } from '../domain/errors.js';
 import type { CandleReader } from '../market/candles.js';
 import type { LatestPrice, PriceReader } from '../market/prices.js';
+import type { Cache } from '../ports/cache.js';
 import type { Store } from '../ports/store.js';
 import { TooManySubscriptionsError } from './errors.js';
 import type {
@@ -53,6 +54,11 @@ export interface HandlerDeps {
   readonly now: () => number;
   /** `historical_data` of a symbol, shared by the subscribers of the same second. */
   readonly history: (symbol: string) => Promise<HistoricalData>;
+  /**
+   * Closed sessions shared between instances (the cache's session aggregates): at a boundary the
+   * first instance computes each closed session from the store, the others read it.
+   */
+  readonly sessionCache?: Pick<Cache, 'getSession' | 'setSessions'>;
 }
 
 /** One client's side of the conversation: its subscriptions and how it joins and leaves rooms. */
@@ -155,8 +161,41 @@ export function createHandlers(deps: HandlerDeps) {
       return reply;
     },
 
+    /**
+     * Computes the session opening at `openTime` of every active symbol once and keeps the closed
+     * ones in the cache, where every instance's push (`closedSession`) finds them: the ingesting
+     * instance does this before it announces the close (session-push.ts).
+     */
+    shareClosedSessions: async (openTime: number): Promise<void> => {
+      const cache = deps.sessionCache;
+      if (!cache) return;
+      const shared = [];
+      for (const { symbol } of await store.listSymbols({ active: true })) {
+        const [closed] = await candles.read({ symbol, interval: 'session', from: openTime, limit: 1 });
+        if (closed?.closed && closed.openTime === openTime) shared.push({ symbol, candle: closed });
+      }
+      await cache.setSessions(shared);
+    },
+
     /** The closed session and the one after it, for the push when a session closes. */
-    closedSession: (symbol: string, openTime: number): Promise<IntervalData> =>
-      sessions(symbol, { from: openTime, limit: 2 }),
+    closedSession: async (symbol: string, openTime: number): Promise<IntervalData> => {
+      const cache = deps.sessionCache;
+      const cached = await cache?.getSession(symbol, openTime).catch(() => undefined);
+      if (cached?.closed) {
+        const next = await candles.read({
+          symbol,
+          interval: 'session',
+          from: cached.closeTime + 1,
+          limit: 1,
+        });
+        return { symbol, intervals: [cached, ...next].map(candleToJson) };
+      }
+      const found = await candles.read({ symbol, interval: 'session', from: openTime, limit: 2 });
+      const closed = found[0];
+      if (cache && closed?.closed) {
+        cache.setSessions([{ symbol, candle: closed }]).catch(() => undefined); // a copy: best effort
+      }
+      return { symbol, intervals: found.map(candleToJson) };
+    },
   };
 }

@@ -11,11 +11,13 @@ import { SqliteStore } from '../../src/adapters/sqlite/store.js';
 import {
   createAcceleratedClock,
   createSimulatedExchange,
+  type Clock,
   type SimulatedExchange,
 } from '../../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../../src/domain/intervals.js';
 import { createSessionCalendar } from '../../src/domain/session-calendar.js';
 import { buildApp } from '../../src/http/build-app.js';
+import type { Cache } from '../../src/ports/cache.js';
 import { buildLiveLink, type LiveLinkParts } from '../../src/market/build-live-link.js';
 import { createCandleReader } from '../../src/market/candles.js';
 import { createPriceReader } from '../../src/market/prices.js';
@@ -26,6 +28,7 @@ import type {
   ClientToServerEvents,
   ServerToClientEvents,
 } from '../../src/realtime/events.js';
+import type { SessionCloseChannel } from '../../src/realtime/session-push.js';
 
 export type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -48,8 +51,21 @@ export interface RealtimeHarness {
   stop(): Promise<void>;
 }
 
-export async function startRealtimeHarness(clockStart: number): Promise<RealtimeHarness> {
-  const clock = createAcceleratedClock({ start: clockStart, speed: SPEED });
+export interface RealtimeHarnessOptions {
+  /** The cache the gateway reads history windows and session aggregates from. */
+  readonly cache?: Cache;
+  /** Session closes across instances, and how long to wait for an announcement (real ms). */
+  readonly sessionCloses?: SessionCloseChannel;
+  readonly sessionAnnounceWaitMs?: number;
+  /** A clock shared with other harnesses (instances of one deployment); `clockStart` is then unused. */
+  readonly clock?: Clock;
+}
+
+export async function startRealtimeHarness(
+  clockStart: number,
+  options: RealtimeHarnessOptions = {},
+): Promise<RealtimeHarness> {
+  const clock = options.clock ?? createAcceleratedClock({ start: clockStart, speed: SPEED });
   const now = () => clock.now();
   const exchange = await createSimulatedExchange({
     clock,
@@ -89,6 +105,9 @@ export async function startRealtimeHarness(clockStart: number): Promise<Realtime
       corsOrigins: ['*'],
       samples: { onSamples: parts.onSamples },
       sessionCloseGraceMs: 300,
+      cache: options.cache,
+      sessionCloses: options.sessionCloses,
+      sessionAnnounceWaitMs: options.sessionAnnounceWaitMs,
     },
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -32,6 +32,41 @@ export interface Feed {
   at(time: number, withMiniTicker: boolean): BoundaryFrames;
 }
 
+/** The symbol's `!miniTicker@arr` entry at boundary `time`: its 24 h ticker just before it. */
+function miniTickerAt(market: SimulatedMarket, symbol: string, time: number): MiniTickerEvent {
+  return miniTickerEvent(market.ticker24h(symbol, time - 1), time);
+}
+
+/** What makes a ticker "changed" for `!miniTicker@arr`: any of its figures. */
+const miniTickerKey = (event: MiniTickerEvent): string =>
+  `${event.c}|${event.o}|${event.h}|${event.l}|${event.v}|${event.q}`;
+
+/**
+ * The `!miniTicker@arr` entries the feed sends for `symbols` at the boundaries in [from, to]: one
+ * per symbol and second whose ticker changed since the previous second. Computed from the market
+ * alone, so tests and benchmarks can compare what a service delivered with what was sent.
+ */
+export function miniTickerChanges(
+  market: SimulatedMarket,
+  symbols: readonly string[],
+  from: number,
+  to: number,
+): MiniTickerEvent[] {
+  const changes: MiniTickerEvent[] = [];
+  const first = Math.ceil(from / SECOND_MS) * SECOND_MS;
+  for (const symbol of symbols) {
+    if (market.profile(symbol)?.status !== 'TRADING') continue;
+    let previous = miniTickerKey(miniTickerAt(market, symbol, first - SECOND_MS));
+    for (let time = first; time <= to; time += SECOND_MS) {
+      const event = miniTickerAt(market, symbol, time);
+      const key = miniTickerKey(event);
+      if (key !== previous) changes.push(event);
+      previous = key;
+    }
+  }
+  return changes;
+}
+
 export function createFeed(market: SimulatedMarket, klineUpdateIntervalMs: number): Feed {
   const symbolOfStream = new Map<string, string>();
   for (const symbol of market.symbols)
@@ -52,8 +87,8 @@ export function createFeed(market: SimulatedMarket, klineUpdateIntervalMs: numbe
   const miniTickerData = (time: number): string | undefined => {
     const changed: MiniTickerEvent[] = [];
     for (const symbol of trading) {
-      const event = miniTickerEvent(market.ticker24h(symbol, time - 1), time);
-      const key = `${event.c}|${event.o}|${event.h}|${event.l}|${event.v}|${event.q}`;
+      const event = miniTickerAt(market, symbol, time);
+      const key = miniTickerKey(event);
       if (lastTicker.get(symbol) === key) continue;
       lastTicker.set(symbol, key);
       changed.push(event);

@@ -32,6 +32,7 @@ import {
 export { createAcceleratedClock, createRealClock, type Clock, type ClockLike } from './clock.js';
 export type { ExchangeInfoBody, ExchangeInfoSymbol } from './exchange-info.js';
 export type { RestErrorSpec, ServerShutdownOptions, SimulatorFaults } from './faults.js';
+export { miniTickerChanges } from './feed.js';
 export { createMarket, type MarketOptions, type SimulatedMarket } from './market.js';
 export type { Ticker24h } from './stats.js';
 export { DEFAULT_SYMBOLS, generatedSymbolNames, UNIVERSE_EXTRA_SYMBOLS } from './symbols.js';

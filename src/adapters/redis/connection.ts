@@ -1,0 +1,55 @@
+/**
+ * Redis connections (ioredis) with the service's fault behaviour: a command never waits for Redis
+ * to come back (no offline queue, so nothing buffers while it is down) and never waits longer than
+ * REDIS_COMMAND_TIMEOUT_MS for a slow one; the connection retries by itself with a capped backoff;
+ * an outage is logged once when it starts and once when it ends, not per failed command.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+/** Longest a command may take before it fails, in ms: a slow Redis must not stall its callers. */
+export const REDIS_COMMAND_TIMEOUT_MS = 1000;
+/** Longest wait between two reconnection attempts, in ms. */
+export const REDIS_MAX_RETRY_DELAY_MS = 2000;
+/** First wait before reconnecting, in ms; doubles up to REDIS_MAX_RETRY_DELAY_MS. */
+const REDIS_FIRST_RETRY_DELAY_MS = 50;
+/** How long a connection attempt may take, in ms. */
+const REDIS_CONNECT_TIMEOUT_MS = 2000;
+
+export interface RedisConnectionOptions {
+  /** Shown in logs and in `CLIENT LIST`. */
+  readonly name: string;
+  readonly logger: Logger;
+  /**
+   * A subscriber's SUBSCRIBE may be queued until the connection is up (ioredis re-subscribes after a
+   * reconnect by itself); a command connection fails at once instead.
+   */
+  readonly subscriber?: boolean;
+}
+
+export function createRedisConnection(url: string, options: RedisConnectionOptions): Redis {
+  const logger = options.logger.child({ redis: options.name });
+  const redis = new Redis(url, {
+    connectionName: options.name,
+    enableOfflineQueue: options.subscriber === true,
+    maxRetriesPerRequest: options.subscriber ? null : 0,
+    commandTimeout: options.subscriber ? undefined : REDIS_COMMAND_TIMEOUT_MS,
+    connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+    retryStrategy: (attempt) =>
+      Math.min(REDIS_FIRST_RETRY_DELAY_MS * 2 ** Math.min(attempt, 10), REDIS_MAX_RETRY_DELAY_MS),
+  });
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn({ err: error }, 'redis unreachable; retrying');
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('redis reachable again');
+    down = false;
+  });
+  return redis;
+}
+
+/** Whether the connection is up and ready for commands right now. */
+export const isRedisReady = (redis: Redis): boolean => redis.status === 'ready';

@@ -1,0 +1,128 @@
+/**
+ * Who ingests from Binance in this process. Alone (REDIS_URL unset) the process always does. With
+ * Redis, instances share one store and exactly one of them ingests: the holder of the lease
+ * (lease.ts). On taking the lease an instance takes a fresh fencing token from the store and builds
+ * a fresh live link whose writes carry it; the new link repairs from the last stored candle, so the
+ * minutes the previous holder missed are fetched from the exchange. On losing the lease (another
+ * holder, the store refusing the token, or a stop) the link stops and flushes what it may.
+ */
+import type { Logger } from 'pino';
+import type { LiveLinkParts } from '../market/build-live-link.js';
+import type { LiveLinkStatus } from '../market/live-link.js';
+import type { Store, WriteFence } from '../ports/store.js';
+import type { LeaseFactory, LeaseStatus } from './lease.js';
+
+/** The store's fence for ingestion writes. */
+export const INGEST_FENCE = 'ingest';
+
+export interface IngestionStatus {
+  readonly mode: 'single' | 'leased';
+  readonly role: 'ingesting' | 'standby';
+  readonly lease?: LeaseStatus;
+}
+
+export interface Ingestion {
+  start(): void;
+  stop(): Promise<void>;
+  /** Re-reads the tracked symbols now, when this instance ingests. */
+  refreshSymbols(): Promise<void>;
+  /** Symbols streamed right now (none on standby). */
+  tracked(): readonly string[];
+  /** The live link's figures, or an idle link's while on standby. */
+  status(): LiveLinkStatus;
+  ingestion(): IngestionStatus;
+}
+
+export interface IngestionDeps {
+  readonly store: Store;
+  readonly logger: Logger;
+  /** Builds a live link; with a fence, its writes carry it and `onFenced` hears a refusal. */
+  readonly build: (fence?: WriteFence, onFenced?: () => void) => LiveLinkParts;
+  /** With a lease factory, ingestion follows the lease; without, this process always ingests. */
+  readonly lease?: LeaseFactory;
+}
+
+const IDLE_STATUS: LiveLinkStatus = {
+  binance: {
+    state: 'stopped',
+    connections: 0,
+    streams: 0,
+    lastMessageAt: undefined,
+    reconnects: 0,
+    replacements: 0,
+    malformed: 0,
+    lastError: undefined,
+    outgoingSpacingMs: 0,
+  },
+  symbols: { tracked: 0, fresh: 0, stale: 0, staleSymbols: [] },
+  repair: {
+    queued: 0,
+    active: undefined,
+    repairedRanges: 0,
+    candlesStored: 0,
+    failures: 0,
+    lastError: undefined,
+    unknownSymbols: [],
+    recent: [],
+  },
+  writes: {
+    pendingCandles: 0,
+    pendingSamples: 0,
+    flushes: 0,
+    failedFlushes: 0,
+    refused: 0,
+    lastError: undefined,
+  },
+};
+
+export function createIngestion(deps: IngestionDeps): Ingestion {
+  const { store, logger } = deps;
+  let parts: LiveLinkParts | undefined;
+
+  if (!deps.lease) {
+    const single = deps.build();
+    return {
+      start: () => single.link.start(),
+      stop: () => single.link.stop(),
+      refreshSymbols: () => single.link.refreshSymbols(),
+      tracked: () => single.link.tracked(),
+      status: () => single.link.status(),
+      ingestion: () => ({ mode: 'single', role: 'ingesting' }),
+    };
+  }
+
+  const lease = deps.lease({
+    async onAcquired() {
+      const token = await store.advanceFence(INGEST_FENCE);
+      logger.info({ fence: token }, 'ingesting from Binance under the lease');
+      const next = deps.build({ name: INGEST_FENCE, token }, () =>
+        lease.lose('the store refused our fencing token'),
+      );
+      try {
+        next.link.start();
+      } catch (error) {
+        // The lease is released on a rejection; leave no half-started link behind it.
+        await next.link.stop().catch(() => undefined);
+        throw error;
+      }
+      parts = next;
+    },
+    async onLost() {
+      const stopping = parts;
+      parts = undefined;
+      // A fenced link's last flush is refused; what it held is the new holder's to repair.
+      await stopping?.link
+        .stop()
+        .catch((error: unknown) => logger.warn({ err: error }, 'live link stop failed'));
+    },
+  });
+
+  return {
+    start: () => lease.start(),
+    stop: () => lease.stop(),
+    refreshSymbols: async () => parts?.link.refreshSymbols(),
+    tracked: () => parts?.link.tracked() ?? [],
+    status: () => parts?.link.status() ?? IDLE_STATUS,
+    ingestion: () => ({ mode: 'leased', role: parts ? 'ingesting' : 'standby', lease: lease.status() }),
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * The bus port (issue 6): in-process, and over Redis pub/sub against a throwaway redis-server.
+ * Every instance hears every message, its own included; a message that is not of its channel's
+ * shape (another program on the channel) is ignored and counted; while Redis is down a message is
+ * dropped and counted, never queued, and subscriptions come back by themselves.
+ */
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryBus } from '../src/adapters/memory/bus.js';
+import { DEFAULT_BUS_PREFIX, createRedisBus } from '../src/adapters/redis/bus.js';
+import { createRedisConnection } from '../src/adapters/redis/connection.js';
+import type { PriceQuote } from '../src/domain/price.js';
+import type { Bus, BusChannel, BusMessages } from '../src/ports/bus.js';
+import { startRedisServer, type RedisServer } from './helpers/redis-server.js';
+import { waitUntil } from './helpers/service-checks.js';
+
+const logger = pino({ level: 'silent' });
+
+const QUOTE: PriceQuote = {
+  symbol: 'BTCUSDT',
+  price: '97000.01',
+  timestamp: 1_767_225_600_000,
+  open24h: '96000.00',
+  high24h: '98000.00',
+  low24h: '95000.00',
+  volume24h: '1234.5',
+  quoteVolume24h: '119000000.5',
+};
+
+function listen<C extends BusChannel>(bus: Bus, channel: C): BusMessages[C][] {
+  const heard: BusMessages[C][] = [];
+  bus.subscribe(channel, (message) => heard.push(message));
+  return heard;
+}
+
+describe('in-process bus', () => {
+  it('delivers every message to every subscriber, in order, after the publishing call returns', async () => {
+    const bus = createMemoryBus();
+    const first = listen(bus, 'symbols');
+    const second = listen(bus, 'symbols');
+    bus.publish('symbols', { changed: ['BTCUSDT'] });
+    bus.publish('symbols', { changed: ['ETHUSDT'] });
+    expect(first).toEqual([]); // as a remote message would, it arrives later
+    await Promise.resolve();
+    expect(first).toEqual([{ changed: ['BTCUSDT'] }, { changed: ['ETHUSDT'] }]);
+    expect(second).toEqual(first);
+    await bus.close();
+  });
+});
+
+describe('bus over Redis pub/sub', () => {
+  let redis: RedisServer;
+  const buses: Bus[] = [];
+  const connections: Redis[] = [];
+  const busOnRedis = (): Bus => {
+    const publisher = createRedisConnection(redis.url, { name: 'publisher', logger });
+    const subscriber = createRedisConnection(redis.url, { name: 'subscriber', logger, subscriber: true });
+    connections.push(publisher, subscriber);
+    const bus = createRedisBus({ publisher, subscriber, logger });
+    buses.push(bus);
+    return bus;
+  };
+  /** Subscriptions are live once Redis counts a subscriber on the channel for each bus. */
+  const subscribed = async (channel: BusChannel, count: number) => {
+    const probe = new Redis(redis.url);
+    try {
+      await waitUntil(
+        `${count} subscribers on ${channel}`,
+        async () => {
+          const [, subscribers] = (await probe.pubsub('NUMSUB', DEFAULT_BUS_PREFIX + channel)) as [
+            string,
+            number,
+          ];
+          return subscribers >= count;
+        },
+        5000,
+      );
+    } finally {
+      probe.disconnect();
+    }
+  };
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    for (const bus of buses) await bus.close();
+    for (const connection of connections) connection.disconnect();
+    await redis.stop();
+  });
+
+  it('delivers one instance’s messages to every instance, its own included, in order', async () => {
+    const a = busOnRedis();
+    const b = busOnRedis();
+    const onA = listen(a, 'prices');
+    const onB = listen(b, 'prices');
+    await subscribed('prices', 2);
+    const later = { ...QUOTE, timestamp: QUOTE.timestamp + 1000, price: '97001.00' };
+    a.publish('prices', { quotes: [QUOTE] });
+    a.publish('prices', { quotes: [later] });
+    await waitUntil('both heard both', async () => onA.length === 2 && onB.length === 2, 5000);
+    expect(onB).toEqual([{ quotes: [QUOTE] }, { quotes: [later] }]);
+    expect(onA).toEqual(onB);
+    expect(a.stats()).toMatchObject({ published: 2, received: 2, dropped: 0 });
+  });
+
+  it('ignores and counts a message not of its channel’s shape, and goes on with the next', async () => {
+    const bus = busOnRedis();
+    const heard = listen(bus, 'sessions');
+    let symbolsHeard = 0;
+    bus.subscribe('symbols', () => symbolsHeard++);
+    await subscribed('sessions', 1);
+    await subscribed('symbols', 1);
+    const stranger = new Redis(redis.url);
+    try {
+      // Another program on the same channels: not JSON, the wrong shape, a hostile payload.
+      await stranger.publish(`${DEFAULT_BUS_PREFIX}sessions`, 'not json');
+      await stranger.publish(`${DEFAULT_BUS_PREFIX}sessions`, JSON.stringify({ closedOpenTime: 'soon' }));
+      await stranger.publish(`${DEFAULT_BUS_PREFIX}symbols`, JSON.stringify({ changed: 'BTCUSDT' }));
+      await stranger.publish(
+        `${DEFAULT_BUS_PREFIX}prices`,
+        JSON.stringify({ quotes: [{ ...QUOTE, price: { $gt: '' } }] }),
+      );
+      await stranger.publish(
+        `${DEFAULT_BUS_PREFIX}sessions`,
+        JSON.stringify({ closedOpenTime: 1_767_225_600_000 }),
+      );
+    } finally {
+      stranger.disconnect();
+    }
+    await waitUntil('the valid message heard', async () => heard.length === 1, 5000);
+    expect(heard).toEqual([{ closedOpenTime: 1_767_225_600_000 }]);
+    expect(symbolsHeard).toBe(0);
+    expect(bus.stats().malformed).toBe(3);
+  });
+
+  it('drops and counts what is published while Redis is down, and hears again once it is back', async () => {
+    const bus = busOnRedis();
+    const heard = listen(bus, 'symbols');
+    await subscribed('symbols', 1);
+    await redis.kill();
+    await waitUntil('unhealthy', async () => !bus.healthy(), 5000);
+    bus.publish('symbols', { changed: ['LOSTUSDT'] });
+    expect(bus.stats().dropped).toBe(1);
+    await redis.start();
+    await waitUntil('healthy again', async () => bus.healthy(), 10_000);
+    // Re-subscribed by itself after the reconnect: published until heard, as the subscriber
+    // connection may come back a moment after the publisher.
+    await waitUntil(
+      'heard after the outage',
+      async () => {
+        bus.publish('symbols', { changed: ['BACKUSDT'] });
+        return heard.length > 0;
+      },
+      10_000,
+    );
+    expect(heard[0]).toEqual({ changed: ['BACKUSDT'] });
+    expect(heard.some(({ changed }) => changed.includes('LOSTUSDT'))).toBe(false);
+  }, 30_000);
+});
