@@ -21,14 +21,11 @@ import { createStreamClient, klineStream } from '../src/binance/stream-client.js
 import type { WireMiniTicker } from '../src/binance/wire.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
 import { SECOND_MS } from '../src/domain/price.js';
-import { createSessionCalendar } from '../src/domain/session-calendar.js';
-import { buildApp } from '../src/http/build-app.js';
-import { createCandleReader } from '../src/market/candles.js';
 import { createIngest } from '../src/market/ingest.js';
 import { createLiveState } from '../src/market/live-state.js';
-import { createPriceReader } from '../src/market/prices.js';
 import { createWriteBuffer, FLUSH_INTERVAL_MS } from '../src/market/write-buffer.js';
 import { fmt, line, summarize } from './stats.js';
+import { buildLiveApp } from './live-app.js';
 
 /** Binance spot USDT symbols the service tracks. */
 const SYMBOL_COUNT = 242;
@@ -406,32 +403,9 @@ interface Sample {
 
 async function benchReadableLatency(dir: string): Promise<void> {
   const board = createTickerBoard(11);
-  const store = new SqliteStore({ path: join(dir, 'latency.db') });
-  // The route answers 404 for a symbol the store does not know.
-  await store.insertSymbolsIfMissing(
-    board.symbols.map((symbol) => ({
-      symbol,
-      baseAsset: symbol.slice(0, -'USDT'.length),
-      quoteAsset: 'USDT',
-      status: 'TRADING',
-      isActive: true,
-    })),
-  );
-  const liveState = createLiveState();
-  const buffer = createWriteBuffer({ store, logger });
-  const ingest = createIngest({ liveState, buffer });
-  const now = Date.now;
-  const app = await buildApp({
-    logger,
-    store,
-    candles: createCandleReader({
-      store,
-      calendar: createSessionCalendar({ hours: [1, 5, 9, 13, 17, 21], timeZone: 'UTC' }),
-      now,
-    }),
-    prices: createPriceReader({ store, now, live: liveState }),
-    version: 'bench',
-    now,
+  const { app, ingest, buffer, liveState } = await buildLiveApp({
+    dbPath: join(dir, 'latency.db'),
+    symbols: board.symbols,
   });
   const exchange = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   // Subscribed at once: the server starts listening in its constructor.

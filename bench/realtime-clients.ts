@@ -1,22 +1,30 @@
 /**
- * Child process of bench/realtime.ts: many socket.io clients in one process. Each connects over
- * WebSocket only, subscribes to its 10 symbols and, while a measuring window is open, counts every
- * `price_update` and samples its latency, Date.now() at receipt minus the update's `timestamp` (the
- * server's Date.now() at the frame's arrival: same machine, same clock). Talks to the parent over
- * IPC only.
+ * Child process of bench/realtime.ts: many Socket.IO clients in one process, kept light so that
+ * the load generator does not starve the server it measures on a small machine. Each client is a
+ * bare `ws` WebSocket speaking the Socket.IO wire protocol itself (Engine.IO v4 packets: `0` open,
+ * `2` ping answered by `3`, `4` message; Socket.IO v5 inside: `0` connect, `2` event, `3` ack), so a
+ * `price_update` costs a prefix check and the `timestamp` read out of its text, not a JSON parse and
+ * an event emitter. The integration tests use the real socket.io-client; this only counts.
+ *
+ * Each client subscribes to its symbols (with acks) and, while a measuring window is open, counts
+ * every `price_update` and samples its latency: Date.now() at receipt minus the update's
+ * `timestamp` (the server's Date.now() at the frame's arrival: same machine, same clock). Talks to
+ * the parent over IPC only.
  */
-import { io as connect, type Socket } from 'socket.io-client';
-import type { PriceUpdate } from '../src/realtime/events.js';
+import { WebSocket } from 'ws';
 import type { ClientsToParent, ParentToClients } from './realtime.js';
 
 /** Clients connecting at once: more and the server's accept queue makes handshakes time out. */
 const CONNECT_CONCURRENCY = 200;
-const CONNECT_TIMEOUT_MS = 20_000;
-const ACK_TIMEOUT_MS = 20_000;
+/** A client that has not opened, connected and had every subscribe acknowledged by then fails. */
+const SETUP_TIMEOUT_MS = 30_000;
+
+const PRICE_UPDATE_PREFIX = '42["price_update",';
+const TIMESTAMP_KEY = '"timestamp":';
 
 const send = (message: ClientsToParent): void => void process.send?.(message);
 
-let sockets: Socket[] = [];
+let sockets: WebSocket[] = [];
 let measuring = false;
 let received = 0;
 let disconnects = 0;
@@ -25,9 +33,11 @@ let reservoir: number[] = [];
 let window: { cpu: NodeJS.CpuUsage; at: number } | undefined;
 
 /** Uniform reservoir sampling (algorithm R) of every receipt's latency while measuring. */
-function onUpdate(update: PriceUpdate): void {
+function onUpdate(text: string): void {
   if (!measuring) return;
-  const ms = Date.now() - update.timestamp;
+  const key = text.indexOf(TIMESTAMP_KEY, PRICE_UPDATE_PREFIX.length);
+  if (key < 0) return;
+  const ms = Date.now() - Number.parseInt(text.slice(key + TIMESTAMP_KEY.length, key + 40), 10);
   received++;
   if (reservoir.length < reservoirCap) reservoir.push(ms);
   else {
@@ -36,29 +46,58 @@ function onUpdate(update: PriceUpdate): void {
   }
 }
 
-async function openClient(url: string, symbols: readonly string[]): Promise<Socket> {
-  const socket = connect(url, {
-    transports: ['websocket'],
-    forceNew: true,
-    reconnection: false,
-    timeout: CONNECT_TIMEOUT_MS,
+/** Opens one client and resolves once every subscription is acknowledged with success. */
+function openClient(socketUrl: string, symbols: readonly string[]): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(socketUrl, { perMessageDeflate: false });
+    let acked = 0;
+    let ready = false;
+    const timer = setTimeout(() => fail(new Error('setup timed out')), SETUP_TIMEOUT_MS);
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      ws.terminate();
+      reject(error);
+    };
+    ws.on('error', (error) => {
+      if (!ready) fail(error);
+    });
+    ws.on('close', () => {
+      if (ready) disconnects++;
+      else fail(new Error('closed during setup'));
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) return;
+      const text = data.toString();
+      if (text.startsWith(PRICE_UPDATE_PREFIX)) return onUpdate(text);
+      switch (text[0]) {
+        case '0': // Engine.IO open: connect to the default namespace
+          ws.send('40');
+          return;
+        case '2': // Engine.IO ping
+          ws.send('3');
+          return;
+        case '4':
+          if (text[1] === '0') {
+            // Socket.IO connect accepted: subscribe, ack ids 0..n-1
+            symbols.forEach((symbol, id) => ws.send(`42${id}${JSON.stringify(['subscribe', { symbol }])}`));
+          } else if (text[1] === '3' && !ready) {
+            if (!text.includes('"success":true')) return fail(new Error(`subscribe refused: ${text}`));
+            if (++acked === symbols.length) {
+              ready = true;
+              clearTimeout(timer);
+              resolve(ws);
+            }
+          } else if (text[1] === '4') fail(new Error(`connect refused: ${text}`));
+          return;
+      }
+    });
   });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  socket.on('price_update', onUpdate);
-  socket.on('disconnect', () => void disconnects++);
-  const acks = (await Promise.all(
-    symbols.map((symbol) => socket.timeout(ACK_TIMEOUT_MS).emitWithAck('subscribe', { symbol })),
-  )) as { success?: boolean }[];
-  if (!acks.every((ack) => ack.success)) throw new Error('a subscribe failed');
-  return socket;
 }
 
 async function connectAll(message: Extract<ParentToClients, { type: 'connect' }>): Promise<void> {
   const started = performance.now();
-  const { url, first, count, perClient, symbols } = message;
+  const { first, count, perClient, symbols } = message;
+  const socketUrl = `${message.url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
   reservoirCap = message.reservoir;
   let failed = 0;
   let firstError: string | undefined;
@@ -73,7 +112,7 @@ async function connectAll(message: Extract<ParentToClients, { type: 'connect' }>
         (_, j) => symbols[(index * perClient + j) % symbols.length]!,
       );
       try {
-        sockets.push(await openClient(url, mine));
+        sockets.push(await openClient(socketUrl, mine));
       } catch (error) {
         failed++;
         firstError ??= error instanceof Error ? error.message : String(error);

@@ -3,30 +3,21 @@
  * and RSS are its own. `argv[2]` picks it: `app` is the real app (buildApp with the Socket.IO
  * gateway) on a SQLite file, fed through the real decodeFrame → ingest → live state → broadcaster
  * path by a synthetic `!miniTicker@arr` frame of every symbol each second; `bare` is a plain
- * socket.io server that joins the same rooms and emits the same `price_update` payloads itself,
- * `volatile` like the gateway; `bare-all` the same without `volatile`.
+ * socket.io server that joins the same rooms and emits the same `price_update` payloads itself;
+ * `bare-volatile` the same emitted `volatile`.
  * Either way the update's `timestamp` is the server's Date.now() when the frame arrives, so a client
  * on the same machine can compute arrival → receipt. Talks to the parent over IPC only.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { Server } from 'socket.io';
-import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { decodeFrame, MINI_TICKER_ARRAY_STREAM } from '../src/binance/decode.js';
 import { combinedFrame, formatUnits8 } from '../src/binance/simulator/wire.js';
 import type { WireMiniTicker } from '../src/binance/wire.js';
-import type { PriceSample } from '../src/domain/price.js';
-import { createSessionCalendar } from '../src/domain/session-calendar.js';
-import { buildApp } from '../src/http/build-app.js';
-import { createCandleReader } from '../src/market/candles.js';
-import { createIngest } from '../src/market/ingest.js';
-import { createLiveState } from '../src/market/live-state.js';
-import { createPriceReader } from '../src/market/prices.js';
-import { createWriteBuffer } from '../src/market/write-buffer.js';
 import type { PriceUpdate } from '../src/realtime/events.js';
 import type { ParentToServer, ServerToParent } from './realtime.js';
+import { buildLiveApp } from './live-app.js';
 
 /** The service's defaults (SPEC section 3): one update per symbol per second, an hour of history. */
 const BROADCAST_INTERVAL_MS = 1000;
@@ -38,8 +29,8 @@ const RSS_SAMPLE_MS = 100;
 const mode = process.argv[2];
 const dir = process.argv[3];
 const symbols = (process.argv[4] ?? '').split(',');
-if ((mode !== 'app' && mode !== 'bare' && mode !== 'bare-all') || !dir || symbols.length === 0) {
-  throw new Error('usage: realtime-server.ts app|bare|bare-all <dir> <symbols,...>');
+if ((mode !== 'app' && mode !== 'bare' && mode !== 'bare-volatile') || !dir || symbols.length === 0) {
+  throw new Error('usage: realtime-server.ts app|bare|bare-volatile <dir> <symbols,...>');
 }
 
 const send = (message: ServerToParent): void => void process.send?.(message);
@@ -104,49 +95,13 @@ interface Running {
 }
 
 async function startApp(): Promise<Running> {
-  const logger = pino({ level: 'silent' });
-  const store = new SqliteStore({ path: join(dir!, 'market.db') });
-  await store.insertSymbolsIfMissing(
-    symbols.map((symbol) => ({
-      symbol,
-      baseAsset: symbol.slice(0, -'USDT'.length),
-      quoteAsset: 'USDT',
-      status: 'TRADING',
-      isActive: true,
-    })),
-  );
-  const liveState = createLiveState();
-  const buffer = createWriteBuffer({ store, logger });
-  const listeners = new Set<(samples: readonly PriceSample[]) => void>();
-  const ingest = createIngest({
-    liveState,
-    buffer,
-    onSamples: (samples) => {
-      for (const listener of listeners) listener(samples);
-    },
-  });
-  const now = Date.now;
-  const app = await buildApp({
-    logger,
-    store,
-    candles: createCandleReader({
-      store,
-      calendar: createSessionCalendar({ hours: [1, 5, 9, 13, 17, 21], timeZone: 'UTC' }),
-      now,
-    }),
-    prices: createPriceReader({ store, now, live: liveState }),
-    version: 'bench',
-    now,
+  const { app, ingest, buffer } = await buildLiveApp({
+    dbPath: join(dir!, 'market.db'),
+    symbols,
     realtime: {
       broadcastIntervalMs: BROADCAST_INTERVAL_MS,
       historyOnSubscribeMs: HISTORY_ON_SUBSCRIBE_MS,
       corsOrigins: ['*'],
-      samples: {
-        onSamples: (listener) => {
-          listeners.add(listener);
-          return () => listeners.delete(listener);
-        },
-      },
     },
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -173,7 +128,7 @@ async function startApp(): Promise<Running> {
   };
 }
 
-/** `volatile` as the gateway sends; without it, every update reaches every subscriber. */
+/** Every update to every subscriber; with `volatile`, socket.io drops those a busy socket cannot take. */
 async function startBare(volatile: boolean): Promise<Running> {
   const http = createServer();
   const io = new Server(http, { path: '/socket.io', serveClient: false });
@@ -223,7 +178,7 @@ const rssTimer = setInterval(() => {
   maxRss = Math.max(maxRss, process.memoryUsage.rss());
 }, RSS_SAMPLE_MS);
 
-const running = mode === 'app' ? await startApp() : await startBare(mode === 'bare');
+const running = mode === 'app' ? await startApp() : await startBare(mode === 'bare-volatile');
 let window: { cpu: NodeJS.CpuUsage; at: number } | undefined;
 
 process.on('message', (message: ParentToServer) => {

@@ -5,7 +5,8 @@
  * the service to receipt by the client, server CPU and RSS. The server under test is the real app
  * (buildApp with the gateway, SQLite store, a `!miniTicker@arr` frame of all 242 symbols each second
  * through decodeFrame → ingest → live state → broadcaster); the baseline is a bare socket.io server
- * emitting the same `price_update` payloads to the same rooms with `volatile`, in the same run.
+ * emitting the same `price_update` payloads to the same rooms, in the same run. The clients are
+ * light (realtime-clients.ts) so the load generator takes as little of the shared cores as it can.
  *
  * Each server runs alone in a child process (realtime-server.ts), so `process.cpuUsage()` deltas
  * and RSS are the server's alone; the clients run in CLIENT_PROCESSES other children
@@ -63,16 +64,21 @@ export type ClientsToParent =
 
 const SYMBOL_COUNT = 242;
 const SUBSCRIPTIONS_PER_CLIENT = 10;
-const CLIENT_COUNTS = [1000, 5000];
+/**
+ * `BENCH_REALTIME_PROFILE=<dir>` writes each server's V8 CPU profile there (`--cpu-prof`) and runs
+ * the target client count only: how the figures below were traced to the kernel's send path.
+ */
+const PROFILE_DIR = process.env.BENCH_REALTIME_PROFILE;
+const CLIENT_COUNTS = PROFILE_DIR ? [5000] : [1000, 5000];
 const STRETCH_CLIENTS = 10_000;
 const CLIENT_PROCESSES = 2;
 /**
- * The runs at each client count. `bare` (volatile, as the gateway emits) is the baseline; since a
- * volatile packet is dropped while the socket's previous write is in flight, a burst of a client's
- * 10 updates mostly reaches it once, so `bare-all` (no volatile) shows the same deliveries' cost.
+ * The runs at each client count. `bare` is the baseline. `bare-volatile` shows why the gateway does
+ * not emit `volatile`: a volatile packet is dropped while the socket's previous write is in flight,
+ * so of a client's burst of 10 updates mostly one arrives.
  */
 const RUNS: Record<'main' | 'stretch', readonly Mode[]> = {
-  main: ['app', 'bare', 'bare-all'],
+  main: ['app', 'bare', 'bare-volatile'],
   stretch: ['app', 'bare'],
 };
 const WARMUP_MS = 3000;
@@ -93,16 +99,20 @@ const TARGET_CPU_RATIO = 2;
 const TARGET_RSS = 1024 * 1024 * 1024;
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./realtime-server.ts', import.meta.url));
-const CLIENTS_SCRIPT = fileURLToPath(new URL('./realtime-clients.ts', import.meta.url));
+export const CLIENTS_SCRIPT = fileURLToPath(new URL('./realtime-clients.ts', import.meta.url));
 const MiB = 1024 * 1024;
 const verdict = (met: boolean, target: string) => (met ? `meets ${target}` : `MISSES ${target}`);
 const count = (value: number) => value.toLocaleString('en-US');
 
 // ---- children ---------------------------------------------------------------------------------
 
-function spawn(script: string, args: readonly string[]): ChildProcess {
+export function spawn(script: string, args: readonly string[]): ChildProcess {
   return fork(script, args, {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(PROFILE_DIR && script === SERVER_SCRIPT ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+    ],
     // Their stdout would mix with the figures; errors still show.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -147,7 +157,7 @@ const askServer = <T extends ServerToParent['type']>(
   timeoutMs = REPLY_TIMEOUT_MS,
 ) => request<ServerToParent, T>(child, type, message, timeoutMs);
 
-const askClients = <T extends ClientsToParent['type']>(
+export const askClients = <T extends ClientsToParent['type']>(
   child: ChildProcess,
   type: T,
   message?: ParentToClients,
@@ -158,7 +168,7 @@ const askClients = <T extends ClientsToParent['type']>(
  * Asks the child to stop (`stop`, or else by closing its IPC channel, on which it exits), then kills
  * it if it has not exited within `graceMs`.
  */
-async function finish(child: ChildProcess, stop: object | undefined, graceMs = 5000): Promise<void> {
+export async function finish(child: ChildProcess, stop: object | undefined, graceMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   if (child.connected) {
@@ -174,13 +184,8 @@ async function finish(child: ChildProcess, stop: object | undefined, graceMs = 5
 
 // ---- one measured run -------------------------------------------------------------------------
 
-/** The app; a bare socket.io server emitting `volatile` (the baseline) or plainly (every update). */
-type Mode = 'app' | 'bare' | 'bare-all';
-const MODE_NAMES: Record<Mode, string> = {
-  app: 'app',
-  bare: 'bare',
-  'bare-all': 'bare-all',
-};
+/** The app; a bare socket.io server emitting plainly (the baseline) or `volatile`. */
+type Mode = 'app' | 'bare' | 'bare-volatile';
 
 interface RunResult {
   readonly mode: Mode;
@@ -288,7 +293,7 @@ async function measureRun(
 // ---- printing ---------------------------------------------------------------------------------
 
 function printRun(result: RunResult): void {
-  const name = MODE_NAMES[result.mode];
+  const name = result.mode;
   const expected = result.connected * SUBSCRIPTIONS_PER_CLIENT;
   const setup =
     `${count(result.connected)} of ${count(result.clients)} in ${fmt(result.connectMs / 1000, 1)} s` +
@@ -315,17 +320,15 @@ function printRun(result: RunResult): void {
   );
 }
 
-function printComparison(app: RunResult, bare: RunResult, bareAll: RunResult | undefined): void {
+function printComparison(app: RunResult, bare: RunResult): void {
   const targeted = app.clients === TARGET_CLIENTS;
-  for (const base of bareAll ? [bare, bareAll] : [bare]) {
-    const cpuRatio = app.serverCpuUsPerUpdate / base.serverCpuUsPerUpdate;
-    line(
-      `  app / ${MODE_NAMES[base.mode]}: CPU per update, p99, updates/s`,
-      `${fmt(cpuRatio, 2)}x` +
-        (targeted ? ` (${verdict(cpuRatio <= TARGET_CPU_RATIO, `<= ${TARGET_CPU_RATIO}x`)})` : '') +
-        `, ${fmt(app.p99 / base.p99, 2)}x, ${fmt(app.deliveredPerSecond / base.deliveredPerSecond, 2)}x`,
-    );
-  }
+  const cpuRatio = app.serverCpuUsPerUpdate / bare.serverCpuUsPerUpdate;
+  line(
+    '  app / bare: CPU per update, p99, updates/s',
+    `${fmt(cpuRatio, 2)}x` +
+      (targeted ? ` (${verdict(cpuRatio <= TARGET_CPU_RATIO, `<= ${TARGET_CPU_RATIO}x`)})` : '') +
+      `, ${fmt(app.p99 / bare.p99, 2)}x, ${fmt(app.deliveredPerSecond / bare.deliveredPerSecond, 2)}x`,
+  );
   if (targeted) {
     line(
       `  app at ${count(TARGET_CLIENTS)} clients: targets`,
@@ -353,8 +356,8 @@ export async function benchRealtime(): Promise<void> {
       `machine: ${availableParallelism()} cores shared by server and clients`,
       `server, clients in ${CLIENT_PROCESSES} processes`,
     );
-    line('bare: socket.io alone, same rooms and payloads, volatile', 'the baseline');
-    line('bare-all: the same without volatile', 'every update delivered');
+    line('bare: socket.io alone, same rooms and payloads', 'the baseline');
+    line('bare-volatile: the same, emitted volatile', 'drops most of a burst');
     const counts = [...CLIENT_COUNTS];
     for (let i = 0; i < counts.length; i++) {
       const clients = counts[i]!;
@@ -368,10 +371,10 @@ export async function benchRealtime(): Promise<void> {
           printRun(result);
         }
       } catch (error) {
-        line(`  not measured (${MODE_NAMES[mode]} run failed)`, String(error));
+        line(`  not measured (${mode} run failed)`, String(error));
       }
       const { app, bare } = results;
-      if (app && bare) printComparison(app, bare, results['bare-all']);
+      if (app && bare) printComparison(app, bare);
       if (clients === TARGET_CLIENTS) {
         const elapsed = performance.now() - started;
         const reasons = [
