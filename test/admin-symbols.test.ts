@@ -176,6 +176,30 @@ describe('admin symbol routes', () => {
     expect(given.body.data).toMatchObject({ symbol: 'FOOBAR', baseAsset: 'FOO', quoteAsset: 'BAR' });
   });
 
+  it('reads the missing asset from the name around the given one, and refuses assets that do not spell the symbol', async () => {
+    for (const [body, base, quote] of [
+      [{ symbol: 'FOOBAR', quoteAsset: 'BAR' }, 'FOO', 'BAR'],
+      [{ symbol: 'FOOBAZ', baseAsset: 'fo' }, 'FO', 'OBAZ'],
+      [{ symbol: 'ETHUSDT' }, 'ETH', 'USDT'],
+    ] as const) {
+      const created = await call<SymbolJson>(t.app, 'POST', '/symbols', { token: admin, body });
+      expect(created.status, JSON.stringify(body)).toBe(201);
+      expect(created.body.data).toMatchObject({ symbol: body.symbol, baseAsset: base, quoteAsset: quote });
+    }
+    for (const [body, path] of [
+      [{ symbol: 'SOLUSDT', quoteAsset: 'BTC' }, 'quoteAsset'],
+      [{ symbol: 'SOLUSDT', baseAsset: 'ETH' }, 'baseAsset'],
+      [{ symbol: 'SOLUSDT', baseAsset: 'SOLUSDT' }, 'baseAsset'],
+      [{ symbol: 'SOLUSDT', quoteAsset: 'SOLUSDT' }, 'quoteAsset'],
+      [{ symbol: 'SOLUSDT', baseAsset: 'SO', quoteAsset: 'USDT' }, 'quoteAsset'],
+    ] as const) {
+      const refused = await call(t.app, 'POST', '/symbols', { token: admin, body });
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect(refused.body.errorSources?.map((issue) => issue.path)).toEqual([path]);
+    }
+    expect(await t.store.getSymbol('SOLUSDT')).toBeUndefined();
+  });
+
   it('names a too-long symbol once, alone or in a bulk list', async () => {
     const long = `${'A'.repeat(40)}USDT`;
     const single = await call(t.app, 'POST', '/symbols', { token: admin, body: { symbol: long } });

@@ -26,21 +26,29 @@ const asset = z.string().trim().toUpperCase().regex(ASSET_PATTERN, 'must be an a
 const symbolBody = z
   .strictObject({
     symbol: symbolName,
-    baseAsset: asset.optional().describe('default: read from the symbol by its known quote suffix'),
+    baseAsset: asset
+      .optional()
+      .describe('default: the symbol without its quote asset; must begin the symbol'),
     quoteAsset: asset
       .optional()
-      .describe('default: the longest known quote suffix (USDT, BTC, …); required when none ends the symbol'),
+      .describe(
+        'default: the symbol without its base asset, else the longest known quote suffix (USDT, BTC, …); must end the symbol',
+      ),
     isActive: z.boolean().default(true),
   })
-  .superRefine(({ symbol, quoteAsset }, ctx) => {
+  .superRefine(({ symbol, baseAsset, quoteAsset }, ctx) => {
+    // A Binance symbol is its base asset followed by its quote asset: what is given must spell it.
+    const issue = (path: 'baseAsset' | 'quoteAsset', message: string): void =>
+      ctx.addIssue({ code: 'custom', path: [path], message });
+    if (baseAsset !== undefined && !(symbol.startsWith(baseAsset) && symbol !== baseAsset))
+      issue('baseAsset', 'must begin the symbol, with a quote asset after it');
+    else if (quoteAsset !== undefined && !(symbol.endsWith(quoteAsset) && symbol !== quoteAsset))
+      issue('quoteAsset', 'must end the symbol, with a base asset before it');
+    else if (baseAsset !== undefined && quoteAsset !== undefined && baseAsset + quoteAsset !== symbol)
+      issue('quoteAsset', 'must be the rest of the symbol after the base asset');
     // A quote asset that can be neither given nor read from the name would be stored as "".
-    if (quoteAsset === undefined && splitSymbol(symbol).quoteAsset === '') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['quoteAsset'],
-        message: 'must be given: no known quote asset ends the symbol',
-      });
-    }
+    else if (baseAsset === undefined && quoteAsset === undefined && splitSymbol(symbol).quoteAsset === '')
+      issue('quoteAsset', 'must be given: no known quote asset ends the symbol');
   });
 
 /**
@@ -73,12 +81,13 @@ const activationBody = z.strictObject({ isActive: z.boolean() });
 
 type SymbolInput = z.infer<typeof symbolBody>;
 
+/** The assets of a checked body (symbolBody): the ones given, the other one the rest of the name. */
 function toNewSymbol({ symbol, baseAsset, quoteAsset, isActive }: SymbolInput): NewSymbol {
-  const parts = splitSymbol(symbol);
+  const quote = quoteAsset ?? (baseAsset ? symbol.slice(baseAsset.length) : splitSymbol(symbol).quoteAsset);
   return {
     symbol,
-    baseAsset: baseAsset ?? parts.baseAsset,
-    quoteAsset: quoteAsset ?? parts.quoteAsset,
+    baseAsset: baseAsset ?? symbol.slice(0, symbol.length - quote.length),
+    quoteAsset: quote,
     status: ADMIN_SYMBOL_STATUS,
     isActive,
   };
