@@ -276,7 +276,7 @@ describe('the signing secret and the admin account at start', () => {
     expect(answer.body.data.user).toMatchObject({ email: 'root@example.com', role: 'admin' });
   });
 
-  it('raises an existing account to admin at start and leaves its password alone', async () => {
+  it('makes an account someone registered with the admin email admin only with ADMIN_PASSWORD', async () => {
     const path = join(dir, 'raise-admin.db');
     const first = await createTestApp({ path }); // closed here, before the second opens the file
     const registered = await registerUser(first.app, {
@@ -290,12 +290,22 @@ describe('the signing secret and the admin account at start', () => {
       path,
       auth: { jwtSecret: TEST_JWT_SECRET, admin: { email: 'ops@example.com', password: 'env-password' } },
     });
-    const stillOriginal = await login(t.app, 'ops@example.com', 'original-password');
-    expect(stillOriginal.status).toBe(200);
-    expect(stillOriginal.body.data.user).toMatchObject({ id: registered.user.id, role: 'admin' });
-    expect((await login(t.app, 'ops@example.com', 'env-password', '10.9.0.1')).status).toBe(401);
-    // The role is read from the store on every request: the old user-role token now acts as admin.
-    expect((await me(t, registered.accessToken)).body.data.role).toBe('admin');
+    // The registrant's own password no longer opens the admin account; ADMIN_PASSWORD does.
+    expect((await login(t.app, 'ops@example.com', 'original-password')).status).toBe(401);
+    const asAdmin = await login(t.app, 'ops@example.com', 'env-password', '10.9.0.1');
+    expect(asAdmin.status).toBe(200);
+    expect(asAdmin.body.data.user).toMatchObject({ id: registered.user.id, role: 'admin' });
+    await t.app.close();
+
+    // A restart with the same variables finds the account as it should be and leaves it so.
+    const again = await open({
+      path,
+      auth: { jwtSecret: TEST_JWT_SECRET, admin: { email: 'ops@example.com', password: 'env-password' } },
+    });
+    expect((await login(again.app, 'ops@example.com', 'env-password')).body.data.user).toMatchObject({
+      id: registered.user.id,
+      role: 'admin',
+    });
   });
 
   it('writes no password, hash or token into a log line', async () => {

@@ -261,11 +261,19 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         );
       });
 
-      it("changes a user's role and leaves an unknown id alone", async () => {
+      it("changes a user's role and password hash, only those given, and leaves an unknown id alone", async () => {
         const created = await store.createUser(user);
-        expect(await store.setUserRole(created.id, 'admin')).toEqual({ ...created, role: 'admin' });
-        expect((await store.findUserById(created.id))?.role).toBe('admin');
-        expect(await store.setUserRole('no-such-id', 'admin')).toBeUndefined();
+        expect(await store.updateUser(created.id, { role: 'admin' })).toEqual({ ...created, role: 'admin' });
+        expect(await store.updateUser(created.id, { passwordHash: 'other-hash' })).toEqual({
+          ...created,
+          role: 'admin',
+          passwordHash: 'other-hash',
+        });
+        expect(await store.findUserById(created.id)).toMatchObject({
+          role: 'admin',
+          passwordHash: 'other-hash',
+        });
+        expect(await store.updateUser('no-such-id', { role: 'admin' })).toBeUndefined();
       });
 
       it('keeps the first value of a setting so that instances agree', async () => {

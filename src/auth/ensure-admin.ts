@@ -1,8 +1,9 @@
 /**
- * ADMIN_EMAIL and ADMIN_PASSWORD at start (SPEC section 3). The account is created with role
- * `admin` when it is missing; when it exists its role is raised to `admin` and its password is
- * left alone, so a password changed after the first start is not reset by every restart and the
- * variables never silently overwrite a credential.
+ * ADMIN_EMAIL and ADMIN_PASSWORD at start (SPEC section 3: "an admin account with them is
+ * ensured"). The account is created with role `admin` when it is missing. When it exists, its role
+ * is raised to `admin` and its password set to ADMIN_PASSWORD unless it already is that one: no
+ * route changes a password, so an account holding another one was registered by someone else
+ * (anyone may register any email), who must not become admin with a password of their own.
  */
 import type { Logger } from 'pino';
 import { ConflictError } from '../domain/errors.js';
@@ -20,8 +21,8 @@ export interface AdminAccount {
 
 export async function ensureAdmin(
   deps: {
-    store: Pick<Store, 'createUser' | 'findUserByEmail' | 'setUserRole'>;
-    passwords: Pick<PasswordHasher, 'hash'>;
+    store: Pick<Store, 'createUser' | 'findUserByEmail' | 'updateUser'>;
+    passwords: Pick<PasswordHasher, 'hash' | 'verify'>;
     logger: Pick<Logger, 'info'>;
   },
   admin: AdminAccount,
@@ -46,8 +47,14 @@ export async function ensureAdmin(
       if (!existing) throw error;
     }
   }
-  if (existing.role !== 'admin') {
-    await store.setUserRole(existing.id, 'admin');
-    logger.info({ email }, 'existing account raised to admin; its password is unchanged');
-  }
+  const passwordHolds = await passwords.verify(existing.passwordHash, admin.password);
+  if (existing.role === 'admin' && passwordHolds) return;
+  await store.updateUser(existing.id, {
+    role: 'admin',
+    ...(passwordHolds ? {} : { passwordHash: await passwords.hash(admin.password) }),
+  });
+  logger.info(
+    { email },
+    passwordHolds ? 'existing account raised to admin' : 'existing account made admin with ADMIN_PASSWORD',
+  );
 }

@@ -69,6 +69,8 @@ export interface UserRecord {
 }
 
 export type NewUser = Omit<UserRecord, 'id' | 'createdAt'>;
+/** The fields of a user that change after it is created. */
+export type UserChanges = Partial<Pick<UserRecord, 'role' | 'passwordHash'>>;
 
 export interface Store {
   readonly driver: 'sqlite' | 'postgres' | 'mongodb';
@@ -107,8 +109,8 @@ export interface Store {
   createUser(user: NewUser): Promise<UserRecord>;
   findUserByEmail(email: string): Promise<UserRecord | undefined>;
   findUserById(id: string): Promise<UserRecord | undefined>;
-  /** Returns the updated user, or undefined when it does not exist. */
-  setUserRole(id: string, role: Role): Promise<UserRecord | undefined>;
+  /** Sets the fields given; returns the updated user, or undefined when it does not exist. */
+  updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined>;
 
   /** Atomically increments the fence `name` (from 0) and returns the new token. */
   advanceFence(name: string): Promise<number>;

@@ -19,6 +19,7 @@ import type {
   Role,
   Store,
   SymbolFilter,
+  UserChanges,
   UserRecord,
   WriteFence,
 } from '../../ports/store.js';
@@ -190,8 +191,9 @@ export class SqliteStore implements Store {
       ),
       userByEmail: db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ?'),
       userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
-      setUserRole: db.prepare<[string, string], UserRow>(
-        'UPDATE users SET role = ? WHERE id = ? RETURNING *',
+      updateUser: db.prepare<[string | null, string | null, string], UserRow>(
+        `UPDATE users SET role = COALESCE(?, role), password_hash = COALESCE(?, password_hash)
+         WHERE id = ? RETURNING *`,
       ),
       setting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?'),
       insertSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING'),
@@ -421,8 +423,8 @@ export class SqliteStore implements Store {
     return row && toUser(row);
   }
 
-  async setUserRole(id: string, role: Role): Promise<UserRecord | undefined> {
-    const row = this.#statements.setUserRole.get(role, id);
+  async updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined> {
+    const row = this.#statements.updateUser.get(changes.role ?? null, changes.passwordHash ?? null, id);
     return row && toUser(row);
   }
 
