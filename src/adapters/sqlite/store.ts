@@ -16,7 +16,6 @@ import type {
   CandleSpan,
   NewUser,
   PriceSampleQuery,
-  Role,
   Store,
   SymbolFilter,
   UserChanges,
