@@ -92,6 +92,7 @@ export async function startService(
     live: link,
     platform: {
       health: () => platform.health(),
+      pingCache: () => cache.ping(),
       ingestion: () => link.ingestion(),
       bus: () => ({ driver: bus.driver, healthy: bus.healthy(), ...bus.stats() }),
       cacheWriter: () => cacheWriter.stats(),

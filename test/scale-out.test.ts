@@ -171,6 +171,8 @@ describe('scale-out over Redis', () => {
     const flushes = async () => (await readStatus(url)).writes?.flushes ?? 0;
     const flushesBefore = await flushes();
     redis.freeze();
+    // Its connections stay up; the cache's ping, unanswered, marks it unhealthy.
+    expect((await readStatus(url)).cache).toMatchObject({ driver: 'redis', healthy: false });
     await moreUpdates(watcher.updates, 3, 20_000);
     // The write buffer flushes once a second: two more flushes while Redis stays frozen.
     await waitUntil(

@@ -14,7 +14,10 @@ export const HEALTH_CHECK_TIMEOUT_MS = 2000;
 
 /** Cache and bus (in-process or Redis) and who ingests (scale/ingestion.ts). */
 export interface PlatformStatusSource {
+  /** The cache's driver, and whether its connections are up (no I/O). */
   health(): PlatformHealth;
+  /** Asks the cache itself: a frozen Redis keeps its connections up and answers nothing. */
+  pingCache(): Promise<void>;
   ingestion(): IngestionStatus;
   /** The bus's driver, whether it can deliver now, and its message counts. */
   bus(): BusStatus;
@@ -51,6 +54,13 @@ async function check(probe: () => Promise<void>): Promise<{ ok: boolean; error?:
   }
 }
 
+/** Connections up and a ping answered within HEALTH_CHECK_TIMEOUT_MS. */
+async function cacheHealth(platform: PlatformStatusSource): Promise<PlatformHealth> {
+  const health = platform.health();
+  if (!health.healthy) return health;
+  return { ...health, healthy: (await check(() => platform.pingCache())).ok };
+}
+
 /** The Binance link's figures (SPEC section 5), or what is known without a link in this process. */
 function linkStatus(live: Pick<LiveLink, 'status'> | undefined, total: number, active: number) {
   if (!live)
@@ -78,8 +88,10 @@ export function systemRoutes({
       '/system/health',
       { schema: { tags: ['system'], summary: 'Liveness of the process and its store' } },
       async (_request, reply) => {
-        const storeCheck = await check(() => store.ping());
-        const cache = platform?.health();
+        const [storeCheck, cache] = await Promise.all([
+          check(() => store.ping()),
+          platform && cacheHealth(platform),
+        ]);
         const checks = {
           store: { ok: storeCheck.ok, driver: store.driver },
           ...(cache ? { cache: { ok: cache.healthy, driver: cache.driver } } : {}),
@@ -99,7 +111,10 @@ export function systemRoutes({
       '/system/status',
       { schema: { tags: ['system'], summary: 'What the service is doing' } },
       async () => {
-        const storeCheck = await check(() => store.ping());
+        const [storeCheck, cache] = await Promise.all([
+          check(() => store.ping()),
+          platform && cacheHealth(platform),
+        ]);
         const [all, active] = storeCheck.ok
           ? await Promise.all([store.listSymbols(), store.listSymbols({ active: true })])
           : [[], []];
@@ -109,9 +124,9 @@ export function systemRoutes({
             startedAt,
             uptimeMs: now() - startedAt,
             store: { driver: store.driver, healthy: storeCheck.ok },
-            ...(platform
+            ...(platform && cache
               ? {
-                  cache: { ...platform.health(), writer: platform.cacheWriter() },
+                  cache: { ...cache, writer: platform.cacheWriter() },
                   bus: platform.bus(),
                   ingestion: platform.ingestion(),
                 }
