@@ -6,9 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryCache } from '../src/adapters/memory/cache.js';
 import { candleToJson } from '../src/domain/candle.js';
+import { generatedSymbolNames } from '../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
 import type { ClientEventName, PriceUpdate } from '../src/realtime/events.js';
-import { MAX_MESSAGE_BYTES } from '../src/realtime/gateway.js';
+import { MAX_MESSAGE_BYTES, MAX_PENDING_PACKETS_PER_CLIENT } from '../src/realtime/gateway.js';
 import { MAX_SUBSCRIPTIONS_PER_CLIENT } from '../src/realtime/handlers.js';
 import { MAX_EVENTS_PER_CLIENT_PER_SECOND } from '../src/realtime/rate-limit.js';
 import {
@@ -281,6 +282,52 @@ describe('Socket.IO gateway against the simulated exchange', () => {
     await nextEvent(client, 'subscription_confirmed', () => connects === 2);
     expectMatchesExchange(h, await nextEvent(client, 'price_update'));
   });
+});
+
+describe('Socket.IO with many subscriptions per client', () => {
+  const SYMBOL_COUNT = 100;
+  const symbols = generatedSymbolNames(SYMBOL_COUNT);
+  const INTERVAL_MS = 2000;
+  const WINDOWS = 3;
+  let h: RealtimeHarness;
+  beforeAll(async () => {
+    // A long interval gathers nearly every symbol's change of a window into one burst at its end.
+    h = await startRealtimeHarness(Date.parse('2026-01-01T02:00:30Z'), {
+      symbols,
+      broadcastIntervalMs: INTERVAL_MS,
+    });
+    await sleep(3000);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('delivers a burst larger than the slow-client bound whole to fast clients, over WebSocket and upgraded from polling', async () => {
+    // One over WebSocket from the start (writes batched), one upgraded from polling (not batched).
+    const clients = [h.client(), h.client({ transports: ['polling', 'websocket'] })];
+    for (const client of clients) {
+      // Paced under the flood limit, one window at a time.
+      for (let start = 0; start < symbols.length; start += MAX_EVENTS_PER_CLIENT_PER_SECOND) {
+        const batch = symbols.slice(start, start + MAX_EVENTS_PER_CLIENT_PER_SECOND);
+        const acks = await Promise.all(batch.map((symbol) => ask(client, 'subscribe', { symbol })));
+        expect(acks.every((ack) => ack.success)).toBe(true);
+        await sleep(1050);
+      }
+    }
+    const updatesSent = async () =>
+      (await h.app.inject({ url: '/api/v1/system/status' })).json<{
+        data: { realtime: { updatesSent: number } };
+      }>().data.realtime.updatesSent;
+    const sentBefore = await updatesSent();
+    const received = await Promise.all(
+      clients.map((client) => collect(client, 'price_update', WINDOWS * INTERVAL_MS)),
+    );
+    const sent = (await updatesSent()) - sentBefore;
+    // Each window's waiting symbols leave together: bursts far above the slow-client bound.
+    expect(sent / (WINDOWS + 1)).toBeGreaterThan(MAX_PENDING_PACKETS_PER_CLIENT);
+    // Every update sent reaches both (in the same rooms), but for those on the way at either end.
+    for (const updates of received) expect(updates.length).toBeGreaterThanOrEqual(sent * 0.9);
+  }, 60_000);
 });
 
 describe('Socket.IO with a cache', () => {

@@ -27,11 +27,14 @@ const ROOM_PREFIX = 'price:';
 /** How far before the hour asked for the cache's window is read, to see that it reaches back far enough, in ms. */
 const WINDOW_COVERAGE_MARGIN_MS = 60_000;
 /**
- * Packets a client may have waiting to be written before it stops getting price updates. Updates
- * are not sent `volatile`: Socket.IO drops a volatile packet whenever the socket's previous write
- * is still in flight, which loses all but one of a burst of updates for ten symbols even for a
- * fast client (bench/realtime.ts). A client past this bound joins SLOW_ROOM, which price updates
- * skip, until its buffer drains: a slow client loses updates, nothing grows without bound.
+ * Packets a client may have waiting from earlier event-loop turns before it stops getting price
+ * updates. Updates are not sent `volatile`: Socket.IO drops a volatile packet whenever the
+ * socket's previous write is still in flight, which loses all but one of a burst of updates for
+ * ten symbols even for a fast client (bench/realtime.ts). The backlog is judged when a turn
+ * creates its first packet for the client, never within one turn's burst: one exchange frame
+ * brings a client up to MAX_SUBSCRIPTIONS_PER_CLIENT updates at once, which a fast client takes
+ * whole. A client past this bound joins SLOW_ROOM, which price updates skip, until its buffer
+ * drains: a slow client loses updates, and what waits for it stays under this bound plus one turn.
  */
 export const MAX_PENDING_PACKETS_PER_CLIENT = 64;
 const SLOW_ROOM = 'slow-clients';
@@ -96,6 +99,26 @@ export interface RealtimeGateway {
 }
 
 const roomOf = (symbol: string): string => ROOM_PREFIX + symbol;
+
+/**
+ * A number that changes between event-loop turns in which packets are created: bumped by one
+ * `setImmediate`, scheduled by the first packet of a turn, for all clients together.
+ */
+function createTurnCounter(): () => number {
+  let turn = 0;
+  let bumping = false;
+  const bump = (): void => {
+    turn++;
+    bumping = false;
+  };
+  return () => {
+    if (!bumping) {
+      bumping = true;
+      setImmediate(bump);
+    }
+    return turn;
+  };
+}
 
 /**
  * Sends a client's packets of one event-loop turn in one system call instead of one per packet.
@@ -230,16 +253,24 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     },
   });
 
+  const currentTurn = createTurnCounter();
   io.on('connection', (socket: ClientSocket) => {
+    /** Packets created since Engine.IO last handed the client's buffer to its transport. */
     let pending = 0;
+    let lastTurn = -1;
     let slow = false;
     const holdWrites = batchWrites(socket.conn);
     // One listener per packet for both: this runs for every packet of every client.
     socket.conn.on('packetCreate', () => {
-      if (++pending > MAX_PENDING_PACKETS_PER_CLIENT && !slow) {
-        slow = true;
-        void socket.join(SLOW_ROOM);
+      const turn = currentTurn();
+      if (turn !== lastTurn) {
+        lastTurn = turn;
+        if (pending > MAX_PENDING_PACKETS_PER_CLIENT && !slow) {
+          slow = true;
+          void socket.join(SLOW_ROOM);
+        }
       }
+      pending++;
       holdWrites?.();
     });
     socket.conn.on('drain', () => {

@@ -47,7 +47,8 @@ export interface RealtimeHarness {
   readonly url: string;
   readonly now: () => number;
   /** A client that closes with the harness (after the app, so it sees the server's disconnect). */
-  client(options?: { autoConnect?: boolean }): Client;
+  /** Over WebSocket only unless `transports` says otherwise (socket.io-client's default: polling, then upgrade). */
+  client(options?: { autoConnect?: boolean; transports?: ('polling' | 'websocket')[] }): Client;
   stop(): Promise<void>;
 }
 
@@ -59,6 +60,10 @@ export interface RealtimeHarnessOptions {
   readonly sessionAnnounceWaitMs?: number;
   /** A clock shared with other harnesses (instances of one deployment); `clockStart` is then unused. */
   readonly clock?: Clock;
+  /** The simulated exchange's and the live link's symbols (default SYMBOLS). */
+  readonly symbols?: readonly string[];
+  /** Default BROADCAST_INTERVAL_MS. */
+  readonly broadcastIntervalMs?: number;
 }
 
 export async function startRealtimeHarness(
@@ -67,9 +72,10 @@ export async function startRealtimeHarness(
 ): Promise<RealtimeHarness> {
   const clock = options.clock ?? createAcceleratedClock({ start: clockStart, speed: SPEED });
   const now = () => clock.now();
+  const symbols = options.symbols ?? SYMBOLS;
   const exchange = await createSimulatedExchange({
     clock,
-    symbols: SYMBOLS,
+    symbols,
     includeUniverseExtras: false,
     seed: 7,
   });
@@ -79,7 +85,7 @@ export async function startRealtimeHarness(
     {
       wsUrl: exchange.wsUrl,
       restUrl: exchange.restUrl,
-      symbols: SYMBOLS,
+      symbols,
       trackTop: 242,
       lookbackMs: 20 * MINUTE_MS,
       deadAfterMs: 1500,
@@ -100,7 +106,7 @@ export async function startRealtimeHarness(
     version: '0.0.0-test',
     now,
     realtime: {
-      broadcastIntervalMs: BROADCAST_INTERVAL_MS,
+      broadcastIntervalMs: options.broadcastIntervalMs ?? BROADCAST_INTERVAL_MS,
       historyOnSubscribeMs: 60 * MINUTE_MS,
       corsOrigins: ['*'],
       samples: { onSamples: parts.onSamples },
