@@ -46,11 +46,12 @@ export async function startService(
   const liveState = createLiveState();
   const sampleListeners = new Set<SampleListener>();
   const cacheWriter = createCacheWriter({ cache, logger });
-  // Other instances exist only with Redis (a lease): alone, nobody would hear the quotes.
-  const sharesQuotes = platform.lease !== undefined;
+  // Other instances exist only with Redis (a lease): alone, nobody would hear quotes or session
+  // closes on the bus, and the gateway pushes closes on its own watch.
+  const scaledOut = platform.lease !== undefined;
   const onIngestedSamples: SampleListener = (samples) => {
     const quotes = samples.flatMap((sample) => liveState.latest(sample.symbol) ?? []);
-    if (sharesQuotes) {
+    if (scaledOut) {
       bus.publish('prices', { quotes: quotes.map(({ receivedAt: _receivedAt, ...quote }) => quote) });
     }
     cacheWriter.add(quotes, samples);
@@ -112,7 +113,9 @@ export async function startService(
       },
       adapter: platform.socketAdapter,
       cache,
-      sessionCloses: sessionCloseChannel(bus, () => link.ingestion().role === 'ingesting'),
+      sessionCloses: scaledOut
+        ? sessionCloseChannel(bus, () => link.ingestion().role === 'ingesting')
+        : undefined,
     },
     auth: { jwtSecret: config.jwtSecret, jwtExpiresInMs: config.jwtExpiresInMs, admin: config.admin },
     corsOrigins: config.corsOrigins,
