@@ -4,12 +4,13 @@
  * gateway) on a SQLite file, fed through the real decodeFrame → ingest → live state → broadcaster
  * path by a synthetic `!miniTicker@arr` frame of every symbol each second; `bare` is a plain
  * socket.io server that joins the same rooms and emits the same `price_update` payloads itself;
- * `bare-volatile` the same emitted `volatile`.
+ * `bare-volatile` the same emitted `volatile`; `floor` writes the same bytes with no WebSocket library
+ * and no Socket.IO, one write per client per second (startFloor).
  * Either way the update's `timestamp` is the server's Date.now() when the frame arrives, so a client
  * on the same machine can compute arrival → receipt. Talks to the parent over IPC only.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Server } from 'socket.io';
 import { decodeFrame, MINI_TICKER_ARRAY_STREAM } from '../src/binance/decode.js';
@@ -18,6 +19,7 @@ import type { WireMiniTicker } from '../src/binance/wire.js';
 import type { PriceUpdate } from '../src/realtime/events.js';
 import type { ParentToServer, ServerToParent } from './realtime.js';
 import { buildLiveApp } from './live-app.js';
+import { acceptKey, createFrameReader, textFrame } from './ws-wire.js';
 
 /** The service's defaults (SPEC section 3): one update per symbol per second, an hour of history. */
 const BROADCAST_INTERVAL_MS = 1000;
@@ -29,8 +31,8 @@ const RSS_SAMPLE_MS = 100;
 const mode = process.argv[2];
 const dir = process.argv[3];
 const symbols = (process.argv[4] ?? '').split(',');
-if ((mode !== 'app' && mode !== 'bare' && mode !== 'bare-volatile') || !dir || symbols.length === 0) {
-  throw new Error('usage: realtime-server.ts app|bare|bare-volatile <dir> <symbols,...>');
+if (!['app', 'bare', 'bare-volatile', 'floor'].includes(mode ?? '') || !dir || symbols.length === 0) {
+  throw new Error('usage: realtime-server.ts app|bare|bare-volatile|floor <dir> <symbols,...>');
 }
 
 const send = (message: ServerToParent): void => void process.send?.(message);
@@ -68,6 +70,22 @@ function createBoard(names: readonly string[]) {
         q: formatUnits8((volume[i]! * price[i]!) / 100_000_000n),
       }));
     },
+  };
+}
+
+/** The `price_update` the app makes of a ticker (handlers.ts priceUpdate), for the servers that skip it. */
+function priceUpdateOf(ticker: WireMiniTicker): PriceUpdate {
+  const price = Number.parseFloat(ticker.c);
+  const open = Number.parseFloat(ticker.o);
+  return {
+    symbol: ticker.s,
+    price,
+    timestamp: ticker.E,
+    change24h: price - open,
+    changePercent24h: Math.round(((price - open) / open) * 100_000) / 1000,
+    high24h: Number.parseFloat(ticker.h),
+    low24h: Number.parseFloat(ticker.l),
+    volume24h: Number.parseFloat(ticker.v),
   };
 }
 
@@ -146,20 +164,8 @@ async function startBare(volatile: boolean): Promise<Running> {
     board.walk();
     const arrival = Date.now();
     for (const ticker of board.tickers(arrival)) {
-      const price = Number.parseFloat(ticker.c);
-      const open = Number.parseFloat(ticker.o);
-      const update: PriceUpdate = {
-        symbol: ticker.s,
-        price,
-        timestamp: ticker.E,
-        change24h: price - open,
-        changePercent24h: Math.round(((price - open) / open) * 100_000) / 1000,
-        high24h: Number.parseFloat(ticker.h),
-        low24h: Number.parseFloat(ticker.l),
-        volume24h: Number.parseFloat(ticker.v),
-      };
       const room = io.to(`price:${ticker.s}`);
-      (volatile ? room.volatile : room).emit('price_update', update);
+      (volatile ? room.volatile : room).emit('price_update', priceUpdateOf(ticker));
     }
   };
   const stopFeed = everySecond(feed);
@@ -173,12 +179,90 @@ async function startBare(volatile: boolean): Promise<Running> {
   };
 }
 
+/**
+ * The machine's floor: no WebSocket library and no Socket.IO, only what any server must do. It does
+ * the upgrade and framing itself (ws-wire.ts), answers just enough of Engine.IO and Socket.IO for
+ * the bench's clients to connect and subscribe, and on each frame encodes every symbol's update as
+ * one WebSocket frame and writes each client its frames in one `write`: the same bytes the app
+ * sends, with one system call per client per second.
+ */
+async function startFloor(): Promise<Running> {
+  const http = createServer();
+  /** Each client's subscribed symbols. */
+  const clients = new Map<Socket, string[]>();
+  let ids = 0;
+  http.on('upgrade', (request, socket: Socket) => {
+    const key = request.headers['sec-websocket-key'];
+    if (typeof key !== 'string') return void socket.destroy();
+    socket.setNoDelay(true);
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
+    );
+    const sid = String(ids++);
+    const sendText = (text: string): void => void socket.write(textFrame(text, false));
+    sendText(
+      `0${JSON.stringify({ sid, upgrades: [], pingInterval: 25_000, pingTimeout: 20_000, maxPayload: 1e6 })}`,
+    );
+    const mine: string[] = [];
+    clients.set(socket, mine);
+    const read = createFrameReader({
+      text: (text) => {
+        if (text === '40') return sendText(`40${JSON.stringify({ sid })}`);
+        const event = /^42(\d+)\["subscribe",\{"symbol":"([A-Z0-9]+)"\}\]$/.exec(text);
+        if (!event) return;
+        const [, id, symbol] = event;
+        mine.push(symbol!);
+        sendText(`43${id}${JSON.stringify([{ success: true, data: { symbol } }])}`);
+      },
+      close: () => socket.end(),
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        read(chunk);
+      } catch {
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => clients.delete(socket));
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+  const board = createBoard(symbols);
+  const feed = () => {
+    board.walk();
+    const arrival = Date.now();
+    const frames = new Map<string, Buffer>();
+    for (const ticker of board.tickers(arrival)) {
+      const packet = `42${JSON.stringify(['price_update', priceUpdateOf(ticker)])}`;
+      frames.set(ticker.s, textFrame(packet, false));
+    }
+    for (const [socket, mine] of clients)
+      socket.write(Buffer.concat(mine.map((symbol) => frames.get(symbol)!)));
+  };
+  const stopFeed = everySecond(feed);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      stopFeed();
+      for (const socket of clients.keys()) socket.destroy();
+      await new Promise((resolve) => http.close(resolve));
+    },
+  };
+}
+
 let maxRss = process.memoryUsage.rss();
 const rssTimer = setInterval(() => {
   maxRss = Math.max(maxRss, process.memoryUsage.rss());
 }, RSS_SAMPLE_MS);
 
-const running = mode === 'app' ? await startApp() : await startBare(mode === 'bare-volatile');
+const running =
+  mode === 'app'
+    ? await startApp()
+    : mode === 'floor'
+      ? await startFloor()
+      : await startBare(mode === 'bare-volatile');
 let window: { cpu: NodeJS.CpuUsage; at: number } | undefined;
 
 process.on('message', (message: ParentToServer) => {
@@ -194,6 +278,7 @@ process.on('message', (message: ParentToServer) => {
       send({
         type: 'report',
         cpuMs: (cpu.user + cpu.system) / 1000,
+        systemCpuMs: cpu.system / 1000,
         wallMs: performance.now() - window.at,
         maxRss,
       });

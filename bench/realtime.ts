@@ -5,8 +5,10 @@
  * the service to receipt by the client, server CPU and RSS. The server under test is the real app
  * (buildApp with the gateway, SQLite store, a `!miniTicker@arr` frame of all 242 symbols each second
  * through decodeFrame → ingest → live state → broadcaster); the baseline is a bare socket.io server
- * emitting the same `price_update` payloads to the same rooms, in the same run. The clients are
- * light (realtime-clients.ts) so the load generator takes as little of the shared cores as it can.
+ * emitting the same `price_update` payloads to the same rooms, in the same run. The floor, also in
+ * the same run, writes the same bytes over raw TCP with one write per client per second: the
+ * latency this machine gives any server, against which the app's is read. The clients are light
+ * (realtime-clients.ts) so the load generator takes as little of the shared cores as it can.
  *
  * Each server runs alone in a child process (realtime-server.ts), so `process.cpuUsage()` deltas
  * and RSS are the server's alone; the clients run in CLIENT_PROCESSES other children
@@ -29,7 +31,7 @@ export type ParentToServer = { type: 'begin' } | { type: 'end' } | { type: 'stop
 export type ServerToParent =
   | { type: 'ready'; url: string }
   | { type: 'begun' }
-  | { type: 'report'; cpuMs: number; wallMs: number; maxRss: number };
+  | { type: 'report'; cpuMs: number; systemCpuMs: number; wallMs: number; maxRss: number };
 export type ParentToClients =
   | {
       type: 'connect';
@@ -69,17 +71,20 @@ const SUBSCRIPTIONS_PER_CLIENT = 10;
  * the target client count only: how the figures below were traced to the kernel's send path.
  */
 const PROFILE_DIR = process.env.BENCH_REALTIME_PROFILE;
-const CLIENT_COUNTS = PROFILE_DIR ? [5000] : [1000, 5000];
+/** `BENCH_REALTIME_CLIENTS=<n>` runs that client count only (app and baseline), for quick comparisons. */
+const ONLY_CLIENTS = Number(process.env.BENCH_REALTIME_CLIENTS) || undefined;
+const CLIENT_COUNTS = ONLY_CLIENTS ? [ONLY_CLIENTS] : PROFILE_DIR ? [5000] : [1000, 5000];
 const STRETCH_CLIENTS = 10_000;
 const CLIENT_PROCESSES = 2;
 /**
  * The runs at each client count. `bare` is the baseline. `bare-volatile` shows why the gateway does
  * not emit `volatile`: a volatile packet is dropped while the socket's previous write is in flight,
- * so of a client's burst of 10 updates mostly one arrives.
+ * so of a client's burst of 10 updates mostly one arrives. `floor` is what this machine allows at
+ * all: the kernel's loopback sends and the clients' reads, with nothing of a server's own on top.
  */
 const RUNS: Record<'main' | 'stretch', readonly Mode[]> = {
-  main: ['app', 'bare', 'bare-volatile'],
-  stretch: ['app', 'bare'],
+  main: ['app', 'bare', 'bare-volatile', 'floor'],
+  stretch: ['app', 'bare', 'floor'],
 };
 const WARMUP_MS = 3000;
 const MEASURE_MS = 10_000;
@@ -91,7 +96,7 @@ const REPLY_TIMEOUT_MS = 15_000;
 /** 10,000 clients are tried only if 5,000 ran within these (and the run so far is short enough). */
 const STRETCH_MAX_RSS = 512 * 1024 * 1024;
 const STRETCH_MAX_CONNECT_MS = 30_000;
-const STRETCH_MAX_ELAPSED_MS = 100_000;
+const STRETCH_MAX_ELAPSED_MS = 180_000;
 
 const TARGET_CLIENTS = 5000;
 const TARGET_P99_MS = 100;
@@ -108,11 +113,7 @@ const count = (value: number) => value.toLocaleString('en-US');
 
 export function spawn(script: string, args: readonly string[]): ChildProcess {
   return fork(script, args, {
-    execArgv: [
-      '--import',
-      'tsx',
-      ...(PROFILE_DIR && script === SERVER_SCRIPT ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
-    ],
+    execArgv: ['--import', 'tsx', ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])],
     // Their stdout would mix with the figures; errors still show.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -184,8 +185,11 @@ export async function finish(child: ChildProcess, stop: object | undefined, grac
 
 // ---- one measured run -------------------------------------------------------------------------
 
-/** The app; a bare socket.io server emitting plainly (the baseline) or `volatile`. */
-type Mode = 'app' | 'bare' | 'bare-volatile';
+/**
+ * The app; a bare socket.io server emitting plainly (the baseline) or `volatile`; the floor: the
+ * same bytes written with no WebSocket library and no Socket.IO, one write per client per second.
+ */
+type Mode = 'app' | 'bare' | 'bare-volatile' | 'floor';
 
 interface RunResult {
   readonly mode: Mode;
@@ -199,6 +203,8 @@ interface RunResult {
   readonly p99: number;
   readonly max: number;
   readonly serverCpuMsPerSecond: number;
+  /** The part of the server's CPU time spent in the kernel (its sends). */
+  readonly serverSystemCpuShare: number;
   readonly serverCpuUsPerUpdate: number;
   readonly serverMaxRss: number;
   readonly clientCpuMsPerSecond: number;
@@ -275,6 +281,7 @@ async function measureRun(
       p99: latency.p99,
       max: latency.max,
       serverCpuMsPerSecond: serverReport.cpuMs / seconds,
+      serverSystemCpuShare: serverReport.cpuMs > 0 ? serverReport.systemCpuMs / serverReport.cpuMs : 0,
       serverCpuUsPerUpdate: received > 0 ? (serverReport.cpuMs * 1000) / received : Number.NaN,
       serverMaxRss: serverReport.maxRss,
       clientCpuMsPerSecond: clientCpuMs / (clientReports[0]!.wallMs / 1000),
@@ -310,8 +317,9 @@ function printRun(result: RunResult): void {
     `p50 ${fmt(result.p50, 0)}, p99 ${fmt(result.p99, 0)}, max ${fmt(result.max, 0)}`,
   );
   line(
-    `  ${name}: server CPU ms/s, µs per delivered update`,
-    `${fmt(result.serverCpuMsPerSecond, 0)}, ${fmt(result.serverCpuUsPerUpdate, 1)}`,
+    `  ${name}: server CPU ms/s (kernel share), µs per delivered update`,
+    `${fmt(result.serverCpuMsPerSecond, 0)} (${fmt(100 * result.serverSystemCpuShare, 0)}%), ` +
+      fmt(result.serverCpuUsPerUpdate, 1),
   );
   line(`  ${name}: server RSS max, MiB`, fmt(result.serverMaxRss / MiB, 0));
   line(
@@ -320,7 +328,7 @@ function printRun(result: RunResult): void {
   );
 }
 
-function printComparison(app: RunResult, bare: RunResult): void {
+function printComparison(app: RunResult, bare: RunResult, floor: RunResult | undefined): void {
   const targeted = app.clients === TARGET_CLIENTS;
   const cpuRatio = app.serverCpuUsPerUpdate / bare.serverCpuUsPerUpdate;
   line(
@@ -329,6 +337,13 @@ function printComparison(app: RunResult, bare: RunResult): void {
       (targeted ? ` (${verdict(cpuRatio <= TARGET_CPU_RATIO, `<= ${TARGET_CPU_RATIO}x`)})` : '') +
       `, ${fmt(app.p99 / bare.p99, 2)}x, ${fmt(app.deliveredPerSecond / bare.deliveredPerSecond, 2)}x`,
   );
+  if (floor) {
+    line(
+      '  app / floor: CPU per update, p50, p99',
+      `${fmt(app.serverCpuUsPerUpdate / floor.serverCpuUsPerUpdate, 2)}x, ` +
+        `${fmt(app.p50 / floor.p50, 2)}x, ${fmt(app.p99 / floor.p99, 2)}x`,
+    );
+  }
   if (targeted) {
     line(
       `  app at ${count(TARGET_CLIENTS)} clients: targets`,
@@ -358,6 +373,7 @@ export async function benchRealtime(): Promise<void> {
     );
     line('bare: socket.io alone, same rooms and payloads', 'the baseline');
     line('bare-volatile: the same, emitted volatile', 'drops most of a burst');
+    line('floor: same bytes, raw TCP, one write per client', "the machine's limit");
     const counts = [...CLIENT_COUNTS];
     for (let i = 0; i < counts.length; i++) {
       const clients = counts[i]!;
@@ -373,8 +389,8 @@ export async function benchRealtime(): Promise<void> {
       } catch (error) {
         line(`  not measured (${mode} run failed)`, String(error));
       }
-      const { app, bare } = results;
-      if (app && bare) printComparison(app, bare);
+      const { app, bare, floor } = results;
+      if (app && bare) printComparison(app, bare, floor);
       if (clients === TARGET_CLIENTS) {
         const elapsed = performance.now() - started;
         const reasons = [
@@ -388,6 +404,7 @@ export async function benchRealtime(): Promise<void> {
             ? `the run has taken ${fmt(elapsed / 1000, 0)} s already`
             : undefined,
         ].filter((reason) => reason !== undefined);
+        if (ONLY_CLIENTS) continue;
         if (reasons.length === 0) counts.push(STRETCH_CLIENTS);
         else line(`-- ${count(STRETCH_CLIENTS)} clients: not run`, reasons.join('; '));
       }
