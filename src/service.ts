@@ -41,7 +41,6 @@ export async function startService(
   const platform = createPlatform({ redisUrl: config.redisUrl, logger, now });
   const { cache, bus } = platform;
   const calendar = createSessionCalendar({ hours: config.intervalHours, timeZone: config.intervalTimeZone });
-  const retention = startRetention({ store, retentionMs: config.priceHistoryRetentionMs, now, logger });
   // One live state per process: fed by ingestion here, or by the bus from the ingesting instance.
   const liveState = createLiveState();
   const sampleListeners = new Set<SampleListener>();
@@ -72,6 +71,14 @@ export async function startService(
         },
         { store, logger, now, liveState, onSamples: onIngestedSamples, fence, onFenced },
       ),
+  });
+  // Only the ingesting instance sweeps the shared store; one that takes the lease sweeps from its next period.
+  const retention = startRetention({
+    store,
+    retentionMs: config.priceHistoryRetentionMs,
+    now,
+    logger,
+    ingesting: () => link.ingestion().role === 'ingesting',
   });
   // The ingesting instance hears its own quotes too; its live state has them already.
   bus.subscribe('prices', ({ quotes }) => {

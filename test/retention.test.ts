@@ -21,10 +21,32 @@ describe('price sample retention', () => {
       retentionMs: 24 * HOUR,
       now: () => NOW,
       logger: pino({ level: 'silent' }),
+      ingesting: () => true,
     });
     // The sweep at start already ran; a second one finds nothing more to delete.
     await expect(retention.sweep()).resolves.toBe(0);
     const kept = await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 10, order: 'asc' });
     expect(kept.map((sample) => sample.price)).toEqual(['23', '1', '0']);
+  });
+
+  it('leaves old samples to the ingesting instance while on standby, and sweeps once it ingests', async () => {
+    await store.insertPriceSamples([
+      { symbol: 'ETHUSDT', price: 'old', timestamp: NOW - 48 * HOUR },
+      { symbol: 'ETHUSDT', price: 'new', timestamp: NOW - HOUR },
+    ]);
+    let ingesting = false;
+    retention = startRetention({
+      store,
+      retentionMs: 24 * HOUR,
+      now: () => NOW,
+      logger: pino({ level: 'silent' }),
+      ingesting: () => ingesting,
+    });
+    await expect(retention.sweep()).resolves.toBe(0);
+    const stored = () => store.listPriceSamples({ symbol: 'ETHUSDT', limit: 10, order: 'asc' });
+    expect((await stored()).map((sample) => sample.price)).toEqual(['old', 'new']);
+    ingesting = true; // the lease is taken
+    await expect(retention.sweep()).resolves.toBe(1);
+    expect((await stored()).map((sample) => sample.price)).toEqual(['new']);
   });
 });

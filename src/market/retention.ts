@@ -1,4 +1,8 @@
-/** Deletes price samples older than PRICE_HISTORY_RETENTION, at start and then periodically. */
+/**
+ * Deletes price samples older than PRICE_HISTORY_RETENTION, at start and then periodically, on the
+ * instance that ingests only: instances share one store, and a sweep from each of them would compete
+ * for its write lock (SQLite's busy timeout) to delete the same rows.
+ */
 import type { Logger } from 'pino';
 import type { Store } from '../ports/store.js';
 
@@ -6,7 +10,10 @@ import type { Store } from '../ports/store.js';
 export const RETENTION_SWEEP_INTERVAL_MS = 60_000;
 
 export interface Retention {
-  /** Runs one sweep now; resolves with the number of samples deleted. */
+  /**
+   * Runs one sweep now if this instance ingests; resolves with the number of samples deleted (0 on
+   * standby).
+   */
   sweep(): Promise<number>;
   stop(): void;
 }
@@ -16,8 +23,11 @@ export function startRetention(deps: {
   retentionMs: number;
   now: () => number;
   logger: Logger;
+  /** Whether this instance ingests now (holds the lease, or runs alone). */
+  ingesting: () => boolean;
 }): Retention {
   const sweep = async (): Promise<number> => {
+    if (!deps.ingesting()) return 0;
     const deleted = await deps.store.deletePriceSamplesBefore(deps.now() - deps.retentionMs);
     if (deleted > 0) deps.logger.debug({ deleted }, 'pruned old price samples');
     return deleted;
