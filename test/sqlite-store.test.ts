@@ -1,12 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { MIGRATIONS } from '../src/adapters/sqlite/migrations.js';
 import { runStoreContract } from './store-contract.js';
 
 runStoreContract('sqlite in memory', () => new SqliteStore({ path: ':memory:' }));
+
+/** How long the fence race runs, in ms: thousands of fenced writes against another connection's commits. */
+const RACE_MS = 1000;
 
 describe('sqlite file store', () => {
   const dir = mkdtempSync(join(tmpdir(), 'store-'));
@@ -28,5 +33,53 @@ describe('sqlite file store', () => {
     expect(second.schemaVersions()).toEqual(MIGRATIONS.map((m) => m.version));
     expect((await second.getSymbol('BTCUSDT'))?.symbol).toBe('BTCUSDT');
     await second.close();
+  });
+
+  it('keeps a fence holder writing while another instance commits to the same file between its reads and writes', async () => {
+    const path = join(dir, 'fence-race.db');
+    const holder = new SqliteStore({ path });
+    const token = await holder.advanceFence('ingest');
+    // Another instance commits to the same file over and over. A fenced write reads the fence and
+    // then writes: if its transaction took the write lock only at the write, a commit in between
+    // would leave its read snapshot stale, and it would fail with SQLITE_BUSY for no reason of its
+    // own (or, had that commit taken the fence, with SQLITE_BUSY instead of FencedError).
+    const rival = new Worker(
+      `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const Database = require(workerData.driver);
+      const db = new Database(workerData.path);
+      db.pragma('busy_timeout = 5000');
+      const advance = db.prepare(
+        "INSERT INTO settings (key, value) VALUES ('rival', '1') " +
+          "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+      );
+      advance.run();
+      parentPort.postMessage('ready');
+      for (;;) advance.run();
+      `,
+      { eval: true, workerData: { path, driver: createRequire(import.meta.url).resolve('better-sqlite3') } },
+    );
+    await new Promise((resolve) => rival.once('message', resolve));
+    const failures = new Map<string, number>();
+    let attempts = 0;
+    for (const until = Date.now() + RACE_MS; Date.now() < until; attempts++) {
+      await holder
+        .insertPriceSamples([{ symbol: 'BTCUSDT', price: '1', timestamp: attempts * 1000 }], {
+          name: 'ingest',
+          token,
+        })
+        .catch((error: unknown) => {
+          const kind = String((error as { code?: string }).code ?? error);
+          failures.set(kind, (failures.get(kind) ?? 0) + 1);
+        });
+    }
+    await rival.terminate();
+    await holder.close();
+    expect(attempts).toBeGreaterThan(100);
+    expect(Object.fromEntries(failures)).toEqual({});
+    const reopened = new SqliteStore({ path });
+    const stored = await reopened.listPriceSamples({ symbol: 'BTCUSDT', limit: attempts + 1, order: 'asc' });
+    await reopened.close();
+    expect(stored).toHaveLength(attempts);
   });
 });

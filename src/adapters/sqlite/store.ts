@@ -312,17 +312,19 @@ export class SqliteStore implements Store {
   }
 
   async insertPriceSamples(samples: readonly PriceSample[], fence?: WriteFence): Promise<void> {
-    this.#db.transaction(() => {
-      this.#checkFence(fence);
-      for (const sample of samples) {
-        this.#statements.insertSample.run(
-          sample.symbol,
-          sampleSecond(sample.timestamp),
-          sample.timestamp,
-          sample.price,
-        );
-      }
-    })();
+    this.#db
+      .transaction(() => {
+        this.#checkFence(fence);
+        for (const sample of samples) {
+          this.#statements.insertSample.run(
+            sample.symbol,
+            sampleSecond(sample.timestamp),
+            sample.timestamp,
+            sample.price,
+          );
+        }
+      })
+      .immediate();
     return;
   }
 
@@ -346,17 +348,19 @@ export class SqliteStore implements Store {
 
   async upsertCandles(candles: readonly StoredCandle[], fence?: WriteFence): Promise<void> {
     if (candles.length === 0) return;
-    this.#db.transaction(() => {
-      this.#checkFence(fence);
-      const touched = new Map<string, number[]>();
-      for (const candle of candles) {
-        if (this.#statements.upsertBase.run(candleParams(candle, candle.eventTime)).changes === 0) continue;
-        const times = touched.get(candle.symbol) ?? [];
-        times.push(candle.openTime);
-        touched.set(candle.symbol, times);
-      }
-      for (const [symbol, openTimes] of touched) this.#rewriteRollups(symbol, openTimes);
-    })();
+    this.#db
+      .transaction(() => {
+        this.#checkFence(fence);
+        const touched = new Map<string, number[]>();
+        for (const candle of candles) {
+          if (this.#statements.upsertBase.run(candleParams(candle, candle.eventTime)).changes === 0) continue;
+          const times = touched.get(candle.symbol) ?? [];
+          times.push(candle.openTime);
+          touched.set(candle.symbol, times);
+        }
+        for (const [symbol, openTimes] of touched) this.#rewriteRollups(symbol, openTimes);
+      })
+      .immediate();
     return;
   }
 
@@ -428,15 +432,21 @@ export class SqliteStore implements Store {
   }
 
   async advanceFence(name: string): Promise<number> {
-    return this.#db.transaction(() => {
-      const key = FENCE_KEY_PREFIX + name;
-      const next = Number(this.#statements.setting.get(key)?.value ?? '0') + 1;
-      this.#statements.putSetting.run(key, String(next));
-      return next;
-    })();
+    return this.#db
+      .transaction(() => {
+        const key = FENCE_KEY_PREFIX + name;
+        const next = Number(this.#statements.setting.get(key)?.value ?? '0') + 1;
+        this.#statements.putSetting.run(key, String(next));
+        return next;
+      })
+      .immediate();
   }
 
-  /** Inside a write's transaction: throws FencedError unless the fence's token is still current. */
+  /**
+   * Inside a write's transaction, which must be IMMEDIATE: throws FencedError unless the fence's
+   * token is still current. A deferred transaction would read the fence under a snapshot that
+   * another instance's commit can make stale before the write, failing with SQLITE_BUSY instead.
+   */
   #checkFence(fence: WriteFence | undefined): void {
     if (!fence) return;
     const current = Number(this.#statements.setting.get(FENCE_KEY_PREFIX + fence.name)?.value ?? '0');
