@@ -5,7 +5,7 @@
  * dropped and counted, never queued, and subscriptions come back by themselves.
  */
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../src/adapters/memory/bus.js';
 import { DEFAULT_BUS_PREFIX, createRedisBus } from '../src/adapters/redis/bus.js';
@@ -34,9 +34,57 @@ function listen<C extends BusChannel>(bus: Bus, channel: C): BusMessages[C][] {
   return heard;
 }
 
+/** A logger whose error lines the test reads. */
+function recordingLogger(): { logger: Logger; errors: () => string[] } {
+  const lines: string[] = [];
+  return {
+    logger: pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }),
+    errors: () => lines.map((line) => (JSON.parse(line) as { msg: string }).msg),
+  };
+}
+
+/**
+ * What every bus does, whichever carries it: `make` builds a bus logging to `logger`, `ready`
+ * resolves once its subscriptions to `channel` are live.
+ */
+function busContract(
+  make: (logger: Logger) => Bus,
+  ready: (channel: BusChannel, subscribers: number) => Promise<void>,
+): void {
+  it('logs a handler that throws, and its other handlers and later messages are still heard', async () => {
+    const { logger: recording, errors } = recordingLogger();
+    const bus = make(recording);
+    bus.subscribe('symbols', () => {
+      throw new Error('a handler bug');
+    });
+    const heard = listen(bus, 'symbols');
+    await ready('symbols', 1);
+    bus.publish('symbols', { changed: ['BTCUSDT'] });
+    bus.publish('symbols', { changed: ['ETHUSDT'] });
+    await waitUntil('both heard', async () => heard.length === 2, 5000);
+    expect(heard).toEqual([{ changed: ['BTCUSDT'] }, { changed: ['ETHUSDT'] }]);
+    expect(errors()).toEqual(['bus handler failed', 'bus handler failed']);
+  });
+
+  it('counts a message received once, however many handlers hear it', async () => {
+    const bus = make(logger);
+    const first = listen(bus, 'sessions');
+    const second = listen(bus, 'sessions');
+    await ready('sessions', 1);
+    bus.publish('sessions', { closedOpenTime: 1_767_225_600_000 });
+    await waitUntil('heard', async () => first.length === 1 && second.length === 1, 5000);
+    expect(bus.stats()).toMatchObject({ published: 1, received: 1 });
+  });
+}
+
 describe('in-process bus', () => {
+  busContract(
+    (log) => createMemoryBus(log),
+    async () => undefined,
+  );
+
   it('delivers every message to every subscriber, in order, after the publishing call returns', async () => {
-    const bus = createMemoryBus();
+    const bus = createMemoryBus(logger);
     const first = listen(bus, 'symbols');
     const second = listen(bus, 'symbols');
     bus.publish('symbols', { changed: ['BTCUSDT'] });
@@ -62,16 +110,15 @@ describe('bus over Redis pub/sub', () => {
     return bus;
   };
   /** Subscriptions are live once Redis counts a subscriber on the channel for each bus. */
-  const subscribed = async (channel: BusChannel, count: number) => {
+  const subscribed = (channel: BusChannel, count: number) =>
+    subscribedTo(DEFAULT_BUS_PREFIX + channel, count);
+  const subscribedTo = async (name: string, count: number) => {
     const probe = new Redis(redis.url);
     try {
       await waitUntil(
-        `${count} subscribers on ${channel}`,
+        `${count} subscribers on ${name}`,
         async () => {
-          const [, subscribers] = (await probe.pubsub('NUMSUB', DEFAULT_BUS_PREFIX + channel)) as [
-            string,
-            number,
-          ];
+          const [, subscribers] = (await probe.pubsub('NUMSUB', name)) as [string, number];
           return subscribers >= count;
         },
         5000,
@@ -84,6 +131,25 @@ describe('bus over Redis pub/sub', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
   });
+
+  // Each contract test makes one bus: the channel's subscribers are the earlier tests' and its own.
+  let contractBuses = 0;
+  busContract(
+    (log) => {
+      const publisher = createRedisConnection(redis.url, { name: 'publisher', logger });
+      const subscriber = createRedisConnection(redis.url, { name: 'subscriber', logger, subscriber: true });
+      connections.push(publisher, subscriber);
+      const bus = createRedisBus({
+        publisher,
+        subscriber,
+        logger: log,
+        prefix: `contract${contractBuses++}:`,
+      });
+      buses.push(bus);
+      return bus;
+    },
+    async (channel) => subscribedTo(`contract${contractBuses - 1}:${channel}`, 1),
+  );
   afterAll(async () => {
     for (const bus of buses) await bus.close();
     for (const connection of connections) connection.disconnect();

@@ -51,7 +51,7 @@ export function createPlatform(options: {
   const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   if (!redisUrl) {
     const cache = new MemoryCache({ now });
-    const bus = createMemoryBus();
+    const bus = createMemoryBus(logger.child({ module: 'bus' }));
     return {
       cache,
       bus,
