@@ -36,8 +36,8 @@ export function createMemoryBus(logger: Logger): Bus {
         set = new Set();
         handlers.set(channel, set);
       }
-      set.add(handler as Handler);
-      return () => void set.delete(handler as Handler);
+      set.add(handler);
+      return () => void set.delete(handler);
     },
     healthy: () => true,
     stats: () => ({ published, received, dropped: 0, malformed: 0 }),
