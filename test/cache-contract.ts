@@ -216,6 +216,15 @@ export function runCacheContract(
         await cache.appendWindow([next]);
         expect(await cache.window({ symbol: 'BTCUSDT' })).toStrictEqual([next]);
       });
+
+      it('has no gap until a lost write is marked, then keeps the newest mark', async () => {
+        expect(await cache.windowGap()).toBeUndefined();
+        await cache.markWindowGap(START + 5000);
+        await cache.markWindowGap(START + 2000); // an older loss reported late: the newer mark stays
+        expect(await cache.windowGap()).toBe(START + 5000);
+        await cache.markWindowGap(START + 9000);
+        expect(await cache.windowGap()).toBe(START + 9000);
+      });
     });
 
     describe('session aggregates', () => {

@@ -21,6 +21,7 @@ import {
   type RealtimeHarness,
 } from './helpers/realtime-harness.js';
 import { openRawClient } from './helpers/raw-socket-client.js';
+import { waitUntil } from './helpers/service-checks.js';
 
 /** The exchange's own ticker at an update's event time, as `!miniTicker@arr` carried it. */
 function expectMatchesExchange(h: RealtimeHarness, update: PriceUpdate): void {
@@ -358,6 +359,33 @@ describe('Socket.IO with a cache', () => {
           .filter((sample) => sample.timestamp >= first)
           .map((sample) => ({ timestamp: sample.timestamp, price: Number.parseFloat(sample.price) })),
       );
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('reads history from the store instead when a write to the window within the hour was lost', async () => {
+    const cache = new MemoryCache({ now: Date.now });
+    const h = await startRealtimeHarness(Date.parse('2026-01-01T02:00:30Z'), { cache });
+    try {
+      const to = h.now();
+      // Prices no exchange sample has, so that any of them in the history came from the window.
+      const window = Array.from({ length: 3700 }, (_, i) => ({
+        symbol: 'SOLUSDT',
+        price: `${900_000 + i}`,
+        timestamp: to - (3700 - i) * 1000,
+      }));
+      await cache.appendWindow(window);
+      await cache.markWindowGap(to - 30 * MINUTE_MS); // the cache writer lost a write half an hour ago
+      const stored = async () =>
+        (await h.store.listPriceSamples({ symbol: 'SOLUSDT', limit: 1, order: 'desc' })).length > 0;
+      await waitUntil('the exchange sample of SOLUSDT stored', stored, 10_000);
+      const client = h.client();
+      const history = nextEvent(client, 'historical_data');
+      await ask(client, 'subscribe', { symbol: 'SOLUSDT' });
+      const { data } = await history;
+      expect(data.length).toBeGreaterThan(0); // the store's samples of the simulated exchange
+      expect(data.filter((point) => point.price >= 900_000)).toEqual([]);
     } finally {
       await h.stop();
     }

@@ -19,6 +19,8 @@ function flakyCache() {
   const append = cache.appendWindow.bind(cache);
   cache.appendWindow = (samples) =>
     state.failing ? Promise.reject(new Error('redis down')) : append(samples);
+  const mark = cache.markWindowGap.bind(cache);
+  cache.markWindowGap = (upTo) => (state.failing ? Promise.reject(new Error('redis down')) : mark(upTo));
   return { cache, state };
 }
 
@@ -64,5 +66,44 @@ describe('cache writer', () => {
     expect(writer.stats().droppedSamples).toBe(10);
     await writer.idle();
     expect(writer.stats()).toMatchObject({ writes: 2, failures: 0, droppedSamples: 10 });
+  });
+
+  it('marks the window gap up to the newest lost sample before it appends anything newer', async () => {
+    const { cache, state } = flakyCache();
+    const order: string[] = [];
+    const mark = cache.markWindowGap.bind(cache);
+    cache.markWindowGap = (upTo) => {
+      order.push(`gap ${upTo - T}`);
+      return mark(upTo);
+    };
+    const append = cache.appendWindow.bind(cache);
+    cache.appendWindow = (samples) => {
+      order.push(`append ${samples.map((s) => s.timestamp - T).join(',')}`);
+      return append(samples);
+    };
+    const writer = createCacheWriter({ cache, logger: pino({ level: 'silent' }) });
+    writer.add([], [sample(0)]);
+    await writer.idle();
+    state.failing = true;
+    writer.add([], [sample(1), sample(2)]); // lost: Redis is down
+    await writer.idle();
+    expect(await cache.windowGap()).toBeUndefined();
+    state.failing = false;
+    writer.add([], [sample(3)]);
+    await writer.idle();
+    expect(order).toEqual(['append 0', 'append 1000,2000', 'gap 2000', 'append 3000']);
+    expect(await cache.windowGap()).toBe(T + 2000);
+    writer.add([], [sample(4)]);
+    await writer.idle();
+    expect(order.at(-1)).toBe('append 4000'); // marked once
+  });
+
+  it('marks the samples it dropped from a full queue as a window gap', async () => {
+    const { cache } = flakyCache();
+    const writer = createCacheWriter({ cache, logger: pino({ level: 'silent' }) });
+    writer.add([], [sample(0)]); // in flight
+    for (let i = 1; i <= MAX_PENDING_CACHE_SAMPLES + 10; i++) writer.add([], [sample(i)]);
+    await writer.idle();
+    expect(await cache.windowGap()).toBe(T + 10 * 1000);
   });
 });

@@ -4,6 +4,8 @@
  * merged (the newest quote per symbol, samples in order) and sent when it completes. A slow or
  * unreachable cache therefore costs ingestion nothing, and what piles up is bounded by
  * MAX_PENDING_CACHE_SAMPLES (the oldest dropped and counted: the store still has every sample).
+ * Samples lost either way leave a hole in the window, which the next write marks (markWindowGap)
+ * before it appends anything newer, so that readers take the window as whole only after the hole.
  */
 import type { Logger } from 'pino';
 import type { PriceQuote, PriceSample } from '../domain/price.js';
@@ -35,21 +37,33 @@ export function createCacheWriter({ cache, logger }: { cache: Cache; logger: Log
   let failures = 0;
   let droppedSamples = 0;
   let lastError: string | undefined;
+  /** The newest timestamp of samples lost to the window and not yet marked as its gap. */
+  let unmarkedGap: number | undefined;
+  const lost = (dropped: readonly PriceSample[]): void => {
+    for (const sample of dropped) unmarkedGap = Math.max(unmarkedGap ?? sample.timestamp, sample.timestamp);
+  };
 
   const send = (): void => {
     if (inFlight || (quotes.size === 0 && samples.length === 0)) return;
     const batchQuotes = [...quotes.values()];
     const batchSamples = samples;
+    const gap = unmarkedGap;
     quotes = new Map();
     samples = [];
-    inFlight = Promise.all([cache.setQuotes(batchQuotes), cache.appendWindow(batchSamples)]).then(
+    unmarkedGap = undefined;
+    const appended = (gap === undefined ? Promise.resolve() : cache.markWindowGap(gap)).then(() =>
+      cache.appendWindow(batchSamples),
+    );
+    inFlight = Promise.all([cache.setQuotes(batchQuotes), appended]).then(
       () => {
         writes++;
         lastError = undefined; // so the next outage is logged, whatever its message
       },
       (error: unknown) => {
         // Dropped, not retried: the next second's write carries newer prices, and the window
-        // misses a second that the store still has.
+        // misses seconds that the store still has, marked as its gap by the next write.
+        lost(batchSamples);
+        if (gap !== undefined) unmarkedGap = Math.max(unmarkedGap ?? gap, gap);
         failures++;
         const message = error instanceof Error ? error.message : String(error);
         if (message !== lastError) logger.warn({ err: error }, 'cache write failed');
@@ -71,7 +85,7 @@ export function createCacheWriter({ cache, logger }: { cache: Cache; logger: Log
       samples.push(...newSamples);
       const excess = samples.length - MAX_PENDING_CACHE_SAMPLES;
       if (excess > 0) {
-        samples.splice(0, excess);
+        lost(samples.splice(0, excess));
         droppedSamples += excess;
       }
       send();

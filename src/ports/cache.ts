@@ -8,7 +8,8 @@
  * - The sliding window: 1-second price samples per symbol covering the last WINDOW_MS before the
  *   symbol's newest sample, trimmed continuously as samples arrive; at most one sample per second
  *   (a later write of the same second wins). A window nobody appended to for WINDOW_MS is dropped
- *   (a symbol no longer tracked leaves nothing behind).
+ *   (a symbol no longer tracked leaves nothing behind). A write of samples that was lost is marked
+ *   as a window gap, so that readers take the window as whole only after it.
  * - Session aggregates: session candles by (symbol, openTime), kept SESSION_TTL_MS after written.
  */
 import type { Candle } from '../domain/candle.js';
@@ -46,6 +47,13 @@ export interface Cache {
   appendWindow(samples: readonly PriceSample[]): Promise<void>;
   /** Samples of one symbol's window, ascending by timestamp. */
   window(query: WindowQuery): Promise<PriceSample[]>;
+  /**
+   * Marks the windows as possibly missing samples up to `upTo` (epoch ms): a write of them was lost.
+   * The greatest mark is kept (for WINDOW_MS, after which no window reaches back to the hole).
+   */
+  markWindowGap(upTo: number): Promise<void>;
+  /** The greatest window gap marked, or undefined: a window is whole after it. */
+  windowGap(): Promise<number | undefined>;
 
   setSessions(sessions: readonly { readonly symbol: string; readonly candle: Candle }[]): Promise<void>;
   getSession(symbol: string, openTime: number): Promise<Candle | undefined>;

@@ -64,7 +64,7 @@ export interface RealtimeSettings {
    * The cache: `historical_data` is read from its sliding window when that covers the hour asked
    * for, and closed sessions for the session-close push are shared through its session aggregates.
    */
-  readonly cache?: Pick<Cache, 'window' | 'getSession' | 'setSessions'>;
+  readonly cache?: Pick<Cache, 'window' | 'windowGap' | 'getSession' | 'setSessions'>;
   /** Session closes across instances (session-push.ts); without it this instance pushes on its own watch. */
   readonly sessionCloses?: SessionCloseChannel;
   /** Real ms to wait for the ingesting instance's announcement of a close (tests shorten it). */
@@ -170,14 +170,19 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
 
   /**
    * The cache's window answers when it reaches back past `from` (it has been filling for long
-   * enough); otherwise, or when the cache fails, the store does.
+   * enough) and no write to it was lost since `from` (its gap is older); otherwise, or when the
+   * cache fails, the store does.
    */
   const fromWindow = async (symbol: string, from: number, to: number): Promise<PriceSample[] | undefined> => {
-    if (!settings.cache || settings.historyOnSubscribeMs > WINDOW_MS) return undefined;
+    const cache = settings.cache;
+    if (!cache || settings.historyOnSubscribeMs > WINDOW_MS) return undefined;
     try {
-      const samples = await settings.cache.window({ symbol, from: from - WINDOW_COVERAGE_MARGIN_MS, to });
+      const [samples, gap] = await Promise.all([
+        cache.window({ symbol, from: from - WINDOW_COVERAGE_MARGIN_MS, to }),
+        cache.windowGap(),
+      ]);
       const first = samples[0];
-      return first && first.timestamp <= from
+      return first && first.timestamp <= from && (gap === undefined || gap < from)
         ? samples.filter((sample) => sample.timestamp >= from)
         : undefined;
     } catch (error) {

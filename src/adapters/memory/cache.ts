@@ -54,6 +54,7 @@ export class MemoryCache implements Cache {
   /** By symbol, then openTime. */
   private readonly sessions = new Map<string, Map<number, Kept<Candle>>>();
   private lastSweepAt: number;
+  private gap: Kept<number> | undefined;
 
   constructor(options: MemoryCacheOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -75,6 +76,7 @@ export class MemoryCache implements Cache {
     this.quotes.clear();
     this.windows.clear();
     this.sessions.clear();
+    this.gap = undefined;
   }
 
   async setQuotes(quotes: readonly PriceQuote[]): Promise<void> {
@@ -119,6 +121,16 @@ export class MemoryCache implements Cache {
       result.push({ symbol: query.symbol, price: prices[i]!, timestamp });
     }
     return result;
+  }
+
+  async markWindowGap(upTo: number): Promise<void> {
+    const now = this.now();
+    const kept = this.gap && isAlive(this.gap, WINDOW_MS, now) ? this.gap.value : undefined;
+    if (kept === undefined || upTo > kept) this.gap = { value: upTo, writtenAt: now };
+  }
+
+  async windowGap(): Promise<number | undefined> {
+    return this.gap && isAlive(this.gap, WINDOW_MS, this.now()) ? this.gap.value : undefined;
   }
 
   async setSessions(

@@ -177,3 +177,9 @@ for bucket = bucketOf(first), bucketOf(last) do
   result[#result + 1] = redis.call('HGETALL', bucketKey(symbol, bucket))
 end
 return result`;
+
+/** KEYS[1] the window gap key. ARGV: upTo, its TTL in ms. Keeps the greater mark. */
+export const MARK_WINDOW_GAP_LUA = `
+local kept = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > kept then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 1`;

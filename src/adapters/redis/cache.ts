@@ -62,6 +62,7 @@ import {
   APPEND_WINDOW_LUA,
   MAX_SAMPLES_PER_SCRIPT,
   MAX_SYMBOLS_PER_SCRIPT,
+  MARK_WINDOW_GAP_LUA,
   READ_WINDOW_LUA,
   SET_QUOTES_LUA,
 } from './cache-scripts.js';
@@ -92,6 +93,7 @@ interface CacheScripts {
   bmsCacheSetQuotes: ScriptCall;
   bmsCacheAppendWindow: ScriptCall;
   bmsCacheReadWindow: ScriptCall;
+  bmsCacheMarkWindowGap: ScriptCall;
 }
 
 export class RedisCache implements Cache {
@@ -100,6 +102,7 @@ export class RedisCache implements Cache {
   private readonly now: () => number;
   private readonly quotesKey: string;
   private readonly markersKey: string;
+  private readonly gapKey: string;
   private readonly bucketPrefix: string;
   private readonly sessionPrefix: string;
   private lastQuoteSweepAt: number;
@@ -110,11 +113,13 @@ export class RedisCache implements Cache {
     redis.defineCommand('bmsCacheSetQuotes', { numberOfKeys: 1, lua: SET_QUOTES_LUA });
     redis.defineCommand('bmsCacheAppendWindow', { numberOfKeys: 1, lua: APPEND_WINDOW_LUA });
     redis.defineCommand('bmsCacheReadWindow', { numberOfKeys: 1, lua: READ_WINDOW_LUA });
+    redis.defineCommand('bmsCacheMarkWindowGap', { numberOfKeys: 1, lua: MARK_WINDOW_GAP_LUA });
     this.redis = redis as Redis & CacheScripts;
     this.now = options.now ?? Date.now;
     const prefix = options.keyPrefix ?? DEFAULT_CACHE_KEY_PREFIX;
     this.quotesKey = `${prefix}quotes`;
     this.markersKey = `${prefix}win`;
+    this.gapKey = `${prefix}wingap`;
     this.bucketPrefix = `${prefix}win:`;
     this.sessionPrefix = `${prefix}session:`;
     this.lastQuoteSweepAt = this.now();
@@ -201,6 +206,15 @@ export class RedisCache implements Cache {
       to,
     );
     return decodeWindow(query.symbol, reply, BUCKET_SECONDS, from, to);
+  }
+
+  async markWindowGap(upTo: number): Promise<void> {
+    await this.redis.bmsCacheMarkWindowGap(this.gapKey, Math.floor(upTo), WINDOW_MS);
+  }
+
+  async windowGap(): Promise<number | undefined> {
+    const value = await this.redis.get(this.gapKey);
+    return value === null ? undefined : Number(value);
   }
 
   async setSessions(
