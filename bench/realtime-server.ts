@@ -119,7 +119,6 @@ async function startApp(): Promise<Running> {
     realtime: {
       broadcastIntervalMs: BROADCAST_INTERVAL_MS,
       historyOnSubscribeMs: HISTORY_ON_SUBSCRIBE_MS,
-      corsOrigins: ['*'],
     },
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -111,7 +111,6 @@ export async function startService(
     realtime: {
       broadcastIntervalMs: config.broadcastIntervalMs,
       historyOnSubscribeMs: config.historyOnSubscribeMs,
-      corsOrigins: config.corsOrigins,
       samples: {
         onSamples: (listener) => {
           sampleListeners.add(listener);

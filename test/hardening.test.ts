@@ -263,6 +263,18 @@ describe('headers', () => {
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
 
+  it('applies CORS_ORIGINS to the Socket.IO handshake as to the REST API', async () => {
+    const t = await open({ corsOrigins: ['https://app.example'] });
+    const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const handshake = (origin: string) =>
+      fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { origin } });
+    const allowed = await handshake('https://app.example');
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const other = await handshake('https://evil.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('allows any origin with the default CORS_ORIGINS of *', async () => {
     const t = await open();
     const answer = await call(t.app, 'GET', '/symbols', { headers: { origin: 'https://anywhere.example' } });

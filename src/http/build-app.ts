@@ -34,7 +34,6 @@ export const MAX_BODY_BYTES = 64 * 1024;
 const DEFAULT_REALTIME: RealtimeSettings = {
   broadcastIntervalMs: 1000,
   historyOnSubscribeMs: 60 * 60 * 1000,
-  corsOrigins: ['*'],
 };
 
 export interface AppDeps {
@@ -114,6 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     prices: deps.prices,
     candles: deps.candles,
     now: deps.now,
+    corsOrigins: deps.corsOrigins ?? ['*'],
     settings: deps.realtime ?? DEFAULT_REALTIME,
   });
   app.addHook('preClose', async () => {

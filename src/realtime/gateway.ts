@@ -50,7 +50,6 @@ export interface SampleSource {
 export interface RealtimeSettings {
   readonly broadcastIntervalMs: number;
   readonly historyOnSubscribeMs: number;
-  readonly corsOrigins: readonly string[];
   readonly samples?: SampleSource;
   /** Real ms between a session boundary and its push (tests shorten it). */
   readonly sessionCloseGraceMs?: number;
@@ -78,6 +77,8 @@ export interface GatewayDeps {
   readonly prices: PriceReader;
   readonly candles: CandleReader;
   readonly now: () => number;
+  /** CORS_ORIGINS, as for the REST API. */
+  readonly corsOrigins: readonly string[];
   readonly settings: RealtimeSettings;
 }
 
@@ -163,7 +164,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     serveClient: false,
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
     ...(settings.adapter ? { adapter: settings.adapter } : {}),
-    cors: { origin: settings.corsOrigins.includes('*') ? '*' : [...settings.corsOrigins] },
+    cors: { origin: deps.corsOrigins.includes('*') ? '*' : [...deps.corsOrigins] },
   });
   const rooms = io.of('/').adapter.rooms;
   let rateLimited = 0;

@@ -108,7 +108,6 @@ export async function startRealtimeHarness(
     realtime: {
       broadcastIntervalMs: options.broadcastIntervalMs ?? BROADCAST_INTERVAL_MS,
       historyOnSubscribeMs: 60 * MINUTE_MS,
-      corsOrigins: ['*'],
       samples: { onSamples: parts.onSamples },
       sessionCloseGraceMs: 300,
       cache: options.cache,
