@@ -60,8 +60,10 @@ export async function startService(
     store,
     logger,
     lease: platform.lease,
-    build: (fence, onFenced) =>
-      buildLiveLink(
+    build: (fence, onFenced) => {
+      // Taking over from another instance: what it failed to copy into the window is unknown.
+      if (fence) cacheWriter.markLost(now());
+      return buildLiveLink(
         {
           wsUrl: config.binanceWsUrl,
           restUrl: config.binanceRestUrl,
@@ -70,7 +72,8 @@ export async function startService(
           lookbackMs: config.backfillLookbackMs,
         },
         { store, logger, now, liveState, onSamples: onIngestedSamples, fence, onFenced },
-      ),
+      );
+    },
   });
   // Only the ingesting instance sweeps the shared store; one that takes the lease sweeps from its next period.
   const retention = startRetention({

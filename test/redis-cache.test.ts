@@ -120,6 +120,8 @@ describe('redis cache faults', () => {
     () => cache.getQuotes(['BTCUSDT']),
     () => cache.appendWindow(everySecond('BTCUSDT', START, 2)),
     () => cache.window({ symbol: 'BTCUSDT' }),
+    () => cache.markWindowGap(START),
+    () => cache.windowGap(),
     () => cache.setSessions([{ symbol: 'BTCUSDT', candle }]),
     () => cache.getSession('BTCUSDT', START),
   ];

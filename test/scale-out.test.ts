@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
@@ -133,6 +134,13 @@ describe('scale-out over Redis', () => {
     };
     expect(latest.data.stale).toBe(false);
 
+    // Each instance taking the lease marks the cache window's gap at its start: it cannot know
+    // what its predecessor failed to copy there, so historical_data reads the store for that hour.
+    const probe = new Redis(redis.url);
+    const windowGap = async () => Number(await probe.get('bms:wingap'));
+    const gapOfA = await windowGap();
+    expect(gapOfA).toBeGreaterThan(0);
+
     a.child.kill('SIGKILL');
     expect(await a.exit).toBeNull();
     const takeoverMs = await waitUntil(
@@ -143,6 +151,8 @@ describe('scale-out over Redis', () => {
     expect(takeoverMs).toBeLessThan(TAKEOVER_LIMIT_MS);
     // The client on B keeps receiving, now from B's own ingestion.
     await moreUpdates(onB.updates, 3, 20_000);
+    expect(await windowGap()).toBeGreaterThan(gapOfA);
+    probe.disconnect();
 
     // Past the next minute's close, so the minutes around the takeover are all closed and repaired.
     const killedAt = exchange.clock.now();

@@ -106,4 +106,23 @@ describe('cache writer', () => {
     await writer.idle();
     expect(await cache.windowGap()).toBe(T + 10 * 1000);
   });
+
+  it('marks a gap it is told of (a takeover) with its next write, and counts no samples lost when only quotes fail', async () => {
+    const { cache } = flakyCache();
+    const quotes = cache.setQuotes.bind(cache);
+    let quotesFail = true;
+    cache.setQuotes = (batch) => (quotesFail ? Promise.reject(new Error('quotes refused')) : quotes(batch));
+    const writer = createCacheWriter({ cache, logger: pino({ level: 'silent' }) });
+    writer.markLost(T - 5000);
+    writer.add([], [sample(0)]);
+    await writer.idle();
+    expect(await cache.windowGap()).toBe(T - 5000);
+    expect(writer.stats()).toMatchObject({ writes: 0, failures: 1 });
+    quotesFail = false;
+    writer.add([], [sample(1)]);
+    await writer.idle();
+    // The window took sample 0 although the quotes failed: no gap for it.
+    expect(await cache.windowGap()).toBe(T - 5000);
+    expect(await cache.window({ symbol: 'BTCUSDT' })).toEqual([sample(0), sample(1)]);
+  });
 });

@@ -24,6 +24,11 @@ export interface CacheWriterStats {
 
 export interface CacheWriter {
   add(quotes: readonly PriceQuote[], samples: readonly PriceSample[]): void;
+  /**
+   * Marks the window as possibly missing samples up to `upTo` with the next write: an instance that
+   * takes over ingestion cannot know what its predecessor failed to write.
+   */
+  markLost(upTo: number): void;
   /** Resolves when nothing is in flight or pending (tests, and a clean stop). */
   idle(): Promise<void>;
   stats(): CacheWriterStats;
@@ -39,8 +44,11 @@ export function createCacheWriter({ cache, logger }: { cache: Cache; logger: Log
   let lastError: string | undefined;
   /** The newest timestamp of samples lost to the window and not yet marked as its gap. */
   let unmarkedGap: number | undefined;
+  const lostUpTo = (upTo: number): void => {
+    unmarkedGap = Math.max(unmarkedGap ?? upTo, upTo);
+  };
   const lost = (dropped: readonly PriceSample[]): void => {
-    for (const sample of dropped) unmarkedGap = Math.max(unmarkedGap ?? sample.timestamp, sample.timestamp);
+    for (const sample of dropped) lostUpTo(sample.timestamp);
   };
 
   const send = (): void => {
@@ -54,22 +62,26 @@ export function createCacheWriter({ cache, logger }: { cache: Cache; logger: Log
     const appended = (gap === undefined ? Promise.resolve() : cache.markWindowGap(gap)).then(() =>
       cache.appendWindow(batchSamples),
     );
-    inFlight = Promise.all([cache.setQuotes(batchQuotes), appended]).then(
-      () => {
+    // Settled, not Promise.all: the write is in flight until both parts are done.
+    inFlight = Promise.allSettled([cache.setQuotes(batchQuotes), appended]).then(([quoted, windowed]) => {
+      if (quoted.status === 'fulfilled' && windowed.status === 'fulfilled') {
         writes++;
         lastError = undefined; // so the next outage is logged, whatever its message
-      },
-      (error: unknown) => {
-        // Dropped, not retried: the next second's write carries newer prices, and the window
-        // misses seconds that the store still has, marked as its gap by the next write.
+        return;
+      }
+      // Dropped, not retried: the next second's write carries newer prices, and the window
+      // misses seconds that the store still has, marked as its gap by the next write.
+      if (windowed.status === 'rejected') {
         lost(batchSamples);
-        if (gap !== undefined) unmarkedGap = Math.max(unmarkedGap ?? gap, gap);
-        failures++;
-        const message = error instanceof Error ? error.message : String(error);
-        if (message !== lastError) logger.warn({ err: error }, 'cache write failed');
-        lastError = message;
-      },
-    );
+        if (gap !== undefined) lostUpTo(gap);
+      }
+      failures++;
+      const error: unknown =
+        windowed.status === 'rejected' ? windowed.reason : (quoted as PromiseRejectedResult).reason;
+      const message = error instanceof Error ? error.message : String(error);
+      if (message !== lastError) logger.warn({ err: error }, 'cache write failed');
+      lastError = message;
+    });
     void inFlight.finally(() => {
       inFlight = undefined;
       send();
@@ -89,6 +101,9 @@ export function createCacheWriter({ cache, logger }: { cache: Cache; logger: Log
         droppedSamples += excess;
       }
       send();
+    },
+    markLost(upTo) {
+      lostUpTo(upTo);
     },
     async idle() {
       while (inFlight) await inFlight;

@@ -178,10 +178,10 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     const cache = settings.cache;
     if (!cache || settings.historyOnSubscribeMs > WINDOW_MS) return undefined;
     try {
-      const [samples, gap] = await Promise.all([
-        cache.window({ symbol, from: from - WINDOW_COVERAGE_MARGIN_MS, to }),
-        cache.windowGap(),
-      ]);
+      // The window first, then its gap: a mark is written before anything newer is appended, so
+      // samples read from past a hole mean its mark is there for the second read to see.
+      const samples = await cache.window({ symbol, from: from - WINDOW_COVERAGE_MARGIN_MS, to });
+      const gap = await cache.windowGap();
       const first = samples[0];
       return first && first.timestamp <= from && (gap === undefined || gap < from)
         ? samples.filter((sample) => sample.timestamp >= from)
