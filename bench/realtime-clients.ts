@@ -29,6 +29,8 @@ const TIMESTAMP_KEY = '"timestamp":';
 const send = (message: ClientsToParent): void => void process.send?.(message);
 
 let sockets: Socket[] = [];
+/** Bumped by each `close`: a connecting run that was closed stops and keeps nothing. */
+let generation = 0;
 let measuring = false;
 let received = 0;
 let disconnects = 0;
@@ -133,16 +135,19 @@ async function connectAll(message: Extract<ParentToClients, { type: 'connect' }>
   let firstError: string | undefined;
   let nextIndex = first;
   const end = first + count;
+  const run = generation;
   // A fixed number of connections in flight, so setup never floods the server's accept queue.
   const worker = async (): Promise<void> => {
-    while (nextIndex < end) {
+    while (nextIndex < end && generation === run) {
       const index = nextIndex++;
       const mine = Array.from(
         { length: perClient },
         (_, j) => symbols[(index * perClient + j) % symbols.length]!,
       );
       try {
-        sockets.push(await openClient(socketUrl, mine));
+        const socket = await openClient(socketUrl, mine);
+        if (generation === run) sockets.push(socket);
+        else socket.destroy(); // the parent gave up on this run and closed it
       } catch (error) {
         failed++;
         firstError ??= error instanceof Error ? error.message : String(error);
@@ -150,6 +155,8 @@ async function connectAll(message: Extract<ParentToClients, { type: 'connect' }>
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, count) }, worker));
+  // A run closed meanwhile has had its answer (a timeout): a late one would answer the next run.
+  if (generation !== run) return;
   send({
     type: 'connected',
     connected: sockets.length,
@@ -188,6 +195,7 @@ process.on('message', (message: ParentToClients) => {
       return;
     }
     case 'close':
+      generation++;
       for (const socket of sockets) socket.end(textFrame('41', true)); // Socket.IO disconnect
       sockets = [];
       send({ type: 'closed' });

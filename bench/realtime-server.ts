@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Server } from 'socket.io';
 import { decodeFrame, MINI_TICKER_ARRAY_STREAM } from '../src/binance/decode.js';
 import { combinedFrame, formatUnits8 } from '../src/binance/simulator/wire.js';
+import { formatDecimal, parseDecimal, subtractDecimal } from '../src/domain/decimal.js';
 import type { WireMiniTicker } from '../src/binance/wire.js';
 import type { PriceUpdate } from '../src/realtime/events.js';
 import type { ParentToServer, ServerToParent } from './realtime.js';
@@ -73,16 +74,20 @@ function createBoard(names: readonly string[]) {
   };
 }
 
-/** The `price_update` the app makes of a ticker (handlers.ts priceUpdate), for the servers that skip it. */
+/**
+ * The `price_update` the app makes of a ticker (market/prices.ts, realtime/handlers.ts priceUpdate),
+ * computed the same exact way so that the servers that skip the app send the same bytes.
+ */
 function priceUpdateOf(ticker: WireMiniTicker): PriceUpdate {
-  const price = Number.parseFloat(ticker.c);
+  const change = formatDecimal(subtractDecimal(parseDecimal(ticker.c), parseDecimal(ticker.o)));
   const open = Number.parseFloat(ticker.o);
+  const percent = open === 0 ? 0 : (Number.parseFloat(change) / open) * 100;
   return {
     symbol: ticker.s,
-    price,
+    price: Number.parseFloat(ticker.c),
     timestamp: ticker.E,
-    change24h: price - open,
-    changePercent24h: Math.round(((price - open) / open) * 100_000) / 1000,
+    change24h: Number.parseFloat(change),
+    changePercent24h: Math.round(percent * 1000) / 1000,
     high24h: Number.parseFloat(ticker.h),
     low24h: Number.parseFloat(ticker.l),
     volume24h: Number.parseFloat(ticker.v),
@@ -190,7 +195,7 @@ async function startFloor(): Promise<Running> {
   /** Each client's subscribed symbols. */
   const clients = new Map<Socket, string[]>();
   let ids = 0;
-  http.on('upgrade', (request, socket: Socket) => {
+  http.on('upgrade', (request, socket: Socket, head: Buffer) => {
     const key = request.headers['sec-websocket-key'];
     if (typeof key !== 'string') return void socket.destroy();
     socket.setNoDelay(true);
@@ -216,13 +221,17 @@ async function startFloor(): Promise<Running> {
       },
       close: () => socket.end(),
     });
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       try {
         read(chunk);
       } catch {
         socket.destroy();
       }
-    });
+    };
+    if (head.length > 0) onData(head);
+    socket.on('data', onData);
+    // A client that closes (its FIN) is gone: the HTTP server would keep the socket half open.
+    socket.on('end', () => socket.destroy());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => clients.delete(socket));
   });

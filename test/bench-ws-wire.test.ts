@@ -61,25 +61,61 @@ describe('bench WebSocket wire', () => {
     let bytes: Buffer[] = [rest];
     socket.on('data', (chunk: Buffer) => bytes.push(chunk));
     const long = 'y'.repeat(70_000);
+    // A price update's size (16-bit length, as most of the bench's frames), then a 64-bit one.
+    const update = `42["price_update",${JSON.stringify({ symbol: 'BTCUSDT', note: 'x'.repeat(150) })}]`;
     peer.send('2');
-    peer.send(`42["price_update",{"price":1.5}]`);
+    peer.send(update);
     peer.send(long);
-    await expect.poll(() => Buffer.concat(bytes).length).toBe(2 + 1 + 2 + 32 + 10 + long.length);
+    await expect.poll(() => Buffer.concat(bytes).length).toBe(2 + 1 + 4 + update.length + 10 + long.length);
     const read = createFrameReader({ text: (text) => texts.push(text), close: () => texts.push('<close>') });
     const stream = Buffer.concat(bytes);
     // A byte at a time through the short frames and the long one's 10-byte header, then in slices.
-    const bytewise = 2 + 1 + 2 + 32 + 10 + 3;
+    const bytewise = 2 + 1 + 4 + update.length + 10 + 3;
     for (let at = 0; at < stream.length; at += at < bytewise ? 1 : 997) {
       read(stream.subarray(at, at < bytewise ? at + 1 : at + 997));
     }
     bytes = [];
-    expect(texts).toEqual(['2', '42["price_update",{"price":1.5}]', long]);
+    expect(texts).toEqual(['2', update, long]);
   });
 
-  it('reads its own masked frames, and reports a close frame', () => {
+  it('reads its own frames, masked or not and of every length field, a byte at a time, and reports a close', () => {
     const texts: string[] = [];
     const read = createFrameReader({ text: (text) => texts.push(text), close: () => texts.push('<close>') });
-    read(Buffer.concat([textFrame('hello', true), textFrame('world', false), Buffer.from([0x88, 0x00])]));
-    expect(texts).toEqual(['hello', 'world', '<close>']);
+    const sent = ['hello', 'u'.repeat(200), 'w'.repeat(70_000)];
+    const stream = Buffer.concat([
+      ...sent.map((text) => textFrame(text, true)),
+      ...sent.map((text) => textFrame(text, false)),
+      Buffer.from([0x88, 0x00]),
+    ]);
+    for (let at = 0; at < stream.length; at += 1) read(stream.subarray(at, at + 1));
+    expect(texts).toEqual([...sent, ...sent, '<close>']);
+  });
+
+  it('sends unmasked frames of every length field that a ws client reads as sent', async () => {
+    const { createServer } = await import('node:net');
+    const { WebSocket } = await import('ws');
+    const sent = ['0{"sid":"a"}', 'u'.repeat(200), 'w'.repeat(70_000)];
+    const raw = createServer((socket) => {
+      socket.once('data', (request: Buffer) => {
+        const key = /sec-websocket-key: (\S+)/i.exec(request.toString('latin1'))![1]!;
+        socket.write(
+          'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
+        );
+        socket.write(Buffer.concat(sent.map((text) => textFrame(text, false))));
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const { port } = raw.address() as { port: number };
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+    const received: string[] = [];
+    ws.on('message', (data: Buffer) => received.push(data.toString()));
+    try {
+      await expect.poll(() => received.length).toBe(3);
+      expect(received).toEqual(sent);
+    } finally {
+      ws.terminate();
+      await new Promise((resolve) => raw.close(resolve));
+    }
   });
 });
