@@ -332,17 +332,23 @@ describe('Socket.IO with many subscriptions per client', () => {
 });
 
 describe('Socket.IO with a cache', () => {
-  it("sends history from the cache's sliding window once it covers the hour asked for", async () => {
+  /** A cache and the harness on it, with SOLUSDT's window filled for the 3,700 s before its now. */
+  async function withFilledWindow(price: (second: number) => string) {
     const cache = new MemoryCache({ now: Date.now });
     const h = await startRealtimeHarness(Date.parse('2026-01-01T02:00:30Z'), { cache });
+    const to = h.now();
+    const window = Array.from({ length: 3700 }, (_, i) => ({
+      symbol: 'SOLUSDT',
+      price: price(i),
+      timestamp: to - (3700 - i) * 1000,
+    }));
+    await cache.appendWindow(window);
+    return { cache, h, to, window };
+  }
+
+  it("sends history from the cache's sliding window once it covers the hour asked for", async () => {
+    const { h, window } = await withFilledWindow((i) => `${100 + i / 100}`);
     try {
-      const to = h.now();
-      const window = Array.from({ length: 3700 }, (_, i) => ({
-        symbol: 'SOLUSDT',
-        price: `${100 + i / 100}`,
-        timestamp: to - (3700 - i) * 1000,
-      }));
-      await cache.appendWindow(window);
       const client = h.client();
       const history = nextEvent(client, 'historical_data');
       const before = h.now();
@@ -365,17 +371,9 @@ describe('Socket.IO with a cache', () => {
   });
 
   it('reads history from the store instead when a write to the window within the hour was lost', async () => {
-    const cache = new MemoryCache({ now: Date.now });
-    const h = await startRealtimeHarness(Date.parse('2026-01-01T02:00:30Z'), { cache });
+    // Prices no exchange sample has, so that any of them in the history came from the window.
+    const { cache, h, to } = await withFilledWindow((i) => `${900_000 + i}`);
     try {
-      const to = h.now();
-      // Prices no exchange sample has, so that any of them in the history came from the window.
-      const window = Array.from({ length: 3700 }, (_, i) => ({
-        symbol: 'SOLUSDT',
-        price: `${900_000 + i}`,
-        timestamp: to - (3700 - i) * 1000,
-      }));
-      await cache.appendWindow(window);
       await cache.markWindowGap(to - 30 * MINUTE_MS); // the cache writer lost a write half an hour ago
       const stored = async () =>
         (await h.store.listPriceSamples({ symbol: 'SOLUSDT', limit: 1, order: 'desc' })).length > 0;
