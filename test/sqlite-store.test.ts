@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -10,6 +12,12 @@ import { runStoreContract } from './store-contract.js';
 
 runStoreContract('sqlite in memory', () => new SqliteStore({ path: ':memory:' }));
 
+/** Processes opening the same new file at once, rounds of it, and the ms between rounds. */
+const RACE_PROCESSES = 4;
+const RACE_ROUNDS = 5;
+const RACE_ROUND_MS = 300;
+/** When the processes open their first file, in ms from their spawn: after tsx has loaded. */
+const RACE_PROCESS_START_MS = 4000;
 /** Fenced writes in the fence race, against another connection's commits. */
 const RACE_WRITES = 3000;
 
@@ -96,4 +104,39 @@ describe('sqlite file store', () => {
     await reopened.close();
     expect(stored).toHaveLength(RACE_WRITES);
   });
+
+  it('lets instances open one new file at the same moment: each applies or sees every migration', async () => {
+    // Processes, not workers: each opens the file as a separate instance would, released together.
+    const files = Array.from({ length: RACE_ROUNDS }, (_, round) => join(dir, `opened-together-${round}.db`));
+    const startAt = Date.now() + RACE_PROCESS_START_MS;
+    const script = `
+      import { SqliteStore } from ${JSON.stringify(new URL('../src/adapters/sqlite/store.ts', import.meta.url).href)};
+      const files = ${JSON.stringify(files)};
+      for (const [round, path] of files.entries()) {
+        while (Date.now() < ${startAt} + round * ${RACE_ROUND_MS});
+        try {
+          const store = new SqliteStore({ path });
+          console.log(JSON.stringify(store.schemaVersions()));
+          await store.close();
+        } catch (error) {
+          console.log(JSON.stringify(String(error)));
+        }
+      }`;
+    const outputs = await Promise.all(
+      Array.from({ length: RACE_PROCESSES }, async () => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        await once(child, 'exit');
+        return out
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as unknown);
+      }),
+    );
+    const versions = MIGRATIONS.map((migration) => migration.version);
+    for (const output of outputs) expect(output).toEqual(files.map(() => versions));
+  }, 60_000);
 });

@@ -26,6 +26,31 @@ import { MIGRATIONS } from './migrations.js';
 
 /** Settings key prefix of the fencing tokens (`advanceFence`). */
 const FENCE_KEY_PREFIX = 'fence:';
+/** How long one connection waits for another's lock, in ms (SQLite's busy timeout). */
+const BUSY_TIMEOUT_MS = 5000;
+/**
+ * Switching a new file to WAL needs it to itself, and SQLite answers SQLITE_BUSY at once, without
+ * its busy timeout, while another instance opening the same file holds it: tries at most this many
+ * times, this many ms apart, as long as the busy timeout (once a file is in WAL mode, the switch
+ * is a no-op).
+ */
+const WAL_SWITCH_ATTEMPTS = 250;
+const WAL_SWITCH_RETRY_MS = 20;
+
+/** Journal mode WAL, retried while another connection has the file locked (WAL_SWITCH_ATTEMPTS). */
+function switchToWal(db: Database.Database): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      const busy = error instanceof Database.SqliteError && error.code === 'SQLITE_BUSY';
+      if (!busy || attempt >= WAL_SWITCH_ATTEMPTS) throw error;
+      Atomics.wait(pause, 0, 0, WAL_SWITCH_RETRY_MS); // a store opens at start, before serving
+    }
+  }
+}
 
 interface SymbolRow {
   symbol: string;
@@ -138,9 +163,9 @@ export class SqliteStore implements Store {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.#db = new Database(options.path);
     this.#now = options.now ?? Date.now;
-    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (options.path !== ':memory:') switchToWal(this.#db);
     this.#db.pragma('synchronous = NORMAL');
-    this.#db.pragma('busy_timeout = 5000');
     this.#migrate();
     const db = this.#db;
     this.#statements = {
@@ -202,25 +227,31 @@ export class SqliteStore implements Store {
     };
   }
 
+  /**
+   * Applies the missing migrations in one IMMEDIATE transaction: instances starting together on one
+   * file take turns, and each sees what the one before it applied (no "table already exists").
+   */
   #migrate(): void {
-    this.#db.exec(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
-    );
-    const applied = new Set(
-      this.#db
-        .prepare<[], { version: number }>('SELECT version FROM schema_migrations')
-        .all()
-        .map((row) => row.version),
-    );
-    for (const migration of MIGRATIONS) {
-      if (applied.has(migration.version)) continue;
-      this.#db.transaction(() => {
-        this.#db.exec(migration.sql);
-        this.#db
-          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-          .run(migration.version, migration.name, this.#now());
-      })();
-    }
+    this.#db
+      .transaction(() => {
+        this.#db.exec(
+          'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+        );
+        const applied = new Set(
+          this.#db
+            .prepare<[], { version: number }>('SELECT version FROM schema_migrations')
+            .all()
+            .map((row) => row.version),
+        );
+        for (const migration of MIGRATIONS) {
+          if (applied.has(migration.version)) continue;
+          this.#db.exec(migration.sql);
+          this.#db
+            .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+            .run(migration.version, migration.name, this.#now());
+        }
+      })
+      .immediate();
   }
 
   /** The schema versions applied, ascending (for status and tests). */
