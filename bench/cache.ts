@@ -6,16 +6,21 @@
  * symbol holding the same samples). Commands: Redis commands (INFO total_commands_processed, a
  * script's own commands included) per ingested second of LIVE_SYMBOLS symbols, appendWindow plus
  * setQuotes, averaged over COMMAND_SECONDS so bucket changes and sweeps count at their real rate,
- * by command (INFO commandstats), and the script calls among them: one round trip each.
+ * by command (INFO commandstats), and the script calls among them: one round trip each. Last, the
+ * in-process cache's window on the heap, at WINDOW_MS and at the length one process alone keeps.
  */
 import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
+import { MemoryCache } from '../src/adapters/memory/cache.js';
 import { RedisCache, WINDOW_BUCKET_MS } from '../src/adapters/redis/cache.js';
 import { createRng } from '../src/binance/simulator/random.js';
 import { generatedSymbolNames } from '../src/binance/simulator/symbols.js';
 import { HOUR_MS } from '../src/domain/intervals.js';
 import { SECOND_MS, type PriceQuote, type PriceSample } from '../src/domain/price.js';
 import { WINDOW_MS, WINDOW_SECONDS } from '../src/ports/cache.js';
+import { inProcessWindowMs } from '../src/scale/platform.js';
 import { readyRedisConnection, startRedisServer } from '../test/helpers/redis-server.js';
 import {
   callsBetween,
@@ -139,9 +144,45 @@ export async function benchCache(): Promise<void> {
     line('naive / bucket hashes', `${fmt(naive.bytes / chosen.bytes, 1)} x`);
 
     await benchCommands(server.url, admin);
+    await benchInProcessWindow();
   } finally {
     admin.disconnect();
     await server.stop();
+  }
+}
+
+/** The heap in use after a full collection, in bytes. */
+function collectedHeap(): number {
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/**
+ * The in-process cache (REDIS_URL unset) holds its window on the heap: LIVE_SYMBOLS symbols filled
+ * one second at a time for WINDOW_MS and for the window one process alone keeps (inProcessWindowMs
+ * of the default hour), in heap bytes after a full collection.
+ */
+async function benchInProcessWindow(): Promise<void> {
+  const symbols = generatedSymbolNames(LIVE_SYMBOLS);
+  for (const windowMs of [WINDOW_MS, inProcessWindowMs(HOUR_MS)]) {
+    const seconds = windowMs / SECOND_MS;
+    let clock = START;
+    const before = collectedHeap();
+    const cache = new MemoryCache({ now: () => clock, windowMs });
+    const nextPrices = createPrices(symbols, 2);
+    for (let s = 0; s < seconds; s++) {
+      clock = START + s * SECOND_MS + 137;
+      const prices = nextPrices();
+      await cache.appendWindow(symbols.map((symbol, i) => ({ symbol, price: prices[i]!, timestamp: clock })));
+    }
+    const bytes = collectedHeap() - before;
+    line(
+      `in-process window, ${LIVE_SYMBOLS} symbols x ${fmt(windowMs / 60_000, 0)} min: heap`,
+      `${fmt(bytes / 1024 / 1024, 0)} MiB (${fmt(bytes / (LIVE_SYMBOLS * seconds), 1)} bytes per sample)`,
+    );
+    await cache.close();
   }
 }
 

@@ -38,7 +38,12 @@ export async function startService(
   now: () => number = Date.now,
 ): Promise<Service> {
   const store = createStore(config.databaseUrl);
-  const platform = createPlatform({ redisUrl: config.redisUrl, logger, now });
+  const platform = createPlatform({
+    redisUrl: config.redisUrl,
+    logger,
+    now,
+    historyOnSubscribeMs: config.historyOnSubscribeMs,
+  });
   const { cache, bus } = platform;
   const calendar = createSessionCalendar({ hours: config.intervalHours, timeZone: config.intervalTimeZone });
   // One live state per process: fed by ingestion here, or by the bus from the ingesting instance.

@@ -8,7 +8,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAcceleratedClock } from '../src/binance/simulator/index.js';
-import { MINUTE_MS } from '../src/domain/intervals.js';
+import { HOUR_MS, MINUTE_MS } from '../src/domain/intervals.js';
 import { sessionCloseChannel, type SessionPushStatus } from '../src/realtime/session-push.js';
 import { createPlatform, type Platform } from '../src/scale/platform.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-server.js';
@@ -37,7 +37,12 @@ describe('session closes across instances', () => {
   const platforms: Platform[] = [];
   const harnesses: RealtimeHarness[] = [];
   const platform = (): Platform => {
-    const created = createPlatform({ redisUrl: redis.url, logger: pino({ level: 'silent' }), now: Date.now });
+    const created = createPlatform({
+      redisUrl: redis.url,
+      logger: pino({ level: 'silent' }),
+      now: Date.now,
+      historyOnSubscribeMs: HOUR_MS,
+    });
     platforms.push(created);
     return created;
   };

@@ -34,6 +34,11 @@ export interface WindowQuery {
 
 export interface Cache {
   readonly driver: 'memory' | 'redis';
+  /**
+   * How much history each window keeps, in ms: WINDOW_MS, or less for an in-process cache whose
+   * only reader asks for less (adapters/memory/cache.ts).
+   */
+  readonly windowMs: number;
   /** Resolves when the cache answers; rejects while it cannot. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -9,7 +9,7 @@ import { SECOND_MS, type PriceSample } from '../domain/price.js';
 import { UnavailableError } from '../domain/errors.js';
 import type { CandleReader } from '../market/candles.js';
 import type { PriceReader } from '../market/prices.js';
-import { WINDOW_MS, type Cache } from '../ports/cache.js';
+import type { Cache } from '../ports/cache.js';
 import type { Store } from '../ports/store.js';
 import { createBroadcaster } from './broadcaster.js';
 import { translateError } from './errors.js';
@@ -24,8 +24,11 @@ export const MAX_MESSAGE_BYTES = 16 * 1024;
 /** Samples in one `historical_data`, at most (an hour of 1-second samples fits). */
 export const MAX_HISTORY_SAMPLES = 5000;
 const ROOM_PREFIX = 'price:';
-/** How far before the hour asked for the cache's window is read, to see that it reaches back far enough, in ms. */
-const WINDOW_COVERAGE_MARGIN_MS = 60_000;
+/**
+ * How far before the hour asked for the cache's window is read, to see that it reaches back far
+ * enough, in ms; a window shorter than the hour plus this is never asked.
+ */
+export const WINDOW_COVERAGE_MARGIN_MS = 60_000;
 /**
  * Packets a client may have waiting from earlier event-loop turns before it stops getting price
  * updates. Updates are not sent `volatile`: Socket.IO drops a volatile packet whenever the
@@ -63,7 +66,7 @@ export interface RealtimeSettings {
    * The cache: `historical_data` is read from its sliding window when that covers the hour asked
    * for, and closed sessions for the session-close push are shared through its session aggregates.
    */
-  readonly cache?: Pick<Cache, 'window' | 'windowGap' | 'getSession' | 'setSessions'>;
+  readonly cache?: Pick<Cache, 'windowMs' | 'window' | 'windowGap' | 'getSession' | 'setSessions'>;
   /** Session closes across instances (session-push.ts); without it this instance pushes on its own watch. */
   readonly sessionCloses?: SessionCloseChannel;
   /** Real ms to wait for the ingesting instance's announcement of a close (tests shorten it). */
@@ -176,7 +179,8 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
    */
   const fromWindow = async (symbol: string, from: number, to: number): Promise<PriceSample[] | undefined> => {
     const cache = settings.cache;
-    if (!cache || settings.historyOnSubscribeMs > WINDOW_MS) return undefined;
+    if (!cache || settings.historyOnSubscribeMs + WINDOW_COVERAGE_MARGIN_MS > cache.windowMs)
+      return undefined;
     try {
       // The window first, then its gap: a mark is written before anything newer is appended, so
       // samples read from past a hole mean its mark is there for the second read to see.

@@ -16,7 +16,9 @@ import { RedisCache } from '../adapters/redis/cache.js';
 import { createRedisConnection, isRedisReady } from '../adapters/redis/connection.js';
 import { withOverrides } from '../adapters/with-overrides.js';
 import type { Bus } from '../ports/bus.js';
-import type { Cache } from '../ports/cache.js';
+import { SECOND_MS } from '../domain/price.js';
+import { WINDOW_MS, type Cache } from '../ports/cache.js';
+import { WINDOW_COVERAGE_MARGIN_MS } from '../realtime/gateway.js';
 import { createLease, type LeaseFactory } from './lease.js';
 
 /** Redis key of the ingestion lease. */
@@ -42,15 +44,29 @@ export interface Platform {
   close(): Promise<void>;
 }
 
+/** What an in-process window keeps beyond the hour `historical_data` reads, in ms (its newest sample may lag). */
+export const IN_PROCESS_WINDOW_SLACK_MS = 60_000;
+
+/**
+ * The in-process cache's window: enough for HISTORY_ON_SUBSCRIBE (the window's only reader, one
+ * process alone), at most WINDOW_MS. Redis keeps WINDOW_MS for every instance whatever this is.
+ */
+export function inProcessWindowMs(historyOnSubscribeMs: number): number {
+  const wanted = historyOnSubscribeMs + WINDOW_COVERAGE_MARGIN_MS + IN_PROCESS_WINDOW_SLACK_MS;
+  return Math.min(WINDOW_MS, Math.ceil(wanted / SECOND_MS) * SECOND_MS);
+}
+
 export function createPlatform(options: {
   readonly redisUrl: string | undefined;
   readonly logger: Logger;
   readonly now: () => number;
+  /** HISTORY_ON_SUBSCRIBE: sizes the in-process cache's window (inProcessWindowMs). */
+  readonly historyOnSubscribeMs: number;
 }): Platform {
   const { redisUrl, logger, now } = options;
   const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   if (!redisUrl) {
-    const cache = new MemoryCache({ now });
+    const cache = new MemoryCache({ now, windowMs: inProcessWindowMs(options.historyOnSubscribeMs) });
     const bus = createMemoryBus(logger.child({ module: 'bus' }));
     return {
       cache,

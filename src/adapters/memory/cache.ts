@@ -5,9 +5,12 @@
  * Time that decides expiry comes from the injected `now` (wall clock by default); window trimming
  * follows the samples' own timestamps, as the port says. Expired entries are never returned, and a
  * sweep every MEMORY_CACHE_SWEEP_INTERVAL_MS (run by writes) deletes them, so nothing grows without
- * bound: quotes and sessions by their TTL, windows by their size (at most WINDOW_SECONDS samples)
- * and, for a symbol nobody appends to any more, by WINDOW_MS without an append. Such a window is
- * dropped, as Redis lets it expire: all its samples are older than any reader asks for by then.
+ * bound: quotes and sessions by their TTL, windows by their size (at most `windowMs` of samples,
+ * WINDOW_MS unless a shorter one is asked for) and, for a symbol nobody appends to any more, by
+ * `windowMs` without an append. Such a window is dropped, as Redis lets it expire: all its samples
+ * are older than any reader asks for by then. One process alone needs no more window than its
+ * `historical_data` reads (scale/platform.ts inProcessWindowMs): for 242 symbols, 4 hours take
+ * 160 MiB of heap and the default 62 minutes 43 MiB (`npm run bench -- cache`).
  *
  * A window is two parallel arrays (timestamps and prices) sorted by time with a moving head, so
  * the usual in-order append is a push and trimming moves the head; the dead prefix is cut off once
@@ -15,14 +18,7 @@
  */
 import type { Candle } from '../../domain/candle.js';
 import { sampleSecond, SECOND_MS, type PriceQuote, type PriceSample } from '../../domain/price.js';
-import {
-  QUOTE_TTL_MS,
-  SESSION_TTL_MS,
-  WINDOW_MS,
-  WINDOW_SECONDS,
-  type Cache,
-  type WindowQuery,
-} from '../../ports/cache.js';
+import { QUOTE_TTL_MS, SESSION_TTL_MS, WINDOW_MS, type Cache, type WindowQuery } from '../../ports/cache.js';
 
 /** How often writes sweep expired quotes, sessions and idle windows away, in ms. */
 export const MEMORY_CACHE_SWEEP_INTERVAL_MS = 60_000;
@@ -30,6 +26,8 @@ export const MEMORY_CACHE_SWEEP_INTERVAL_MS = 60_000;
 export interface MemoryCacheOptions {
   /** Current time, epoch ms; decides what has expired. */
   readonly now?: () => number;
+  /** How much history each window keeps, in ms: whole seconds, at most (and by default) WINDOW_MS. */
+  readonly windowMs?: number;
 }
 
 interface SymbolWindow {
@@ -48,6 +46,8 @@ interface Kept<T> {
 
 export class MemoryCache implements Cache {
   readonly driver = 'memory';
+  readonly windowMs: number;
+  private readonly windowSeconds: number;
   private readonly now: () => number;
   private readonly quotes = new Map<string, Kept<PriceQuote>>();
   private readonly windows = new Map<string, SymbolWindow>();
@@ -57,6 +57,12 @@ export class MemoryCache implements Cache {
   private gap: Kept<number> | undefined;
 
   constructor(options: MemoryCacheOptions = {}) {
+    const windowMs = options.windowMs ?? WINDOW_MS;
+    if (!Number.isInteger(windowMs / SECOND_MS) || windowMs < SECOND_MS || windowMs > WINDOW_MS) {
+      throw new RangeError(`windowMs must be whole seconds from 1 s to WINDOW_MS, got ${windowMs}`);
+    }
+    this.windowMs = windowMs;
+    this.windowSeconds = windowMs / SECOND_MS;
     this.now = options.now ?? Date.now;
     this.lastSweepAt = this.now();
   }
@@ -100,17 +106,17 @@ export class MemoryCache implements Cache {
     const now = this.sweepIfDue();
     for (const sample of samples) {
       let window = this.windows.get(sample.symbol);
-      if (!window || !isWindowAlive(window, now)) {
+      if (!window || !this.isWindowAlive(window, now)) {
         window = { timestamps: [], prices: [], head: 0, appendedAt: now };
         this.windows.set(sample.symbol, window);
       }
-      if (insert(window, sample)) window.appendedAt = now;
+      if (insert(window, sample, this.windowSeconds)) window.appendedAt = now;
     }
   }
 
   async window(query: WindowQuery): Promise<PriceSample[]> {
     const window = this.windows.get(query.symbol);
-    if (!window || !isWindowAlive(window, this.now())) return [];
+    if (!window || !this.isWindowAlive(window, this.now())) return [];
     const from = query.from ?? Number.NEGATIVE_INFINITY;
     const to = query.to ?? Number.POSITIVE_INFINITY;
     const result: PriceSample[] = [];
@@ -161,7 +167,7 @@ export class MemoryCache implements Cache {
       if (!isAlive(kept, QUOTE_TTL_MS, now)) this.quotes.delete(symbol);
     }
     for (const [symbol, window] of this.windows) {
-      if (!isWindowAlive(window, now)) this.windows.delete(symbol);
+      if (!this.isWindowAlive(window, now)) this.windows.delete(symbol);
     }
     for (const [symbol, bySymbol] of this.sessions) {
       for (const [openTime, kept] of bySymbol) {
@@ -171,27 +177,29 @@ export class MemoryCache implements Cache {
     }
     return now;
   }
+
+  private isWindowAlive(window: SymbolWindow, now: number): boolean {
+    return now - window.appendedAt < this.windowMs;
+  }
 }
 
 const isAlive = (kept: Kept<unknown>, ttlMs: number, now: number): boolean => now - kept.writtenAt < ttlMs;
 
-const isWindowAlive = (window: SymbolWindow, now: number): boolean => now - window.appendedAt < WINDOW_MS;
-
 /**
  * Puts a sample in its window (replacing the one of the same second) and trims the window to
- * WINDOW_SECONDS before its newest second. Returns false when the sample is already outside it.
+ * `seconds` before its newest second. Returns false when the sample is already outside it.
  */
-function insert(window: SymbolWindow, sample: PriceSample): boolean {
+function insert(window: SymbolWindow, sample: PriceSample, seconds: number): boolean {
   const { timestamps, prices } = window;
   const second = sampleSecond(sample.timestamp);
   const newest = timestamps.at(-1);
   if (newest === undefined || second > sampleSecond(newest)) {
     timestamps.push(sample.timestamp);
     prices.push(sample.price);
-    trim(window, second);
+    trim(window, second, seconds);
     return true;
   }
-  if (second <= sampleSecond(newest) - WINDOW_SECONDS) return false;
+  if (second <= sampleSecond(newest) - seconds) return false;
   // Out of order or the same second again: find the first sample of this second or later.
   const index = firstAtOrAfter(timestamps, window.head, second * SECOND_MS);
   if (sampleSecond(timestamps[index]!) === second) {
@@ -204,9 +212,9 @@ function insert(window: SymbolWindow, sample: PriceSample): boolean {
   return true;
 }
 
-function trim(window: SymbolWindow, newestSecond: number): void {
+function trim(window: SymbolWindow, newestSecond: number, seconds: number): void {
   const { timestamps, prices } = window;
-  const oldest = newestSecond - WINDOW_SECONDS;
+  const oldest = newestSecond - seconds;
   while (window.head < timestamps.length && sampleSecond(timestamps[window.head]!) <= oldest) window.head++;
   if (window.head > 0 && window.head * 2 >= timestamps.length) {
     timestamps.splice(0, window.head);

@@ -98,6 +98,7 @@ interface CacheScripts {
 
 export class RedisCache implements Cache {
   readonly driver = 'redis';
+  readonly windowMs = WINDOW_MS;
   private readonly redis: Redis & CacheScripts;
   private readonly now: () => number;
   private readonly quotesKey: string;
