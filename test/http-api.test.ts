@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOUR_MS, MINUTE_MS } from '../src/domain/intervals.js';
+import { HOUR_MS, MAX_TIME_MS, MINUTE_MS } from '../src/domain/intervals.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createSyntheticMarket } from './helpers/synthetic-market.js';
 
@@ -288,6 +288,30 @@ describe('read API', () => {
         expect.arrayContaining([...fields].sort()),
       );
       for (const source of body.errorSources ?? []) expect(source.message.length).toBeGreaterThan(0);
+    });
+
+    it('answers 400, not 500, for a time past year 9999, which a zone with daylight saving cannot place', async () => {
+      const london = await createTestApp({ now: () => NOW, timeZone: 'Europe/London' });
+      try {
+        await london.store.insertSymbolsIfMissing([
+          { symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT', status: 'TRADING', isActive: true },
+        ]);
+        await london.store.upsertCandles(market.candles1m);
+        const read = async (query: string) => {
+          const response = await london.app.inject({ url: `${API}/price-data/BTCUSDT/intervals?${query}` });
+          return { status: response.statusCode, body: response.json<Envelope>() };
+        };
+        for (const from of ['9000000000000000', String(MAX_TIME_MS + 1)]) {
+          const { status, body } = await read(`from=${from}`);
+          expect(status, from).toBe(400);
+          expect(body.errorSources?.map((e) => e.path)).toEqual(['from']);
+        }
+        // The last accepted instant reads as an empty range.
+        expect(await read(`from=${MAX_TIME_MS}`)).toMatchObject({ status: 200, body: { data: [] } });
+        expect(await read('from=9999-12-31T23:59:59Z')).toMatchObject({ status: 200, body: { data: [] } });
+      } finally {
+        await london.app.close();
+      }
     });
 
     it('answers 404 for an unknown symbol on every price-data path', async () => {

@@ -152,6 +152,7 @@ describe('Socket.IO gateway against the simulated exchange', () => {
       ['subscribe', 'BTCUSDT', 'INVALID_PAYLOAD'],
       ['get_recent_intervals', { symbol: 'BTCUSDT', count: 101 }, 'INVALID_PAYLOAD'],
       ['get_multiple_prices', { symbols: [] }, 'INVALID_PAYLOAD'],
+      ['get_interval_data', { symbol: 'BTCUSDT', intervalStart: 9e15 }, 'INVALID_PAYLOAD'],
       ['subscribe', { symbol: 'NOPEUSDT' }, 'UNKNOWN_SYMBOL'],
       ['get_interval_data', { symbol: 'NOPEUSDT' }, 'UNKNOWN_SYMBOL'],
       ['get_multiple_prices', { symbols: ['BTCUSDT', 'NOPEUSDT'] }, 'UNKNOWN_SYMBOL'],

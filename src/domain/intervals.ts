@@ -10,6 +10,12 @@ import { ValidationError } from './errors.js';
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
+/**
+ * The latest time accepted as input, in epoch ms: the end of year 9999, the last one ISO 8601's four
+ * digits write. Dates reach further (8.64e15 ms), but a calendar working near that edge steps past
+ * it (a bucket's end, a day either side of a zone transition) and the time zone database throws.
+ */
+export const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export const STANDARD_INTERVALS = {
   '1m': MINUTE_MS,

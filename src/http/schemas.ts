@@ -1,5 +1,6 @@
 /** Shared request schemas: times (epoch ms or ISO 8601), limits, symbols. */
 import { z } from 'zod';
+import { MAX_TIME_MS } from '../domain/intervals.js';
 import { isSymbolName } from '../domain/symbol.js';
 
 const EPOCH_MS_PATTERN = /^\d{1,16}$/;
@@ -24,6 +25,10 @@ export const timeQuery = z
         : Number.NaN;
     if (!Number.isSafeInteger(ms) || ms < 0) {
       ctx.addIssue({ code: 'custom', message: 'must be epoch milliseconds or an ISO 8601 time' });
+      return z.NEVER;
+    }
+    if (ms > MAX_TIME_MS) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_TIME_MS} (the end of year 9999)` });
       return z.NEVER;
     }
     return ms;

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../domain/errors.js';
+import { MAX_TIME_MS } from '../domain/intervals.js';
 import { isSymbolName } from '../domain/symbol.js';
 
 /** Symbols one `get_multiple_prices` may ask for (the subscription limit: a whole watch list). */
@@ -27,7 +28,7 @@ export const multiplePricesSchema = z.strictObject({
 
 export const intervalDataSchema = z.strictObject({
   symbol,
-  intervalStart: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  intervalStart: z.number().int().min(0).max(MAX_TIME_MS).optional(),
 });
 
 export const recentIntervalsSchema = z.strictObject({
