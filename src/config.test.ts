@@ -85,6 +85,7 @@ describe('configuration', () => {
       LOG_LEVEL: 'loud',
       SYMBOLS: 'BTC-USDT',
       JWT_SECRET: 'short',
+      HISTORY_ON_SUBSCRIBE: '2h', // more than one historical_data carries
     };
     let error: unknown;
     try {

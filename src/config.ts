@@ -6,14 +6,17 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './auth/accounts.js';
 import { parseDuration } from './domain/duration.js';
+import { SECOND_MS } from './domain/price.js';
 import { isValidTimeZone } from './domain/session-calendar.js';
+import { MAX_HISTORY_SAMPLES } from './realtime/history-cache.js';
 
 const DEFAULT_INTERVAL_HOURS = '1,5,9,13,17,21';
 export const DEFAULT_DATABASE_URL = 'sqlite:data/market.db';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const SYMBOL_PATTERN = /^[\p{Lu}\p{Lo}\p{N}]{2,32}$/u;
 
-const duration = (fallback: string) =>
+/** A duration in ms; above `max.ms` it is refused with `max.text` as the bound. */
+const duration = (fallback: string, max?: { ms: number; text: string }) =>
   z
     .string()
     .default(fallback)
@@ -21,6 +24,10 @@ const duration = (fallback: string) =>
       const ms = parseDuration(text);
       if (ms === undefined || ms <= 0) {
         ctx.addIssue({ code: 'custom', message: `a duration like 90s, 15m, 23h or 7d, got "${text}"` });
+        return z.NEVER;
+      }
+      if (max && ms > max.ms) {
+        ctx.addIssue({ code: 'custom', message: `at most ${max.text}, got "${text}"` });
         return z.NEVER;
       }
       return ms;
@@ -83,7 +90,11 @@ const envSchema = z.object({
   BACKFILL_LOOKBACK: duration('1d'),
   PRICE_HISTORY_RETENTION: duration('7d'),
   BROADCAST_INTERVAL_MS: integer(1000, 50, 60_000),
-  HISTORY_ON_SUBSCRIBE: duration('1h'),
+  // One `historical_data` carries at most MAX_HISTORY_SAMPLES one-second samples.
+  HISTORY_ON_SUBSCRIBE: duration('1h', {
+    ms: MAX_HISTORY_SAMPLES * SECOND_MS,
+    text: `${MAX_HISTORY_SAMPLES}s (${MAX_HISTORY_SAMPLES} one-second samples)`,
+  }),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_EXPIRES_IN: duration('1d'),
   ADMIN_EMAIL: z.email().optional(),

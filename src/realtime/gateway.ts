@@ -15,14 +15,12 @@ import { createBroadcaster } from './broadcaster.js';
 import { translateError } from './errors.js';
 import type { AckResponse, ClientEventName, ClientToServerEvents, ServerToClientEvents } from './events.js';
 import { createHandlers, priceUpdate, type ClientSession } from './handlers.js';
-import { createHistoryCache } from './history-cache.js';
+import { createHistoryCache, MAX_HISTORY_SAMPLES } from './history-cache.js';
 import { createRateLimiter } from './rate-limit.js';
 import { startSessionPush, type SessionCloseChannel, type SessionPushStatus } from './session-push.js';
 
 /** Largest message a client may send, in bytes: every valid payload is far smaller. */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
-/** Samples in one `historical_data`, at most (an hour of 1-second samples fits). */
-export const MAX_HISTORY_SAMPLES = 5000;
 const ROOM_PREFIX = 'price:';
 /**
  * How far before the hour asked for the cache's window is read, to see that it reaches back far

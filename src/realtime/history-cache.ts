@@ -4,6 +4,12 @@
  */
 import type { HistoricalData } from './events.js';
 
+/**
+ * Samples in one `historical_data`, at most: 5000 one-second samples, so HISTORY_ON_SUBSCRIBE may be
+ * up to 83 minutes (config.ts refuses more) and one payload stays under about 200 KB.
+ */
+export const MAX_HISTORY_SAMPLES = 5000;
+
 /** Symbols whose history of the current second is kept. */
 export const MAX_CACHED_HISTORIES = 512;
 
