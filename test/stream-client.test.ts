@@ -2,9 +2,12 @@
  * The stream client against the simulated exchange, which closes a connection with 1008 past
  * 5 incoming messages per second and after a minute without a pong (BINANCE.md section 2).
  */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { MarketEvent } from '../src/binance/events.js';
 import { createSimulatedExchange, type SimulatedExchange } from '../src/binance/simulator/index.js';
 import {
@@ -88,5 +91,145 @@ describe('stream client', () => {
       'btcusdt@kline_1m',
       'ethusdt@kline_1m',
     ]);
+  });
+});
+
+/** A miniTicker frame for BTCUSDT, as `!miniTicker@arr` sends it. */
+const tickerFrame = (eventTime: number): string =>
+  JSON.stringify({
+    stream: '!miniTicker@arr',
+    data: [
+      { e: '24hrMiniTicker', E: eventTime, s: 'BTCUSDT', c: '1', o: '1', h: '1', l: '1', v: '1', q: '1' },
+    ],
+  });
+
+/**
+ * The stream client against a server whose every upgrade the test scripts: the orders of events the
+ * simulated exchange cannot force (a close landing while a replacement is still opening, frames of
+ * URL streams flowing before the SUBSCRIBE reply).
+ */
+describe('stream client against a scripted server', () => {
+  let server: Server | undefined;
+  let client: StreamClient | undefined;
+  afterEach(async () => {
+    client?.stop();
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+    server = undefined;
+  });
+
+  type Upgrade = (
+    attempt: number,
+    request: IncomingMessage,
+    socket: Socket,
+    accept: () => Promise<WebSocket>,
+  ) => void;
+
+  /** Starts the server and a client of BTCUSDT whose kline stream goes by SUBSCRIBE. */
+  async function start(script: Upgrade, options: Partial<StreamClientOptions> = {}) {
+    const wss = new WebSocketServer({ noServer: true });
+    let attempts = 0;
+    server = createServer();
+    server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
+      const accept = () =>
+        new Promise<WebSocket>((resolve) => wss.handleUpgrade(request, socket, head, resolve));
+      script(++attempts, request, socket, accept);
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const events: { event: MarketEvent; receivedAt: number }[] = [];
+    const resumes: (number | undefined)[] = [];
+    client = createStreamClient({
+      baseUrl: `ws://127.0.0.1:${port}`,
+      logger: pino({ level: 'silent' }),
+      now: Date.now,
+      onEvent: (event, receivedAt) => events.push({ event, receivedAt }),
+      onResume: (_symbols, since) => resumes.push(since),
+      urlStreams: 1,
+      outgoingSpacingMs: 0,
+      backoffBaseMs: 10,
+      ...options,
+    });
+    client.setSymbols(['BTCUSDT']);
+    client.start();
+    return { events, resumes, attempts: () => attempts };
+  }
+
+  /** Answers every SUBSCRIBE, after `delayMs`. */
+  const answerSubscribes = (ws: WebSocket, delayMs = 0): void => {
+    ws.on('message', (data: Buffer) => {
+      const { id } = JSON.parse(data.toString()) as { id: number };
+      setTimeout(() => ws.send(JSON.stringify({ result: null, id })), delayMs);
+    });
+  };
+
+  it('reconnects when its replacement fails after the connection being replaced has closed', async () => {
+    let first: WebSocket | undefined;
+    const { attempts } = await start(
+      (attempt, _request, socket, accept) => {
+        if (attempt === 1) {
+          void accept().then((ws) => {
+            first = ws;
+            answerSubscribes(ws);
+            ws.send(JSON.stringify({ e: 'serverShutdown', E: Date.now() }));
+          });
+        } else if (attempt === 2) {
+          // The replacement: the old connection closes first, then this one is refused.
+          first!.once('close', () =>
+            setTimeout(() => socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n'), 100),
+          );
+          first!.close(1001, 'going away');
+        } else {
+          void accept().then((ws) => answerSubscribes(ws));
+        }
+      },
+      { backoffBaseMs: 500, random: () => 0.99 },
+    ); // the refusal lands well before any retry
+    await waitFor(() => attempts() >= 3 && client!.status().state === 'connected');
+    expect(client!.status()).toMatchObject({ connections: 1 });
+  });
+
+  it("resumes from the last frame before the loss, not from the new connection's first frames", async () => {
+    const { events, resumes } = await start((attempt, _request, _socket, accept) => {
+      void accept().then((ws) => {
+        if (attempt === 1) {
+          answerSubscribes(ws);
+          // Once subscribed: one frame, then the connection is lost without a close frame.
+          ws.once('message', () =>
+            setTimeout(() => {
+              ws.send(tickerFrame(1));
+              setTimeout(() => ws.terminate(), 50);
+            }, 20),
+          );
+        } else {
+          // The URL stream flows at once; the SUBSCRIBE reply comes 300 ms later.
+          answerSubscribes(ws, 300);
+          for (const delay of [0, 100, 200]) setTimeout(() => ws.send(tickerFrame(2)), delay);
+        }
+      });
+    });
+    await waitFor(() => resumes.length === 1);
+    const lastBeforeLoss = events.filter(({ event }) => event.type === 'miniTickers')[0]!.receivedAt;
+    expect(events.length).toBeGreaterThan(1); // the new connection's frames came before its resume
+    expect(resumes).toEqual([lastBeforeLoss]);
+  });
+
+  it('waits at least the base delay before reconnecting, however the jitter falls', async () => {
+    const opened: number[] = [];
+    await start(
+      (_attempt, _request, _socket, accept) => {
+        opened.push(Date.now());
+        // Accepted, one frame, closed: the pattern that must not reconnect in a tight loop.
+        void accept().then((ws) => {
+          answerSubscribes(ws);
+          ws.send(tickerFrame(1));
+          setTimeout(() => ws.close(1001), 10);
+        });
+      },
+      { backoffBaseMs: 200, random: () => 0 },
+    );
+    await waitFor(() => opened.length >= 4);
+    const gaps = opened.slice(1).map((at, i) => at - opened[i]!);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(200);
   });
 });

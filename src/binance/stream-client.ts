@@ -1,9 +1,10 @@
 /**
  * The Binance market-stream link (SPEC section 7): `<symbol>@kline_1m` for every tracked symbol plus
  * `!miniTicker@arr`, spread over as many connections as 1024 streams each need. Each slot keeps one
- * live connection: it reconnects with exponential backoff and full jitter (1 s to 60 s, reset by
- * the first good message), replaces its connection at 23 h or at once on `serverShutdown` (the new
- * one subscribed before the old one closes), and slows its outgoing pace after a 1008 close.
+ * live connection: it reconnects with exponential backoff and jitter (1 s to 60 s, reset once a
+ * connection has stayed up for a minute), replaces its connection at 23 h or at once on
+ * `serverShutdown` (the new one subscribed before the old one closes; if the old one closes first,
+ * the new one takes its place), and slows its outgoing pace after a 1008 close.
  * Every reconnect or replacement is reported through `onResume` so gap repair fetches what the
  * stream may have missed; duplicates from the overlap are harmless (merges are idempotent).
  */
@@ -21,8 +22,15 @@ import {
 export const MAX_STREAMS_PER_CONNECTION = 1024;
 /** Connections are replaced before Binance's 24 h cut (the official connector uses 23 h). */
 export const CONNECTION_MAX_AGE_MS = 23 * HOUR_MS;
+/** Reconnect delays, in ms: the first is the base, each later one drawn up to twice the last cap. */
 export const BACKOFF_BASE_MS = 1000;
 export const BACKOFF_MAX_MS = 60_000;
+/**
+ * A connection that delivered frames for this long (ms of `now`) resets the backoff when it is lost.
+ * Resetting on any first frame would let an exchange that accepts, sends one frame and closes draw a
+ * reconnect every second, up to Binance's 300 attempts per 5 minutes per IP (BINANCE.md 2.2).
+ */
+export const BACKOFF_RESET_AFTER_MS = 60_000;
 /** After a 1008 "Too many requests" close, outgoing spacing doubles, up to this. */
 export const MAX_OUTGOING_SPACING_MS = 2000;
 /** WebSocket close code Binance uses for exceeding the message rate (BINANCE.md 2.2, community). */
@@ -81,6 +89,7 @@ interface Slot {
   attempt: number;
   reconnectTimer: NodeJS.Timeout | undefined;
   ageTimer: NodeJS.Timeout | undefined;
+  /** The last frame of a ready (fully subscribed) current connection: where a gap starts. */
   lastFrameAt: number | undefined;
   /** Set once the slot has lost its connection: the next ready connection reports a resume. */
   gap: boolean;
@@ -106,7 +115,8 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
 
   function connect(slot: Slot, role: 'current' | 'replacement'): void {
     let connection: StreamConnection | undefined = undefined;
-    let good = false;
+    /** When this connection's first market frame arrived. */
+    let goodSince: number | undefined;
     connection = openStreamConnection({
       baseUrl: options.baseUrl,
       streams: [...slot.streams],
@@ -118,12 +128,11 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
       subscribeBatchStreams: options.subscribeBatchStreams,
       handlers: {
         onEvent(event, receivedAt) {
-          if (!good) {
-            good = true;
-            slot.attempt = 0; // backoff resets after the first good message
-          }
+          goodSince ??= receivedAt;
           lastMessageAt = receivedAt;
-          if (connection === slot.current) slot.lastFrameAt = receivedAt;
+          // Not before ready: a reconnecting connection's URL streams flow while its SUBSCRIBE is
+          // pending, and the gap it resumes after starts at the last frame before the loss.
+          if (connection === slot.current && slot.ready) slot.lastFrameAt = receivedAt;
           if (event.type === 'serverShutdown') {
             logger.info({ connection: connection?.id }, 'serverShutdown: replacing the connection now');
             if (connection === slot.current) replace(slot);
@@ -163,6 +172,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
             logger.warn({ spacingMs }, 'closed for too many requests: slowing down');
           }
           if (code !== 1000) lastError = `connection closed ${code}${reason ? `: ${reason}` : ''}`;
+          if (goodSince !== undefined && now() - goodSince >= BACKOFF_RESET_AFTER_MS) slot.attempt = 0;
           if (connection === slot.replacement) {
             slot.replacement = undefined; // the current one still serves; try again later
             scheduleRetry(slot, 'replacement');
@@ -172,7 +182,16 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
             slot.gap = true;
             clearTimeout(slot.ageTimer);
             logger.warn({ code, reason }, 'stream connection lost');
-            scheduleRetry(slot, 'current');
+            if (slot.replacement) {
+              // The replacement already opening takes over: it reports the resume when ready, and
+              // its own loss schedules the reconnect. A retry now would open a second connection.
+              slot.current = slot.replacement;
+              slot.replacement = undefined;
+              clearTimeout(slot.reconnectTimer);
+              reconnects++;
+            } else {
+              scheduleRetry(slot, 'current');
+            }
           }
         },
       },
@@ -183,9 +202,10 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
 
   function scheduleRetry(slot: Slot, role: 'current' | 'replacement'): void {
     clearTimeout(slot.reconnectTimer);
-    // Full jitter: a random delay up to the exponential cap spreads reconnecting clients apart.
+    // Jitter above the base: a random delay between the base and the exponential cap spreads
+    // reconnecting clients apart and never comes sooner than the base (SPEC section 7: 1 s to 60 s).
     const cap = Math.min(BACKOFF_MAX_MS, backoffBaseMs * 2 ** slot.attempt);
-    const delay = Math.floor(random() * cap);
+    const delay = backoffBaseMs + Math.floor(random() * (cap - backoffBaseMs));
     slot.attempt++;
     slot.reconnectTimer = setTimeout(() => {
       if (!running || !slots.includes(slot)) return;
