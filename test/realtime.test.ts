@@ -104,6 +104,26 @@ describe('Socket.IO gateway against the simulated exchange', () => {
     expect(await collect(client, 'price_update', 1000)).toEqual([]);
   });
 
+  it('leaves a client unsubscribed when its unsubscribe follows a subscribe still being answered', async () => {
+    const client = h.client();
+    await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+    // Sent together, as a UI switching symbols does: the unsubscribe is the client's last word.
+    const subscribed = ask(client, 'subscribe', { symbol: 'SOLUSDT' });
+    const unsubscribed = ask(client, 'unsubscribe', { symbol: 'SOLUSDT' });
+    expect(await subscribed).toMatchObject({ success: true });
+    expect(await unsubscribed).toMatchObject({ success: true });
+    expect(await collect(client, 'price_update', 3 * BROADCAST_INTERVAL_MS + 600)).toEqual([]);
+    // Nothing of it counts toward the limit either: the client's only subscription is the next one.
+    const status = async () =>
+      (await h.app.inject({ url: '/api/v1/system/status' })).json<{
+        data: { realtime: { subscriptions: number } };
+      }>().data.realtime.subscriptions;
+    const before = await status();
+    await ask(client, 'subscribe', { symbol: 'SOLUSDT' });
+    expect(await status()).toBe(before + 1);
+    client.disconnect();
+  });
+
   it('answers every query event with its reply event and an ack carrying the same data', async () => {
     const client = h.client();
     const allSymbols = nextEvent(client, 'all_symbols');

@@ -291,6 +291,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     const allow = createRateLimiter();
     const client: ClientSession = {
       subscriptions: new Set(),
+      subscribing: new Map(),
       emit: (event, ...args) => socket.emit(event, ...args),
       join: (symbol) => void socket.join(roomOf(symbol)),
       leave: (symbol) => void socket.leave(roomOf(symbol)),

@@ -31,7 +31,8 @@ import {
 /** Symbols one client may be subscribed to at once (SPEC section 6). */
 export const MAX_SUBSCRIPTIONS_PER_CLIENT = 250;
 
-const noPayloadSchema = z.strictObject({}).optional();
+// `null` too: a client emitting `(event, undefined, ack)` sends null on the wire.
+const noPayloadSchema = z.strictObject({}).nullish();
 const toNumber = Number.parseFloat;
 
 export function priceUpdate(latest: LatestPrice): PriceUpdate {
@@ -64,6 +65,12 @@ export interface HandlerDeps {
 /** One client's side of the conversation: its subscriptions and how it joins and leaves rooms. */
 export interface ClientSession {
   readonly subscriptions: Set<string>;
+  /**
+   * Per symbol, the ticket of the newest `subscribe` still running. A later `subscribe` or an
+   * `unsubscribe` replaces or removes it, so a `subscribe` still awaiting the store stops instead of
+   * subscribing after the client has changed its mind. Emptied as they finish.
+   */
+  readonly subscribing: Map<string, number>;
   emit<E extends keyof ServerToClientEvents>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void;
   join(symbol: string): void;
   leave(symbol: string): void;
@@ -71,6 +78,7 @@ export interface ClientSession {
 
 export function createHandlers(deps: HandlerDeps) {
   const { store, prices, candles, now } = deps;
+  let tickets = 0;
 
   const knownSymbol = async (symbol: string): Promise<string> => {
     if (!(await store.getSymbol(symbol))) throw new NotFoundError(`unknown symbol ${symbol}`);
@@ -84,25 +92,42 @@ export function createHandlers(deps: HandlerDeps) {
   return {
     subscribe: async (client: ClientSession, payload: unknown): Promise<SymbolPayload> => {
       const { symbol } = parsePayload(symbolPayloadSchema, payload);
-      await knownSymbol(symbol);
-      // Checked after the await, next to the add, so concurrent subscribes cannot overshoot.
-      if (!client.subscriptions.has(symbol) && client.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CLIENT) {
-        throw new TooManySubscriptionsError(
-          `at most ${MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions per client; unsubscribe first`,
-        );
+      const ticket = ++tickets;
+      client.subscribing.set(symbol, ticket);
+      // False once a later subscribe or an unsubscribe of the symbol came in: that one decides.
+      const current = () => client.subscribing.get(symbol) === ticket;
+      try {
+        await knownSymbol(symbol);
+        if (!current()) return { symbol };
+        // Checked after the await, next to the add, so concurrent subscribes cannot overshoot.
+        if (!client.subscriptions.has(symbol) && client.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CLIENT) {
+          throw new TooManySubscriptionsError(
+            `at most ${MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions per client; unsubscribe first`,
+          );
+        }
+        client.subscriptions.add(symbol);
+        client.emit('subscription_confirmed', { symbol });
+        let history: HistoricalData;
+        try {
+          history = await deps.history(symbol);
+        } catch (error) {
+          // The ack fails, so the subscription does not stand (nor count toward the limit).
+          if (current()) client.subscriptions.delete(symbol);
+          throw error;
+        }
+        if (!current()) return { symbol };
+        client.emit('historical_data', history);
+        // Joined only now, so no price_update overtakes the history it continues.
+        client.join(symbol);
+        return { symbol };
+      } finally {
+        if (current()) client.subscribing.delete(symbol);
       }
-      client.subscriptions.add(symbol);
-      client.emit('subscription_confirmed', { symbol });
-      const history = await deps.history(symbol);
-      if (!client.subscriptions.has(symbol)) return { symbol }; // unsubscribed meanwhile
-      client.emit('historical_data', history);
-      // Joined only now, so no price_update overtakes the history it continues.
-      client.join(symbol);
-      return { symbol };
     },
 
     unsubscribe: async (client: ClientSession, payload: unknown): Promise<SymbolPayload> => {
       const { symbol } = parsePayload(symbolPayloadSchema, payload);
+      client.subscribing.delete(symbol); // a subscribe still running stops
       client.subscriptions.delete(symbol);
       client.leave(symbol);
       return { symbol };
