@@ -9,6 +9,7 @@ import { candleToJson } from '../src/domain/candle.js';
 import { generatedSymbolNames } from '../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
 import type { ClientEventName, PriceUpdate } from '../src/realtime/events.js';
+import { CLIENT_STALL_MS } from '../src/realtime/backlog.js';
 import { MAX_MESSAGE_BYTES, MAX_PENDING_PACKETS_PER_CLIENT } from '../src/realtime/gateway.js';
 import { MAX_SUBSCRIPTIONS_PER_CLIENT } from '../src/realtime/handlers.js';
 import { MAX_EVENT_BURST } from '../src/realtime/rate-limit.js';
@@ -285,6 +286,54 @@ describe('Socket.IO gateway against the simulated exchange', () => {
       expect(meanwhile.filter((update) => !seen.has(update.timestamp)).length).toBeGreaterThan(0);
     } finally {
       slow.socket.terminate();
+    }
+  }, 60_000);
+
+  it('disconnects a client that stops reading yet keeps asking, once its backlog has not moved for the stall time', async () => {
+    // Symbols with an hour of samples each: every subscribe brings a ~160 KB history, so one burst of
+    // them fills the kernel's buffers for the paused client and leaves megabytes waiting in the server.
+    const symbols = Array.from({ length: 60 }, (_, i) => `Y${String(i).padStart(3, '0')}USDT`);
+    await h.store.insertSymbolsIfMissing(
+      symbols.map((symbol) => ({
+        symbol,
+        baseAsset: symbol.slice(0, 4),
+        quoteAsset: 'USDT',
+        status: 'TRADING',
+        isActive: false,
+      })),
+    );
+    const to = h.now();
+    await h.store.insertPriceSamples(
+      symbols.flatMap((symbol) =>
+        Array.from({ length: 3600 }, (_, i) => ({
+          symbol,
+          price: `${100 + (i % 100) / 100}`,
+          timestamp: to - (3600 - i) * 1000,
+        })),
+      ),
+    );
+    const stalledDisconnects = async () =>
+      (await h.app.inject({ url: '/api/v1/system/status' })).json<{
+        data: { realtime: { stalledDisconnects: number } };
+      }>().data.realtime.stalledDisconnects;
+    const before = await stalledDisconnects();
+    const stuck = await openRawClient(h.url);
+    const closed = new Promise<void>((resolve) => stuck.socket.once('close', () => resolve()));
+    try {
+      stuck.socket.pause();
+      for (const symbol of symbols) stuck.emit('subscribe', { symbol });
+      // Each reply is a new packet for it, on which its backlog is judged: first once the kernel's
+      // buffers are full, then after the stall time without any of it taken.
+      await sleep(1000);
+      stuck.emit('get_all_symbols', undefined);
+      await sleep(CLIENT_STALL_MS + 500);
+      stuck.emit('get_all_symbols', undefined);
+      await expect.poll(stalledDisconnects, { timeout: 5000 }).toBe(before + 1);
+      // Reading again, it finds the server's close behind what was queued for it.
+      stuck.socket.resume();
+      await closed;
+    } finally {
+      stuck.socket.terminate();
     }
   }, 60_000);
 

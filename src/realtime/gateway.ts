@@ -3,6 +3,7 @@
  * events, per-client limits, one room per symbol for the price fan-out, and the session-close push.
  */
 import type { Server as HttpServer } from 'node:http';
+import type { Socket as TcpSocket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { SECOND_MS, type PriceSample } from '../domain/price.js';
@@ -11,6 +12,7 @@ import type { CandleReader } from '../market/candles.js';
 import type { PriceReader } from '../market/prices.js';
 import type { Cache } from '../ports/cache.js';
 import type { Store } from '../ports/store.js';
+import { createStallWatch } from './backlog.js';
 import { createBroadcaster } from './broadcaster.js';
 import { translateError } from './errors.js';
 import type { AckResponse, ClientEventName, ClientToServerEvents, ServerToClientEvents } from './events.js';
@@ -91,6 +93,8 @@ export interface RealtimeStatus {
   readonly rateLimited: number;
   /** Clients skipped by price updates right now, their writes backed up. */
   readonly slowClients: number;
+  /** Clients disconnected since start for a large backlog that stopped moving (realtime/backlog.ts). */
+  readonly stalledDisconnects: number;
   readonly sessionCloses: SessionPushStatus;
 }
 
@@ -122,6 +126,10 @@ function createTurnCounter(): () => number {
   };
 }
 
+/** The TCP socket of a connection that started as WebSocket: its first request is the upgrade. */
+const webSocketTcp = (conn: ClientSocket['conn']): TcpSocket | undefined =>
+  conn.request.headers.upgrade === 'websocket' ? conn.request.socket : undefined;
+
 /**
  * Sends a client's packets of one event-loop turn in one system call instead of one per packet.
  * Price updates of all symbols arrive in one exchange frame, so a client subscribed to ten gets ten
@@ -136,7 +144,7 @@ function createTurnCounter(): () => number {
  * each `packetCreate` (undefined when the connection is left alone).
  */
 function batchWrites(conn: ClientSocket['conn']): (() => void) | undefined {
-  const tcp = conn.request.headers.upgrade === 'websocket' ? conn.request.socket : undefined;
+  const tcp = webSocketTcp(conn);
   if (!tcp) return undefined;
   const transport = conn.transport;
   let holding = false;
@@ -169,6 +177,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
   });
   const rooms = io.of('/').adapter.rooms;
   let rateLimited = 0;
+  let stalledDisconnects = 0;
 
   /**
    * The cache's window answers when it reaches back past `from` (it has been filling for long
@@ -267,9 +276,12 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     let pending = 0;
     let lastTurn = -1;
     let slow = false;
+    /** Bytes of the packets counted by `pending` (what Engine.IO holds for the client). */
+    let pendingBytes = 0;
+    const stall = createStallWatch(webSocketTcp(socket.conn));
     const holdWrites = batchWrites(socket.conn);
     // One listener per packet for both: this runs for every packet of every client.
-    socket.conn.on('packetCreate', () => {
+    socket.conn.on('packetCreate', (packet: { data?: unknown }) => {
       const turn = currentTurn();
       if (turn !== lastTurn) {
         lastTurn = turn;
@@ -277,12 +289,24 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
           slow = true;
           void socket.join(SLOW_ROOM);
         }
+        // Judged once a turn, like the packet count: this listener is the fan-out's hot path.
+        if (stall.stalled(pendingBytes)) {
+          stalledDisconnects++;
+          logger.warn({ client: socket.id }, 'client stopped reading its backlog: disconnected');
+          // Discarding the transport: a plain close would wait for the drain that never comes. On
+          // the next turn, not inside a broadcast that may be iterating this client's rooms.
+          setImmediate(() => socket.conn.close(true));
+        }
       }
       pending++;
+      const data = packet.data;
+      if (typeof data === 'string') pendingBytes += data.length;
       holdWrites?.();
     });
     socket.conn.on('drain', () => {
       pending = 0;
+      pendingBytes = 0;
+      stall.drained();
       if (slow) {
         slow = false;
         void socket.leave(SLOW_ROOM);
@@ -362,6 +386,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         updatesSent: broadcaster.stats().updatesSent,
         rateLimited,
         slowClients: rooms.get(SLOW_ROOM)?.size ?? 0,
+        stalledDisconnects,
         sessionCloses: sessionPush.status(),
       };
     },
