@@ -124,6 +124,14 @@ function checkPriceRange(p: { open: string; high: string; low: string; close: st
   }
 }
 
+/**
+ * How long after its close a REST kline is taken as final, in ms. REST klines come from Binance's
+ * Database source, which may lag the stream right after a close (BINANCE.md 6.4), and a closed
+ * candle is never replaced (domain/candle.ts): a row younger than this is stored as forming, so the
+ * stream's close or a later fetch (market/gap-repair.ts) still settles it.
+ */
+export const REST_KLINE_SETTLE_MS = 10_000;
+
 export interface KlinePageContext {
   readonly symbol: string;
   /** Interval name written on the candles, and its length: rows must span exactly one interval. */
@@ -131,7 +139,10 @@ export interface KlinePageContext {
   readonly intervalMs: number;
   /** The most rows the request asked for; more is a malformed answer. */
   readonly limit: number;
-  /** Rows closing at or after this (ms) are still forming (BINANCE.md section 6, backfill). */
+  /**
+   * The server's time (ms): rows closing at or after it are still forming, and so are rows that
+   * closed less than REST_KLINE_SETTLE_MS before it (BINANCE.md section 6).
+   */
   readonly serverTime: number;
   /** When the page was fetched (ms): REST rows carry no event time (domain/candle.ts StoredCandle). */
   readonly fetchedAt: number;
@@ -172,7 +183,7 @@ export function decodeKlineRow(row: unknown, index: number, context: KlinePageCo
     trades: count(f[8], 'trades', fail),
     takerBuyVolume: amount(f[9], 'taker buy volume', fail),
     takerBuyQuoteVolume: amount(f[10], 'taker buy quote volume', fail),
-    closed: closeTime < context.serverTime,
+    closed: closeTime + REST_KLINE_SETTLE_MS < context.serverTime,
     eventTime: context.fetchedAt,
   };
 }

@@ -3,7 +3,9 @@
  * `GET /api/v3/klines`, and stores them page by page. Requests are queued per symbol (one pending
  * range each, merged), so the queue is bounded by the universe. A range fetched completely is
  * repaired even when minutes are missing from it: Binance produces no kline during a halt, and a
- * halted minute must not be fetched forever. An unknown symbol is reported, not retried.
+ * halted minute must not be fetched forever. An unknown symbol is reported, not retried. A minute
+ * that ended too recently to be final on REST (REST_KLINE_SETTLE_MS) is stored as forming and
+ * fetched again after `retryDelayMs`, unless the stream closes it first.
  */
 import type { Logger } from 'pino';
 import type { RestClient } from '../binance/rest-client.js';
@@ -98,18 +100,34 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     const from = await startOf(symbol, wanted);
     const to = now();
     let stored = 0;
+    /** The first minute that ended before `to` but came back still forming (not yet settled). */
+    let unsettled: number | undefined;
     for await (const page of rest.klinesRange({ symbol, from, to })) {
       if (stopped) return;
       await store.upsertCandles(page);
       stored += page.length;
+      unsettled ??= page.find((candle) => !candle.closed && candle.closeTime < to)?.openTime;
     }
-    // Everything before the current minute is now as the exchange has it, missing minutes included.
-    repairedThrough.set(symbol, bucketOpenTime(to, MINUTE_MS) - MINUTE_MS);
+    // Everything before the current minute (or the unsettled one) is now as the exchange has it,
+    // missing minutes included.
+    repairedThrough.set(symbol, (unsettled ?? bucketOpenTime(to, MINUTE_MS)) - MINUTE_MS);
+    if (unsettled !== undefined) later(symbol, { since: unsettled, fromKnown: false });
     repairedRanges++;
     candlesStored += stored;
     recent.push({ symbol, from, to, candles: stored, at: now() });
     if (recent.length > RECENT_REPAIRS_KEPT) recent.shift();
     logger.info({ symbol, from, to, candles: stored }, 'gap repaired');
+  }
+
+  /** Queues `wanted` again after the retry delay. */
+  function later(symbol: string, wanted: Wanted): void {
+    const timer = setTimeout(() => {
+      retryTimers.delete(timer);
+      if (wanted.since !== undefined) api.request(symbol, wanted.since);
+      if (wanted.fromKnown) api.request(symbol);
+    }, options.retryDelayMs ?? REPAIR_RETRY_DELAY_MS);
+    timer.unref();
+    retryTimers.add(timer);
   }
 
   async function run(): Promise<void> {
@@ -127,13 +145,7 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
           logger.error({ symbol }, 'the exchange does not know this symbol: not repairing it');
         } else if (!stopped) {
           logger.warn({ symbol, err: error }, 'gap repair failed; retrying later');
-          const timer = setTimeout(() => {
-            retryTimers.delete(timer);
-            api.request(symbol, wanted.since);
-            if (wanted.fromKnown) api.request(symbol);
-          }, options.retryDelayMs ?? REPAIR_RETRY_DELAY_MS);
-          timer.unref();
-          retryTimers.add(timer);
+          later(symbol, wanted);
         }
       } finally {
         active = undefined;

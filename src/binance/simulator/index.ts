@@ -76,6 +76,11 @@ export interface SimulatedExchangeOptions extends MarketOptions {
   readonly maxIncomingMessagesPerSecond?: number;
   /** Write control errors as `{"error":{code,msg},"id"}` like the live server, not flat as the docs. */
   readonly wrapControlErrors?: boolean;
+  /**
+   * Simulated ms REST klines lag the stream (BINANCE.md 6.4: the Database source): a row shows the
+   * trades up to that long ago, so a minute that closed more recently is served incomplete. Default 0.
+   */
+  readonly restKlineLagMs?: number;
 }
 
 export interface ExchangeStats extends HubStats {
@@ -120,7 +125,13 @@ export async function createSimulatedExchange(
     options.weightLimitPerMinute ?? DEFAULT_WEIGHT_LIMIT_PER_MINUTE,
     options.firstBanMs ?? FIRST_BAN_MS,
   );
-  const rest = createRestHandler({ market, clock, faults: faultState, limiter });
+  const rest = createRestHandler({
+    market,
+    clock,
+    faults: faultState,
+    limiter,
+    klineLagMs: options.restKlineLagMs,
+  });
   const hub = new StreamHub({
     clock,
     feed: createFeed(market, options.klineUpdateIntervalMs ?? DEFAULT_KLINE_UPDATE_INTERVAL_MS),

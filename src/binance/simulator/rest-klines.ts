@@ -22,7 +22,8 @@ const UNSERVED_INTERVALS: ReadonlySet<string> = new Set(['1s', '3d', '1w', '1M']
 /** Guards a scan through a long run of missing buckets (halts), so one request stays cheap. */
 const MAX_SCANNED_BUCKETS = 500_000;
 
-export function klinesBody(market: SimulatedMarket, params: Params, now: number): KlineRow[] {
+/** `lagMs`: the Database source's lag (BINANCE.md 6.4): rows show the trades up to `now - lagMs`. */
+export function klinesBody(market: SimulatedMarket, params: Params, now: number, lagMs = 0): KlineRow[] {
   const symbol = checkSymbolName(params.required('symbol'));
   const interval = params.required('interval');
   const startTime = params.optionalTime('startTime');
@@ -67,7 +68,7 @@ export function klinesBody(market: SimulatedMarket, params: Params, now: number)
     rows.length < limit && openTime >= lower && openTime <= upper && scanned < MAX_SCANNED_BUCKETS;
     scanned++
   ) {
-    const kline = market.spanKline(symbol, openTime, lengthMs, now);
+    const kline = market.spanKline(symbol, openTime, lengthMs, now - lagMs);
     if (kline) rows.push(toKlineRow(kline));
     openTime += ascending ? lengthMs : -lengthMs;
   }

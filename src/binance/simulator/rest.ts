@@ -55,6 +55,8 @@ export interface RestDeps {
   readonly clock: Clock;
   readonly faults: FaultState;
   readonly limiter: WeightLimiter;
+  /** Simulated ms the klines lag the market (BINANCE.md 6.4); default 0. */
+  readonly klineLagMs?: number;
 }
 
 export interface RestHandler {
@@ -73,7 +75,7 @@ function throwError(error: BinanceApiError): never {
   throw error;
 }
 
-function createRoutes({ market, limiter }: RestDeps): Map<string, Route> {
+function createRoutes({ market, limiter, klineLagMs }: RestDeps): Map<string, Route> {
   const exchangeInfo = (params: Params, now: number): unknown => {
     const symbol = params.optional('symbol');
     const symbols = params.optional('symbols');
@@ -141,7 +143,7 @@ function createRoutes({ market, limiter }: RestDeps): Map<string, Route> {
 
   const klines: Route = {
     weight: () => KLINES_WEIGHT,
-    handle: (params, now) => klinesBody(market, params, now),
+    handle: (params, now) => klinesBody(market, params, now, klineLagMs),
   };
   const finishThen =
     (body: (now: number) => unknown) =>

@@ -1,0 +1,66 @@
+/**
+ * Gap repair against the simulated exchange whose REST klines lag the stream (BINANCE.md 6.4), on a
+ * clock the test moves: a minute fetched moments after its close is not taken as final.
+ */
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/adapters/sqlite/store.js';
+import { createRestClient } from '../src/binance/rest-client.js';
+import { REST_KLINE_SETTLE_MS } from '../src/binance/rest-wire.js';
+import { createSimulatedExchange, toCandle, type SimulatedExchange } from '../src/binance/simulator/index.js';
+import { MINUTE_MS } from '../src/domain/intervals.js';
+import { createGapRepair } from '../src/market/gap-repair.js';
+
+const SYMBOL = 'BTCUSDT';
+/** How far the exchange's REST klines lag its market: less than the settle time, as assumed. */
+const LAG_MS = 8000;
+
+describe('gap repair', () => {
+  let exchange: SimulatedExchange | undefined;
+  afterEach(async () => {
+    await exchange?.close();
+  });
+
+  it('stores a minute REST serves moments after its close as forming, then settles it with a later fetch', async () => {
+    const closeOfLast = Date.parse('2026-01-01T00:10:00Z');
+    let time = closeOfLast + 3000; // the 00:09 minute closed 3 s ago: REST still shows it incomplete
+    const now = () => time;
+    exchange = await createSimulatedExchange({
+      clock: { now },
+      symbols: [SYMBOL],
+      includeUniverseExtras: false,
+      seed: 7,
+      restKlineLagMs: LAG_MS,
+    });
+    const store = new SqliteStore({ path: ':memory:', now });
+    const repair = createGapRepair({
+      store,
+      rest: createRestClient({ baseUrl: exchange.restUrl, now }),
+      logger: pino({ level: 'silent' }),
+      now,
+      lookbackMs: 5 * MINUTE_MS,
+      retryDelayMs: 50,
+    });
+    try {
+      const from = closeOfLast - 5 * MINUTE_MS;
+      const stored = () => store.listCandles({ symbol: SYMBOL, resolution: '1m', from, to: closeOfLast - 1 });
+      repair.request(SYMBOL, from);
+      await repair.idle();
+      const last = (await stored()).at(-1);
+      expect(last).toMatchObject({ openTime: closeOfLast - MINUTE_MS, closed: false });
+
+      time = closeOfLast + REST_KLINE_SETTLE_MS + LAG_MS; // settled, and REST has caught up
+      await expect.poll(() => repair.status().repairedRanges).toBe(2);
+      await repair.idle();
+      const expected = [];
+      for (let openTime = from; openTime < closeOfLast; openTime += MINUTE_MS) {
+        expected.push(toCandle(exchange.market.trueKline(SYMBOL, openTime)!, true));
+      }
+      expect(await stored()).toEqual(expected);
+    } finally {
+      repair.stop();
+      await repair.idle();
+      await store.close();
+    }
+  });
+});
