@@ -9,8 +9,11 @@ import { candleToJson } from '../src/domain/candle.js';
 import { generatedSymbolNames } from '../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
 import type { ClientEventName, PriceUpdate } from '../src/realtime/events.js';
-import { CLIENT_STALL_MS } from '../src/realtime/backlog.js';
-import { MAX_MESSAGE_BYTES, MAX_PENDING_PACKETS_PER_CLIENT } from '../src/realtime/gateway.js';
+import {
+  MAX_CLIENT_BACKLOG_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_PENDING_PACKETS_PER_CLIENT,
+} from '../src/realtime/gateway.js';
 import { MAX_SUBSCRIPTIONS_PER_CLIENT } from '../src/realtime/handlers.js';
 import { MAX_EVENT_BURST } from '../src/realtime/rate-limit.js';
 import {
@@ -289,10 +292,11 @@ describe('Socket.IO gateway against the simulated exchange', () => {
     }
   }, 60_000);
 
-  it('disconnects a client that stops reading yet keeps asking, once its backlog has not moved for the stall time', async () => {
-    // Symbols with an hour of samples each: every subscribe brings a ~160 KB history, so one burst of
-    // them fills the kernel's buffers for the paused client and leaves megabytes waiting in the server.
-    const symbols = Array.from({ length: 60 }, (_, i) => `Y${String(i).padStart(3, '0')}USDT`);
+  it('refuses the requests of a client that leaves its replies unread, past the backlog bound, until it reads', async () => {
+    // Symbols with an hour of samples each: every subscribe brings a ~160 KB history, so one burst
+    // of them leaves far more than the bound waiting for a client that does not read.
+    const symbols = Array.from({ length: 200 }, (_, i) => `Y${String(i).padStart(3, '0')}USDT`);
+    expect(symbols.length * 150_000).toBeGreaterThan(MAX_CLIENT_BACKLOG_BYTES + 8 * 1024 * 1024);
     await h.store.insertSymbolsIfMissing(
       symbols.map((symbol) => ({
         symbol,
@@ -312,28 +316,40 @@ describe('Socket.IO gateway against the simulated exchange', () => {
         })),
       ),
     );
-    const stalledDisconnects = async () =>
+    const refusals = async () =>
       (await h.app.inject({ url: '/api/v1/system/status' })).json<{
-        data: { realtime: { stalledDisconnects: number } };
-      }>().data.realtime.stalledDisconnects;
-    const before = await stalledDisconnects();
-    const stuck = await openRawClient(h.url);
-    const closed = new Promise<void>((resolve) => stuck.socket.once('close', () => resolve()));
+        data: { realtime: { backlogRefusals: number } };
+      }>().data.realtime.backlogRefusals;
+    const before = await refusals();
+    const reader = await openRawClient(h.url);
+    const errors: string[] = [];
+    reader.socket.on('message', (data: Buffer) => {
+      const text = data.toString();
+      if (text.startsWith('42["error",')) errors.push(text);
+    });
     try {
-      stuck.socket.pause();
-      for (const symbol of symbols) stuck.emit('subscribe', { symbol });
-      // Each reply is a new packet for it, on which its backlog is judged: first once the kernel's
-      // buffers are full, then after the stall time without any of it taken.
-      await sleep(1000);
-      stuck.emit('get_all_symbols', undefined);
-      await sleep(CLIENT_STALL_MS + 500);
-      stuck.emit('get_all_symbols', undefined);
-      await expect.poll(stalledDisconnects, { timeout: 5000 }).toBe(before + 1);
-      // Reading again, it finds the server's close behind what was queued for it.
-      stuck.socket.resume();
-      await closed;
+      reader.socket.pause();
+      for (const symbol of symbols) reader.emit('subscribe', { symbol }); // one burst: all answered
+      await expect
+        .poll(
+          async () => {
+            reader.emit('get_all_symbols', {});
+            return refusals();
+          },
+          { timeout: 20_000, interval: 500 },
+        )
+        .toBeGreaterThan(before);
+      // Reading again, it finds every history it asked for, then the refusal, and is served again.
+      reader.socket.resume();
+      await expect.poll(() => errors.length, { timeout: 20_000 }).toBeGreaterThan(0);
+      expect(JSON.parse(errors[0]!.slice(2))).toEqual([
+        'error',
+        expect.objectContaining({ code: 'BACKLOG_FULL', event: 'get_all_symbols' }),
+      ]);
+      reader.emit('subscribe', { symbol: 'BTCUSDT' });
+      expectMatchesExchange(h, await reader.nextUpdate());
     } finally {
-      stuck.socket.terminate();
+      reader.socket.terminate();
     }
   }, 60_000);
 

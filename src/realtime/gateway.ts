@@ -12,7 +12,6 @@ import type { CandleReader } from '../market/candles.js';
 import type { PriceReader } from '../market/prices.js';
 import type { Cache } from '../ports/cache.js';
 import type { Store } from '../ports/store.js';
-import { createStallWatch } from './backlog.js';
 import { createBroadcaster } from './broadcaster.js';
 import { translateError } from './errors.js';
 import type { AckResponse, ClientEventName, ClientToServerEvents, ServerToClientEvents } from './events.js';
@@ -41,6 +40,17 @@ export const WINDOW_COVERAGE_MARGIN_MS = 60_000;
  */
 export const MAX_PENDING_PACKETS_PER_CLIENT = 64;
 const SLOW_ROOM = 'slow-clients';
+/**
+ * Bytes that may wait for one client before its requests are refused with BACKLOG_FULL: what
+ * Engine.IO holds for it plus, for a connection that started as WebSocket, what its TCP socket holds
+ * (an upgraded connection's socket is Engine.IO's own). Price updates already skip a slow client,
+ * but replies to its own requests queue, so one that stops reading yet keeps asking would grow its
+ * backlog without end. Judged as each request arrives, so one burst of requests is answered whole:
+ * a client restoring 250 subscriptions with an hour of history each (about 45 MB) still gets every
+ * one. A client that reads nothing at all stops answering pings and Engine.IO closes it
+ * (pingInterval + pingTimeout, 45 s by default).
+ */
+export const MAX_CLIENT_BACKLOG_BYTES = 16 * 1024 * 1024;
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
 type ClientSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -93,8 +103,8 @@ export interface RealtimeStatus {
   readonly rateLimited: number;
   /** Clients skipped by price updates right now, their writes backed up. */
   readonly slowClients: number;
-  /** Clients disconnected since start for a large backlog that stopped moving (realtime/backlog.ts). */
-  readonly stalledDisconnects: number;
+  /** Requests refused since start because too much waited unread for their client. */
+  readonly backlogRefusals: number;
   readonly sessionCloses: SessionPushStatus;
 }
 
@@ -177,7 +187,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
   });
   const rooms = io.of('/').adapter.rooms;
   let rateLimited = 0;
-  let stalledDisconnects = 0;
+  let backlogRefusals = 0;
 
   /**
    * The cache's window answers when it reaches back past `from` (it has been filling for long
@@ -278,7 +288,10 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     let slow = false;
     /** Bytes of the packets counted by `pending` (what Engine.IO holds for the client). */
     let pendingBytes = 0;
-    const stall = createStallWatch(webSocketTcp(socket.conn));
+    const tcp = webSocketTcp(socket.conn);
+    /** What waits for the client: Engine.IO's buffer, and its TCP socket's when known. */
+    const backlogBytes = (): number => pendingBytes + (tcp?.writableLength ?? 0);
+    let backlogFull = false;
     const holdWrites = batchWrites(socket.conn);
     // One listener per packet for both: this runs for every packet of every client.
     socket.conn.on('packetCreate', (packet: { data?: unknown }) => {
@@ -289,14 +302,6 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
           slow = true;
           void socket.join(SLOW_ROOM);
         }
-        // Judged once a turn, like the packet count: this listener is the fan-out's hot path.
-        if (stall.stalled(pendingBytes)) {
-          stalledDisconnects++;
-          logger.warn({ client: socket.id }, 'client stopped reading its backlog: disconnected');
-          // Discarding the transport: a plain close would wait for the drain that never comes. On
-          // the next turn, not inside a broadcast that may be iterating this client's rooms.
-          setImmediate(() => socket.conn.close(true));
-        }
       }
       pending++;
       const data = packet.data;
@@ -306,7 +311,6 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     socket.conn.on('drain', () => {
       pending = 0;
       pendingBytes = 0;
-      stall.drained();
       if (slow) {
         slow = false;
         void socket.leave(SLOW_ROOM);
@@ -332,12 +336,29 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       ack?.({ success: false, message: translated.message });
     };
 
-    // Runs before any handler, for every event (unknown ones too): a flooding client is cut off here.
+    // Runs before any handler, for every event (unknown ones too): a flooding client, or one that
+    // leaves its replies unread, is cut off here.
     socket.use((packet, next) => {
-      const decision = allow();
-      if (decision === 'allow') return next();
       const last: unknown = packet.at(-1);
       const ack = typeof last === 'function' ? (last as (response: AckResponse<unknown>) => void) : undefined;
+      if (backlogBytes() > MAX_CLIENT_BACKLOG_BYTES) {
+        backlogRefusals++;
+        if (!backlogFull) {
+          // Once until its backlog falls under the bound: refusals add a short ack, no more.
+          backlogFull = true;
+          logger.warn({ client: socket.id }, 'client leaves its replies unread: refusing its requests');
+          socket.emit('error', {
+            message: 'too much unread data waiting; read it before asking for more',
+            code: 'BACKLOG_FULL',
+            event: packet[0],
+          });
+        }
+        ack?.({ success: false, message: 'backlog full' });
+        return;
+      }
+      backlogFull = false;
+      const decision = allow();
+      if (decision === 'allow') return next();
       if (decision === 'throttle') {
         rateLimited++;
         logger.warn({ client: socket.id }, 'client throttled');
@@ -386,7 +407,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         updatesSent: broadcaster.stats().updatesSent,
         rateLimited,
         slowClients: rooms.get(SLOW_ROOM)?.size ?? 0,
-        stalledDisconnects,
+        backlogRefusals,
         sessionCloses: sessionPush.status(),
       };
     },

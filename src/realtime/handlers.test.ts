@@ -48,28 +48,34 @@ describe('subscribe handler', () => {
 
   it('keeps no subscription when its history cannot be read, so the failed ack leaves nothing behind', async () => {
     const h = await handlers(() => Promise.reject(new UnavailableError('store unreachable')));
-    const { client, joined } = clientSession();
+    const { client, emitted, joined } = clientSession();
     await expect(h.subscribe(client, { symbol: 'BTCUSDT' })).rejects.toThrow('store unreachable');
+    expect(emitted).toEqual([]); // never confirmed
     expect([...client.subscriptions]).toEqual([]);
     expect([...client.subscribing]).toEqual([]);
     expect(joined).toEqual([]);
   });
 
-  it('stops a subscribe that a later unsubscribe overtook, and forgets both once done', async () => {
-    let release: () => void = () => undefined;
-    const h = await handlers(
-      (symbol) => new Promise((resolve) => (release = () => resolve({ symbol, data: [] }))),
-    );
+  it('stops a subscribe that an unsubscribe sent right after it overtook, and forgets both once done', async () => {
+    const h = await handlers((symbol) => Promise.resolve({ symbol, data: [] }));
     const { client, emitted, joined } = clientSession();
+    // Back to back: the subscribe is still checking the symbol when the unsubscribe runs.
     const subscribing = h.subscribe(client, { symbol: 'BTCUSDT' });
-    await new Promise((resolve) => setTimeout(resolve, 10)); // it now waits for the history
     await h.unsubscribe(client, { symbol: 'BTCUSDT' });
-    release();
     expect(await subscribing).toEqual({ symbol: 'BTCUSDT' });
-    expect(emitted).toEqual(['subscription_confirmed']); // no history after the unsubscribe
+    expect(emitted).toEqual([]);
     expect(joined).toEqual([]);
     expect([...client.subscriptions]).toEqual([]);
     expect([...client.subscribing]).toEqual([]);
+  });
+
+  it('confirms a subscription with its history, then joins its room', async () => {
+    const h = await handlers((symbol) => Promise.resolve({ symbol, data: [] }));
+    const { client, emitted, joined } = clientSession();
+    await h.subscribe(client, { symbol: 'BTCUSDT' });
+    expect(emitted).toEqual(['subscription_confirmed', 'historical_data']);
+    expect(joined).toEqual(['BTCUSDT']);
+    expect([...client.subscriptions]).toEqual(['BTCUSDT']);
   });
 
   it('takes get_all_symbols with a null payload, as a client emitting undefined sends it', async () => {

@@ -105,17 +105,21 @@ export function createHandlers(deps: HandlerDeps) {
             `at most ${MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions per client; unsubscribe first`,
           );
         }
-        client.subscriptions.add(symbol);
-        client.emit('subscription_confirmed', { symbol });
+        client.subscriptions.add(symbol); // held while the history is read: the limit stays exact
         let history: HistoricalData;
         try {
           history = await deps.history(symbol);
         } catch (error) {
           // The ack fails, so the subscription does not stand (nor count toward the limit).
-          if (current()) client.subscriptions.delete(symbol);
+          if (current()) {
+            client.subscriptions.delete(symbol);
+            client.leave(symbol);
+          }
           throw error;
         }
         if (!current()) return { symbol };
+        // Confirmed only now, so a subscription that fails or is overtaken is never confirmed.
+        client.emit('subscription_confirmed', { symbol });
         client.emit('historical_data', history);
         // Joined only now, so no price_update overtakes the history it continues.
         client.join(symbol);
