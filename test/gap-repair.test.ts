@@ -39,7 +39,7 @@ describe('gap repair', () => {
       logger: pino({ level: 'silent' }),
       now,
       lookbackMs: 5 * MINUTE_MS,
-      retryDelayMs: 50,
+      retryDelayMs: 200,
     });
     try {
       const from = closeOfLast - 5 * MINUTE_MS;
@@ -50,13 +50,13 @@ describe('gap repair', () => {
       expect(last).toMatchObject({ openTime: closeOfLast - MINUTE_MS, closed: false });
 
       time = closeOfLast + REST_KLINE_SETTLE_MS + LAG_MS; // settled, and REST has caught up
-      await expect.poll(() => repair.status().repairedRanges).toBe(2);
-      await repair.idle();
       const expected = [];
       for (let openTime = from; openTime < closeOfLast; openTime += MINUTE_MS) {
         expected.push(toCandle(exchange.market.trueKline(SYMBOL, openTime)!, true));
       }
-      expect(await stored()).toEqual(expected);
+      // The follow-up fetch (however many it took while the clock stood still) settles the minute.
+      await expect.poll(stored).toEqual(expected);
+      expect(repair.status().repairedRanges).toBeGreaterThanOrEqual(2);
     } finally {
       repair.stop();
       await repair.idle();

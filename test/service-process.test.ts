@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
+import { REST_KLINE_SETTLE_MS } from '../src/binance/rest-wire.js';
 import { createSimulatedExchange, toCandle, type SimulatedExchange } from '../src/binance/simulator/index.js';
 import { MINUTE_MS, bucketOpenTime } from '../src/domain/intervals.js';
 import { startService, type ServiceProcess } from './helpers/service-process.js';
@@ -113,7 +114,9 @@ describe('the service process', () => {
 
     service = startService(env('sigkill.db'));
     await waitForLink(await service.url, SYMBOLS.length);
-    await sleep(2500);
+    // Long enough for a minute that closed while the service was down, repaired from REST at once
+    // and so not yet final there, to be fetched again once settled (REST_KLINE_SETTLE_MS).
+    await sleep(REST_KLINE_SETTLE_MS + 2500);
     service.child.kill('SIGTERM');
     expect(await service.exit).toBe(0);
     const stoppedAt = exchange.clock.now();

@@ -214,6 +214,32 @@ describe('stream client against a scripted server', () => {
     expect(resumes).toEqual([lastBeforeLoss]);
   });
 
+  it('backs off exponentially while connections fail before any frame, and starts over after a good one', async () => {
+    const opened: number[] = [];
+    await start(
+      (attempt, _request, socket, accept) => {
+        opened.push(Date.now());
+        if (attempt <= 4) {
+          socket.destroy(); // refused before any frame: the backoff grows
+          return;
+        }
+        void accept().then((ws) => {
+          answerSubscribes(ws);
+          ws.send(tickerFrame(1)); // a good message: the next reconnect starts from the base again
+          setTimeout(() => ws.close(1001), 20);
+        });
+      },
+      { backoffBaseMs: 100, random: () => 0.99 },
+    );
+    await waitFor(() => opened.length >= 6);
+    const gaps = opened.slice(1).map((at, i) => at - opened[i]!);
+    // Caps 200, 400, 800, 1600 ms (just under each, with this jitter), then back to 200.
+    expect(gaps[1]!).toBeGreaterThan(350);
+    expect(gaps[2]!).toBeGreaterThan(750);
+    expect(gaps[3]!).toBeGreaterThan(1500);
+    expect(gaps[4]!).toBeLessThan(600);
+  });
+
   it('waits at least the base delay before reconnecting, however the jitter falls', async () => {
     const opened: number[] = [];
     await start(

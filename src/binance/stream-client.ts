@@ -1,8 +1,8 @@
 /**
  * The Binance market-stream link (SPEC section 7): `<symbol>@kline_1m` for every tracked symbol plus
  * `!miniTicker@arr`, spread over as many connections as 1024 streams each need. Each slot keeps one
- * live connection: it reconnects with exponential backoff and jitter (1 s to 60 s, reset once a
- * connection has stayed up for a minute), replaces its connection at 23 h or at once on
+ * live connection: it reconnects with exponential backoff and jitter (1 s to 60 s, reset by the
+ * first good message), replaces its connection at 23 h or at once on
  * `serverShutdown` (the new one subscribed before the old one closes; if the old one closes first,
  * the new one takes its place), and slows its outgoing pace after a 1008 close.
  * Every reconnect or replacement is reported through `onResume` so gap repair fetches what the
@@ -22,15 +22,14 @@ import {
 export const MAX_STREAMS_PER_CONNECTION = 1024;
 /** Connections are replaced before Binance's 24 h cut (the official connector uses 23 h). */
 export const CONNECTION_MAX_AGE_MS = 23 * HOUR_MS;
-/** Reconnect delays, in ms: the first is the base, each later one drawn up to twice the last cap. */
+/**
+ * Reconnect delays, in ms: drawn between the base and a cap that doubles with each attempt (first
+ * 2 s), up to the maximum. Never under the base, so an exchange that accepts, sends one frame and
+ * closes (resetting the backoff, as SPEC section 7 says) draws a reconnect every 1.5 s on average:
+ * under Binance's 300 attempts per 5 minutes per IP (BINANCE.md 2.2) for one connection.
+ */
 export const BACKOFF_BASE_MS = 1000;
 export const BACKOFF_MAX_MS = 60_000;
-/**
- * A connection that delivered frames for this long (ms of `now`) resets the backoff when it is lost.
- * Resetting on any first frame would let an exchange that accepts, sends one frame and closes draw a
- * reconnect every second, up to Binance's 300 attempts per 5 minutes per IP (BINANCE.md 2.2).
- */
-export const BACKOFF_RESET_AFTER_MS = 60_000;
 /** After a 1008 "Too many requests" close, outgoing spacing doubles, up to this. */
 export const MAX_OUTGOING_SPACING_MS = 2000;
 /** WebSocket close code Binance uses for exceeding the message rate (BINANCE.md 2.2, community). */
@@ -115,8 +114,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
 
   function connect(slot: Slot, role: 'current' | 'replacement'): void {
     let connection: StreamConnection | undefined = undefined;
-    /** When this connection's first market frame arrived. */
-    let goodSince: number | undefined;
+    let good = false;
     connection = openStreamConnection({
       baseUrl: options.baseUrl,
       streams: [...slot.streams],
@@ -128,7 +126,10 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
       subscribeBatchStreams: options.subscribeBatchStreams,
       handlers: {
         onEvent(event, receivedAt) {
-          goodSince ??= receivedAt;
+          if (!good) {
+            good = true;
+            slot.attempt = 0; // backoff resets after the first good message (SPEC section 7)
+          }
           lastMessageAt = receivedAt;
           // Not before ready: a reconnecting connection's URL streams flow while its SUBSCRIBE is
           // pending, and the gap it resumes after starts at the last frame before the loss.
@@ -172,7 +173,6 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
             logger.warn({ spacingMs }, 'closed for too many requests: slowing down');
           }
           if (code !== 1000) lastError = `connection closed ${code}${reason ? `: ${reason}` : ''}`;
-          if (goodSince !== undefined && now() - goodSince >= BACKOFF_RESET_AFTER_MS) slot.attempt = 0;
           if (connection === slot.replacement) {
             slot.replacement = undefined; // the current one still serves; try again later
             scheduleRetry(slot, 'replacement');
@@ -204,7 +204,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
     clearTimeout(slot.reconnectTimer);
     // Jitter above the base: a random delay between the base and the exponential cap spreads
     // reconnecting clients apart and never comes sooner than the base (SPEC section 7: 1 s to 60 s).
-    const cap = Math.min(BACKOFF_MAX_MS, backoffBaseMs * 2 ** slot.attempt);
+    const cap = Math.min(BACKOFF_MAX_MS, backoffBaseMs * 2 ** (slot.attempt + 1));
     const delay = backoffBaseMs + Math.floor(random() * (cap - backoffBaseMs));
     slot.attempt++;
     slot.reconnectTimer = setTimeout(() => {

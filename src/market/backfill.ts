@@ -88,8 +88,9 @@ interface Range {
 const minutesBetween = (from: number, to: number): number => Math.max(0, (to - from) / MINUTE_MS + 1);
 
 /**
- * Where fetching starts: the last stored candle when the store holds every minute from `from` up to
- * it (a backfill interrupted earlier), else `from`. The count is one indexed range scan; a range
+ * Where fetching starts: the minute before the last stored candle when the store holds every minute
+ * from `from` up to it (a backfill interrupted earlier; the last may have been stored forming, the
+ * one before may have ended too recently to be final on REST), else `from`. The count is one indexed range scan; a range
  * with a hole (a downtime, or a halt: those minutes never exist) is simply fetched in full, which is
  * harmless because upserts are idempotent.
  */
@@ -99,7 +100,7 @@ async function resumePoint(store: BackfillStore, symbol: string, range: Range): 
   const last = span.lastOpenTime;
   if (last < range.from || last > range.to || span.firstOpenTime > range.from) return range.from;
   const stored = await store.countCandles({ symbol, resolution: '1m', from: range.from, to: last });
-  return stored === minutesBetween(range.from, last) ? last : range.from;
+  return stored === minutesBetween(range.from, last) ? Math.max(range.from, last - MINUTE_MS) : range.from;
 }
 
 async function backfillSymbol(

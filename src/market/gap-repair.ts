@@ -5,11 +5,13 @@
  * repaired even when minutes are missing from it: Binance produces no kline during a halt, and a
  * halted minute must not be fetched forever. An unknown symbol is reported, not retried. A minute
  * that ended too recently to be final on REST (REST_KLINE_SETTLE_MS) is stored as forming and
- * fetched again after `retryDelayMs`, unless the stream closes it first.
+ * fetched again once it has settled (a no-op if the stream closed it meanwhile), at most
+ * MAX_SETTLE_FOLLOW_UPS times in a row; a later repair starts a minute before the last stored
+ * candle, so it fetches such a minute again too.
  */
 import type { Logger } from 'pino';
 import type { RestClient } from '../binance/rest-client.js';
-import { BinanceApiError } from '../binance/rest-wire.js';
+import { BinanceApiError, REST_KLINE_SETTLE_MS } from '../binance/rest-wire.js';
 import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import type { Store } from '../ports/store.js';
 
@@ -17,6 +19,13 @@ import type { Store } from '../ports/store.js';
 export const INVALID_SYMBOL_CODE = -1121;
 /** A failed repair (network down past the REST client's retries) is tried again after this. */
 export const REPAIR_RETRY_DELAY_MS = 30_000;
+/** The least wait before fetching an unsettled minute again, in ms (clocks may disagree a little). */
+export const SETTLE_RECHECK_MIN_MS = 1000;
+/**
+ * Follow-up fetches of unsettled minutes in a row for one symbol, at most: a local clock far ahead
+ * of the exchange's would otherwise take the exchange's forming minute for an ended one for ever.
+ */
+export const MAX_SETTLE_FOLLOW_UPS = 5;
 /** Completed repairs remembered for /system/status. */
 export const RECENT_REPAIRS_KEPT = 20;
 
@@ -70,9 +79,12 @@ export interface GapRepairOptions {
 
 export function createGapRepair(options: GapRepairOptions): GapRepair {
   const { store, rest, logger, now } = options;
+  const retryDelayMs = options.retryDelayMs ?? REPAIR_RETRY_DELAY_MS;
   const queue = new Map<string, Wanted>();
   /** Per symbol: every minute before this was fetched from REST (halts included). */
   const repairedThrough = new Map<string, number>();
+  /** Per symbol, follow-ups of unsettled minutes scheduled in a row. */
+  const followUps = new Map<string, number>();
   const unknown = new Set<string>();
   const recent: RepairRecord[] = [];
   const retryTimers = new Set<NodeJS.Timeout>();
@@ -89,8 +101,11 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     let from = wanted.since === undefined ? Infinity : bucketOpenTime(wanted.since, MINUTE_MS);
     if (wanted.fromKnown) {
       const span = await store.candleSpan(symbol);
-      // The last stored candle is fetched again: it may have been stored while still forming.
-      const stored = span ? span.lastOpenTime : bucketOpenTime(now() - options.lookbackMs, MINUTE_MS);
+      // The last stored candle is fetched again (it may have been stored while still forming), and
+      // the one before it (it may have ended too recently to be final on REST).
+      const stored = span
+        ? span.lastOpenTime - MINUTE_MS
+        : bucketOpenTime(now() - options.lookbackMs, MINUTE_MS);
       from = Math.min(from, Math.max(stored, repairedThrough.get(symbol) ?? 0));
     }
     return from;
@@ -101,17 +116,32 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     const to = now();
     let stored = 0;
     /** The first minute that ended before `to` but came back still forming (not yet settled). */
-    let unsettled: number | undefined;
+    let unsettled: { openTime: number; closeTime: number } | undefined;
     for await (const page of rest.klinesRange({ symbol, from, to })) {
       if (stopped) return;
       await store.upsertCandles(page);
       stored += page.length;
-      unsettled ??= page.find((candle) => !candle.closed && candle.closeTime < to)?.openTime;
+      unsettled ??= page.find((candle) => !candle.closed && candle.closeTime < to);
     }
     // Everything before the current minute (or the unsettled one) is now as the exchange has it,
     // missing minutes included.
-    repairedThrough.set(symbol, (unsettled ?? bucketOpenTime(to, MINUTE_MS)) - MINUTE_MS);
-    if (unsettled !== undefined) later(symbol, { since: unsettled, fromKnown: false });
+    repairedThrough.set(symbol, (unsettled?.openTime ?? bucketOpenTime(to, MINUTE_MS)) - MINUTE_MS);
+    const followUp = (followUps.get(symbol) ?? 0) + 1;
+    if (!unsettled || followUp > MAX_SETTLE_FOLLOW_UPS) {
+      if (unsettled)
+        logger.warn({ symbol, openTime: unsettled.openTime }, 'minute still not settled on REST');
+      followUps.delete(symbol);
+    } else {
+      followUps.set(symbol, followUp);
+      // Fetched again once settled, or after the retry delay if that comes first (a test's clock
+      // runs faster than its timers); never sooner than SETTLE_RECHECK_MIN_MS.
+      const settlesIn = unsettled.closeTime + REST_KLINE_SETTLE_MS - now();
+      const delay = Math.min(
+        retryDelayMs,
+        Math.max(SETTLE_RECHECK_MIN_MS, settlesIn + SETTLE_RECHECK_MIN_MS),
+      );
+      later(symbol, { since: unsettled.openTime, fromKnown: false }, delay);
+    }
     repairedRanges++;
     candlesStored += stored;
     recent.push({ symbol, from, to, candles: stored, at: now() });
@@ -119,13 +149,13 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     logger.info({ symbol, from, to, candles: stored }, 'gap repaired');
   }
 
-  /** Queues `wanted` again after the retry delay. */
-  function later(symbol: string, wanted: Wanted): void {
+  /** Queues `wanted` again after `delayMs`. */
+  function later(symbol: string, wanted: Wanted, delayMs = retryDelayMs): void {
     const timer = setTimeout(() => {
       retryTimers.delete(timer);
       if (wanted.since !== undefined) api.request(symbol, wanted.since);
       if (wanted.fromKnown) api.request(symbol);
-    }, options.retryDelayMs ?? REPAIR_RETRY_DELAY_MS);
+    }, delayMs);
     timer.unref();
     retryTimers.add(timer);
   }

@@ -108,10 +108,13 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     logger.info({ count: created.length }, 'tracked universe selected by 24h quote volume');
   }
 
-  /** The last stored candle (fetched again: it may be a forming one), or BACKFILL_LOOKBACK ago. */
+  /**
+   * The minute before the last stored candle (both fetched again: the last may be a forming one,
+   * the one before may have ended too recently to be final on REST), or BACKFILL_LOOKBACK ago.
+   */
   async function repairStart(symbol: string): Promise<number> {
     const span = await store.candleSpan(symbol);
-    return span ? span.lastOpenTime : bucketOpenTime(deps.now() - deps.lookbackMs, MINUTE_MS);
+    return span ? span.lastOpenTime - MINUTE_MS : bucketOpenTime(deps.now() - deps.lookbackMs, MINUTE_MS);
   }
 
   async function refreshSymbols(): Promise<void> {
