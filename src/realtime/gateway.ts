@@ -341,6 +341,21 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     socket.use((packet, next) => {
       const last: unknown = packet.at(-1);
       const ack = typeof last === 'function' ? (last as (response: AckResponse<unknown>) => void) : undefined;
+      // The event budget first, so refusals below stay within it too (each still costs an ack).
+      const decision = allow();
+      if (decision !== 'allow') {
+        if (decision === 'throttle') {
+          rateLimited++;
+          logger.warn({ client: socket.id }, 'client throttled');
+          socket.emit('error', {
+            message: 'too many events; throttled for a while',
+            code: 'RATE_LIMITED',
+            event: packet[0],
+          });
+        }
+        ack?.({ success: false, message: 'rate limited' });
+        return;
+      }
       if (backlogBytes() > MAX_CLIENT_BACKLOG_BYTES) {
         backlogRefusals++;
         if (!backlogFull) {
@@ -357,18 +372,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         return;
       }
       backlogFull = false;
-      const decision = allow();
-      if (decision === 'allow') return next();
-      if (decision === 'throttle') {
-        rateLimited++;
-        logger.warn({ client: socket.id }, 'client throttled');
-        socket.emit('error', {
-          message: 'too many events; throttled for a while',
-          code: 'RATE_LIMITED',
-          event: packet[0],
-        });
-      }
-      ack?.({ success: false, message: 'rate limited' });
+      next();
     });
 
     const on = (
