@@ -161,6 +161,18 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         ).toBe(3);
       });
 
+      it('finds the nearest stored 1m open time in either direction, across a gap', async () => {
+        await store.upsertCandles([minute(0), minute(1), minute(120)]);
+        const nearest = (time: number, direction: 1 | -1) =>
+          store.nearestOpenTime('BTCUSDT', time, direction);
+        expect(await nearest(minute(1).openTime, 1)).toBe(minute(1).openTime);
+        expect(await nearest(minute(1).openTime + 1, 1)).toBe(minute(120).openTime);
+        expect(await nearest(minute(120).openTime - 1, -1)).toBe(minute(1).openTime);
+        expect(await nearest(START - 1, -1)).toBeUndefined();
+        expect(await nearest(minute(120).openTime + 1, 1)).toBeUndefined();
+        expect(await store.nearestOpenTime('ETHUSDT', START, 1)).toBeUndefined();
+      });
+
       it('changes nothing when the same candles are written again', async () => {
         await store.upsertCandles(market.candles1m);
         const before = await read('1h');

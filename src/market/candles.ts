@@ -14,8 +14,11 @@ import { RESOLUTION_MS } from '../domain/rollups.js';
 import type { SessionCalendar } from '../domain/session-calendar.js';
 import type { CandleSpan, Store, StoredResolution } from '../ports/store.js';
 
-/** Rounds of widening a read whose range held gaps (halts) before answering with fewer candles. */
-export const MAX_GAP_EXTENSIONS = 8;
+/**
+ * Stretches without candles (halts, history imported in pieces) one read steps over before it
+ * answers with fewer than `limit` candles. Each step is one indexed lookup, whatever its length.
+ */
+export const MAX_GAP_JUMPS = 32;
 const COARSEST_FIRST: readonly StoredResolution[] = ['1d', '1h', '15m', '1m'];
 
 export interface CandleRead {
@@ -117,14 +120,20 @@ export function createCandleReader({ store, calendar, now }: CandleReaderDeps): 
       } else {
         start = grid.bucketAt(Math.min(to, span.lastOpenTime));
       }
-      // A halt leaves buckets empty, so a range of `limit` buckets may hold fewer candles: widen it.
-      for (let round = 0; round <= MAX_GAP_EXTENSIONS && candles.length < request.limit; round++) {
-        const buckets = walk(grid, start, request.limit - candles.length, forward ? 1 : -1, span, to);
+      const direction = forward ? 1 : -1;
+      // A halt leaves buckets empty, so `limit` buckets may hold fewer candles: after each range,
+      // the next one starts at the bucket of the nearest stored candle beyond it, however far.
+      for (let jumps = 0; jumps <= MAX_GAP_JUMPS; jumps++) {
+        const buckets = walk(grid, start, request.limit - candles.length, direction, span, to);
         const edge = forward ? buckets.at(-1) : buckets[0];
         if (!edge) break;
         const found = await fetch(request, grid, buckets);
         candles = forward ? [...candles, ...found] : [...found, ...candles];
-        start = forward ? grid.next(edge) : grid.previous(edge);
+        if (candles.length >= request.limit) break;
+        const beyond = forward ? edge.closeTime + 1 : edge.openTime - 1;
+        const nearest = await store.nearestOpenTime(request.symbol, beyond, direction);
+        if (nearest === undefined) break;
+        start = grid.bucketAt(nearest);
       }
       return candles;
     },

@@ -104,6 +104,12 @@ export interface Store {
   countCandles(query: CandleQuery): Promise<number>;
   /** First and last 1m open time stored for the symbol. */
   candleSpan(symbol: string): Promise<CandleSpan | undefined>;
+  /**
+   * The open time of the stored 1m candle nearest `time` in one direction: the first at or after it
+   * (`1`) or the last at or before it (`-1`); undefined when there is none. Reads use it to step over
+   * a stretch without candles (a halt, or history imported in pieces) in one lookup.
+   */
+  nearestOpenTime(symbol: string, time: number, direction: 1 | -1): Promise<number | undefined>;
 
   /** Throws ConflictError when the email exists (case-insensitive). */
   createUser(user: NewUser): Promise<UserRecord>;

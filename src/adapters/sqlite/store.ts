@@ -209,6 +209,14 @@ export class SqliteStore implements Store {
       lastOpenTime: db.prepare<[string], { open_time: number }>(
         `SELECT open_time FROM candles WHERE symbol = ? AND resolution = '1m' ORDER BY open_time DESC LIMIT 1`,
       ),
+      openTimeAtOrAfter: db.prepare<[string, number], { open_time: number }>(
+        `SELECT open_time FROM candles WHERE symbol = ? AND resolution = '1m' AND open_time >= ?
+         ORDER BY open_time ASC LIMIT 1`,
+      ),
+      openTimeAtOrBefore: db.prepare<[string, number], { open_time: number }>(
+        `SELECT open_time FROM candles WHERE symbol = ? AND resolution = '1m' AND open_time <= ?
+         ORDER BY open_time DESC LIMIT 1`,
+      ),
       insertUser: db.prepare(
         `INSERT INTO users (id, name, email, role, password_hash, created_at)
          VALUES (@id, @name, @email, @role, @password_hash, @created_at)`,
@@ -425,6 +433,12 @@ export class SqliteStore implements Store {
     const last = this.#statements.lastOpenTime.get(symbol);
     if (!first || !last) return undefined;
     return { firstOpenTime: first.open_time, lastOpenTime: last.open_time };
+  }
+
+  async nearestOpenTime(symbol: string, time: number, direction: 1 | -1): Promise<number | undefined> {
+    const statement =
+      direction === 1 ? this.#statements.openTimeAtOrAfter : this.#statements.openTimeAtOrBefore;
+    return statement.get(symbol, time)?.open_time;
   }
 
   async createUser(user: NewUser): Promise<UserRecord> {
