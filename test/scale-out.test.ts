@@ -118,7 +118,10 @@ describe('scale-out over Redis', () => {
     const b = start('shared.db');
     const urlB = await b.url;
     await sleep(3000); // several lease attempts by B
-    expect((await readStatus(urlB)).ingestion).toMatchObject({ mode: 'leased', role: 'standby' });
+    const standby = await readStatus(urlB);
+    expect(standby.ingestion).toMatchObject({ mode: 'leased', role: 'standby' });
+    // Its link is idle: what it has not seen is null, never a missing key.
+    expect(standby.binance).toMatchObject({ state: 'stopped', lastMessageAt: null, lastError: null });
     expect((await readStatus(urlA)).ingestion).toMatchObject({ role: 'ingesting' });
 
     // A client on B receives what A ingests, equal to the exchange's ticker.

@@ -5,7 +5,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ServiceStatus {
-  readonly binance: { readonly state: string };
+  readonly binance: {
+    readonly state: string;
+    readonly lastMessageAt?: number | null;
+    readonly lastError?: string | null;
+  };
   readonly backfill?: { readonly repairedRanges: number };
   readonly writes?: { readonly flushes: number };
   readonly cache?: { readonly driver: string; readonly healthy: boolean };

@@ -12,6 +12,13 @@ import { failure, ok } from '../envelope.js';
 /** How long the store may take to answer a health check before it counts as down. */
 export const HEALTH_CHECK_TIMEOUT_MS = 2000;
 
+/**
+ * The status with every field present: one not known yet (no message received, no error so far)
+ * is `null`, where JSON.stringify would leave the key out, so readers see the same shape always.
+ */
+const withNulls = (payload: unknown): string =>
+  JSON.stringify(payload, (_key, value: unknown) => (value === undefined ? null : value));
+
 /** Cache and bus (in-process or Redis) and who ingests (scale/ingestion.ts). */
 export interface PlatformStatusSource {
   /** The cache's driver, and whether its connections are up (no I/O). */
@@ -110,7 +117,8 @@ export function systemRoutes({
     app.get(
       '/system/status',
       { schema: { tags: ['system'], summary: 'What the service is doing' } },
-      async () => {
+      async (_request, reply) => {
+        reply.serializer(withNulls);
         const [storeCheck, cache] = await Promise.all([
           check(() => store.ping()),
           platform && cacheHealth(platform),
