@@ -496,4 +496,25 @@ describe('Socket.IO session close', () => {
       await h.stop();
     }
   }, 30_000);
+
+  it('waits for a closed session whose last candle comes late, and pushes it final', async () => {
+    const boundary = Date.parse('2026-01-01T05:00:00Z');
+    const h = await startRealtimeHarness(boundary - 2 * MINUTE_MS);
+    try {
+      const client = h.client();
+      await ask(client, 'subscribe', { symbol: 'ETHUSDT' });
+      const pushed = nextEvent(client, 'interval_data', () => true, 15_000);
+      // The exchange goes silent 15 simulated seconds before the boundary: the last minute's final
+      // kline never comes on the stream, and only gap repair (after the link sees the silence and
+      // reconnects, and REST has settled) stores it, seconds after the push would have read.
+      await waitUntil('15 s before the boundary', async () => h.now() >= boundary - 15_000, 10_000);
+      h.exchange.faults.stall(3 * MINUTE_MS);
+      const [closed] = (await pushed).intervals;
+      expect(closed).toMatchObject({ closeTime: boundary - 1, closed: true });
+      const lastMinute = h.exchange.market.trueKline('ETHUSDT', boundary - MINUTE_MS);
+      expect(closed!.close).toBe(Number.parseFloat(lastMinute!.close));
+    } finally {
+      await h.stop();
+    }
+  }, 30_000);
 });

@@ -261,6 +261,8 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       .filter((room) => room.startsWith(ROOM_PREFIX))
       .map((room) => room.slice(ROOM_PREFIX.length));
 
+  /** Ends the waits of session pushes for a final closed session when the gateway closes. */
+  const closing = new AbortController();
   const sessionPush = startSessionPush({
     now,
     sessionAt: (time) => candles.sessionAt(time),
@@ -271,10 +273,12 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     onError: (error) => logger.warn({ err: error }, 'sharing closed sessions failed'),
     push: (closed) => {
       for (const symbol of subscribedSymbols()) {
-        handlers.closedSession(symbol, closed.openTime).then(
+        handlers.closedSession(symbol, closed.openTime, closing.signal).then(
           // Every instance pushes to its own subscribers.
           (data) => io.local.to(roomOf(symbol)).emit('interval_data', data),
-          (error: unknown) => logger.warn({ err: error, symbol }, 'session close push failed'),
+          (error: unknown) => {
+            if (!closing.signal.aborted) logger.warn({ err: error, symbol }, 'session close push failed');
+          },
         );
       }
     },
@@ -417,6 +421,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     },
     async close() {
       stopSamples?.();
+      closing.abort();
       broadcaster.close();
       sessionPush.stop();
       // Not io.close(): that would also close the HTTP server, which Fastify closes itself.

@@ -3,8 +3,9 @@
  * the raw payload, validates it, emits its reply event and returns the ack's `data`. Errors are
  * thrown as AppErrors and translated by the gateway.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { candleToJson } from '../domain/candle.js';
+import { candleToJson, type Candle } from '../domain/candle.js';
 import { NotFoundError, UnavailableError } from '../domain/errors.js';
 import type { CandleReader } from '../market/candles.js';
 import type { LatestPrice, PriceReader } from '../market/prices.js';
@@ -30,6 +31,14 @@ import {
 
 /** Symbols one client may be subscribed to at once (SPEC section 6). */
 export const MAX_SUBSCRIPTIONS_PER_CLIENT = 250;
+/** Real ms between reads of a closed session whose last candle is not final yet. */
+export const SESSION_FINAL_RETRY_MS = 1000;
+/**
+ * Reads of a closed session, SESSION_FINAL_RETRY_MS apart, before it is pushed as it is: a final
+ * kline arriving late, or one lost with a connection and fetched by gap repair once REST has it
+ * (REST_KLINE_SETTLE_MS), is waited for; a longer outage does not hold the push back further.
+ */
+export const MAX_SESSION_FINAL_READS = 30;
 
 // `null` too: a client emitting `(event, undefined, ack)` sends null on the wire.
 const noPayloadSchema = z.strictObject({}).nullish();
@@ -206,8 +215,12 @@ export function createHandlers(deps: HandlerDeps) {
       await cache.setSessions(shared);
     },
 
-    /** The closed session and the one after it, for the push when a session closes. */
-    closedSession: async (symbol: string, openTime: number): Promise<IntervalData> => {
+    /**
+     * The closed session and the one after it, for the push when a session closes: once the closed
+     * one is final (its last 1m candle closed), or after MAX_SESSION_FINAL_READS reads. `signal`
+     * ends the wait (the gateway closing).
+     */
+    closedSession: async (symbol: string, openTime: number, signal?: AbortSignal): Promise<IntervalData> => {
       const cache = deps.sessionCache;
       const cached = await cache?.getSession(symbol, openTime).catch(() => undefined);
       if (cached?.closed) {
@@ -219,7 +232,13 @@ export function createHandlers(deps: HandlerDeps) {
         });
         return { symbol, intervals: [cached, ...next].map(candleToJson) };
       }
-      const found = await candles.read({ symbol, interval: 'session', from: openTime, limit: 2 });
+      const read = () => candles.read({ symbol, interval: 'session', from: openTime, limit: 2 });
+      const unfinal = (candle: Candle | undefined) => candle?.openTime === openTime && !candle.closed;
+      let found = await read();
+      for (let reads = 1; reads < MAX_SESSION_FINAL_READS && unfinal(found[0]); reads++) {
+        await sleep(SESSION_FINAL_RETRY_MS, undefined, { signal });
+        found = await read();
+      }
       const closed = found[0];
       if (cache && closed?.closed) {
         cache.setSessions([{ symbol, candle: closed }]).catch(() => undefined); // a copy: best effort
