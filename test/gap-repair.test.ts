@@ -1,7 +1,11 @@
 /**
  * Gap repair against the simulated exchange whose REST klines lag the stream (BINANCE.md 6.4), on a
- * clock the test moves: a minute fetched moments after its close is not taken as final.
+ * clock the test moves: a minute fetched moments after its close is not taken as final; and a gap
+ * that outlives its process is resumed from the store by the next one.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
@@ -61,6 +65,64 @@ describe('gap repair', () => {
       repair.stop();
       await repair.idle();
       await store.close();
+    }
+  });
+
+  it('keeps a gap it could not repair in the store, and the next process repairs it from there', async () => {
+    const time = Date.parse('2026-01-01T01:00:30Z');
+    const now = () => time;
+    exchange = await createSimulatedExchange({
+      clock: { now },
+      symbols: [SYMBOL],
+      includeUniverseExtras: false,
+      seed: 7,
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'gap-repair-'));
+    const path = join(dir, 'store.db');
+    const gapFrom = Date.parse('2026-01-01T00:30:00Z');
+    const lastStored = Date.parse('2026-01-01T00:59:00Z');
+    const startRepair = (store: SqliteStore) =>
+      createGapRepair({
+        store,
+        rest: createRestClient({ baseUrl: exchange!.restUrl, now, maxRetries: 0 }),
+        logger: pino({ level: 'silent' }),
+        now,
+        lookbackMs: 5 * MINUTE_MS,
+        retryDelayMs: 3_600_000, // no retry within this process
+      });
+    try {
+      // The first process: REST is down for its whole life, while live candles after the gap arrive.
+      const first = new SqliteStore({ path, now });
+      const failing = startRepair(first);
+      exchange.faults.restErrors({ status: 503, count: 1000 });
+      failing.request(SYMBOL, gapFrom);
+      await failing.idle();
+      const live = toCandle(exchange.market.trueKline(SYMBOL, lastStored)!, true);
+      await first.upsertCandles([{ ...live, eventTime: lastStored + MINUTE_MS }]);
+      expect(failing.status().failures).toBe(1);
+      failing.stop();
+      await failing.idle();
+      await first.close();
+
+      // The next process finds the gap in the store; the last stored candle alone would hide it.
+      exchange.faults.reset();
+      const second = new SqliteStore({ path, now });
+      expect(await second.listRepairGaps()).toEqual([{ symbol: SYMBOL, since: gapFrom }]);
+      const resumed = startRepair(second);
+      await resumed.resume();
+      await resumed.idle();
+      const expected = [];
+      for (let openTime = gapFrom; openTime <= lastStored; openTime += MINUTE_MS) {
+        expected.push(toCandle(exchange.market.trueKline(SYMBOL, openTime)!, true));
+      }
+      expect(
+        await second.listCandles({ symbol: SYMBOL, resolution: '1m', from: gapFrom, to: lastStored }),
+      ).toEqual(expected);
+      expect(await second.listRepairGaps()).toEqual([]);
+      resumed.stop();
+      await second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -252,6 +252,30 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         );
         expect(await store.candleSpan('BTCUSDT')).toBeUndefined();
         expect(await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 10, order: 'asc' })).toEqual([]);
+        await expect(
+          store.recordRepairGaps([{ symbol: 'BTCUSDT', since: START }], { name: 'ingest', token: old }),
+        ).rejects.toThrow(FencedError);
+        expect(await store.listRepairGaps()).toEqual([]);
+      });
+    });
+
+    describe('gap repair records', () => {
+      it('keeps the earliest gap per symbol and forgets it once a repair from no later covers it', async () => {
+        await store.recordRepairGaps([
+          { symbol: 'BTCUSDT', since: START + 10 * MINUTE_MS },
+          { symbol: 'ETHUSDT', since: START },
+        ]);
+        await store.recordRepairGaps([{ symbol: 'BTCUSDT', since: START + 5 * MINUTE_MS }]);
+        await store.recordRepairGaps([{ symbol: 'BTCUSDT', since: START + 20 * MINUTE_MS }]);
+        expect(await store.listRepairGaps()).toEqual([
+          { symbol: 'BTCUSDT', since: START + 5 * MINUTE_MS },
+          { symbol: 'ETHUSDT', since: START },
+        ]);
+        // A repair that started after the gap leaves it owed; one from its start on settles it.
+        await store.clearRepairGap('BTCUSDT', START + 6 * MINUTE_MS);
+        expect(await store.listRepairGaps()).toHaveLength(2);
+        await store.clearRepairGap('BTCUSDT', START + 5 * MINUTE_MS);
+        expect(await store.listRepairGaps()).toEqual([{ symbol: 'ETHUSDT', since: START }]);
       });
     });
 

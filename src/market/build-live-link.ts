@@ -143,5 +143,7 @@ export function fenceWrites(store: Store, fence: WriteFence, onFenced: () => voi
   return withOverrides(store, {
     upsertCandles: (candles) => guard(store.upsertCandles(candles, fence)),
     insertPriceSamples: (samples) => guard(store.insertPriceSamples(samples, fence)),
+    recordRepairGaps: (gaps) => guard(store.recordRepairGaps(gaps, fence)),
+    clearRepairGap: (symbol, from) => guard(store.clearRepairGap(symbol, from, fence)),
   });
 }

@@ -7,7 +7,9 @@
  * that ended too recently to be final on REST (REST_KLINE_SETTLE_MS) is stored as forming and
  * fetched again once it has settled (a no-op if the stream closed it meanwhile), at most
  * MAX_SETTLE_FOLLOW_UPS times in a row; a later repair starts a minute before the last stored
- * candle, so it fetches such a minute again too.
+ * candle, so it fetches such a minute again too. Every explicit gap start still owed is recorded
+ * in the store (`recordRepairGaps`) until a repair covers it, so a gap that outlives its process
+ * (a crash, a restart while REST is down, another instance taking over ingestion) is resumed.
  */
 import type { Logger } from 'pino';
 import type { RestClient } from '../binance/rest-client.js';
@@ -61,7 +63,9 @@ export interface GapRepair {
    * symbol) and earlier repairs, which is only right while the symbol is not streaming yet.
    */
   request(symbol: string, from?: number): void;
-  /** Resolves when the queue is empty and nothing is running (tests, graceful stop). */
+  /** Queues the gaps recorded in the store by this or an earlier process. */
+  resume(): Promise<void>;
+  /** Resolves when the queue is empty, nothing is running and the store has every gap record. */
   idle(): Promise<void>;
   stop(): void;
   status(): GapRepairStatus;
@@ -96,6 +100,32 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
   let failures = 0;
   let lastError: string | undefined;
 
+  // The store's record of owed gaps, written in the order of the changes: one chain of writes.
+  let gapWrites: Promise<void> = Promise.resolve();
+  /** The gaps of the record write waiting in the chain, which later ones join. */
+  let gapBatch: Map<string, number> | undefined;
+  const persist = (write: () => Promise<void>): void => {
+    gapWrites = gapWrites.then(write).catch((error: unknown) => {
+      logger.warn({ err: error }, 'recording gap repairs in the store failed');
+    });
+  };
+  function owe(symbol: string, since: number): void {
+    if (!gapBatch) {
+      const batch = new Map<string, number>();
+      gapBatch = batch;
+      persist(() => {
+        if (gapBatch === batch) gapBatch = undefined;
+        return store.recordRepairGaps([...batch].map(([symbol, since]) => ({ symbol, since })));
+      });
+    }
+    gapBatch.set(symbol, Math.min(since, gapBatch.get(symbol) ?? Infinity));
+  }
+  /** A repair from `from` completed: the record of a gap from `from` on is settled. */
+  function settle(symbol: string, from: number): void {
+    gapBatch = undefined; // gaps owed from now on are recorded after this
+    persist(() => store.clearRepairGap(symbol, from));
+  }
+
   /** Where a repair starts: the earliest of an explicit gap start and what the store and repairs hold. */
   async function startOf(symbol: string, wanted: Wanted): Promise<number> {
     let from = wanted.since === undefined ? Infinity : bucketOpenTime(wanted.since, MINUTE_MS);
@@ -124,8 +154,9 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
       unsettled ??= page.find((candle) => !candle.closed && candle.closeTime < to);
     }
     // Everything before the current minute (or the unsettled one) is now as the exchange has it,
-    // missing minutes included.
+    // missing minutes included; a follow-up below records its own gap after this one is settled.
     repairedThrough.set(symbol, (unsettled?.openTime ?? bucketOpenTime(to, MINUTE_MS)) - MINUTE_MS);
+    settle(symbol, from);
     const followUp = (followUps.get(symbol) ?? 0) + 1;
     if (!unsettled || followUp > MAX_SETTLE_FOLLOW_UPS) {
       if (unsettled)
@@ -133,6 +164,7 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
       followUps.delete(symbol);
     } else {
       followUps.set(symbol, followUp);
+      owe(symbol, unsettled.openTime);
       // Fetched again once settled, or after the retry delay if that comes first (a test's clock
       // runs faster than its timers); never sooner than SETTLE_RECHECK_MIN_MS.
       const settlesIn = unsettled.closeTime + REST_KLINE_SETTLE_MS - now();
@@ -172,6 +204,7 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
         lastError = error instanceof Error ? error.message : String(error);
         if (error instanceof BinanceApiError && error.binanceCode === INVALID_SYMBOL_CODE) {
           unknown.add(symbol);
+          settle(symbol, 0);
           logger.error({ symbol }, 'the exchange does not know this symbol: not repairing it');
         } else if (!stopped) {
           logger.warn({ symbol, err: error }, 'gap repair failed; retrying later');
@@ -186,6 +219,7 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
   const api: GapRepair = {
     request(symbol, from) {
       if (stopped || unknown.has(symbol)) return;
+      if (from !== undefined) owe(symbol, from);
       const queued = queue.get(symbol) ?? { since: undefined, fromKnown: false };
       queue.set(symbol, {
         since: from === undefined ? queued.since : Math.min(from, queued.since ?? Infinity),
@@ -195,8 +229,12 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
         worker = undefined;
       });
     },
+    async resume() {
+      for (const gap of await store.listRepairGaps()) api.request(gap.symbol, gap.since);
+    },
     async idle() {
       while (worker) await worker;
+      await gapWrites;
     },
     stop() {
       stopped = true;

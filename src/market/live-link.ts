@@ -78,6 +78,8 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     if (stopped) return;
     buffer.start();
     await refreshSymbols();
+    // Gaps an earlier process (or the instance that ingested before) left unrepaired.
+    await repair.resume();
     if (stopped) return;
     stream.start();
     pollTimer = setInterval(() => {

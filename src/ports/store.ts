@@ -72,6 +72,12 @@ export type NewUser = Omit<UserRecord, 'id' | 'createdAt'>;
 /** The fields of a user that change after it is created. */
 export type UserChanges = Partial<Pick<UserRecord, 'role' | 'passwordHash'>>;
 
+/** A gap repair still owed: every 1m candle of `symbol` from `since` (epoch ms) is to be fetched. */
+export interface RepairGap {
+  readonly symbol: string;
+  readonly since: number;
+}
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres' | 'mongodb';
   /** Resolves when the store answers a trivial query. */
@@ -110,6 +116,15 @@ export interface Store {
    * a stretch without candles (a halt, or history imported in pieces) in one lookup.
    */
   nearestOpenTime(symbol: string, time: number, direction: 1 | -1): Promise<number | undefined>;
+
+  /**
+   * Records gaps still to be repaired: per symbol the earlier of the `since` given and any already
+   * recorded. Kept in the store so a restart, or the instance taking over ingestion, resumes them.
+   */
+  recordRepairGaps(gaps: readonly RepairGap[], fence?: WriteFence): Promise<void>;
+  /** Forgets a symbol's recorded gap when it starts at or after `from` (a repair from `from` covered it). */
+  clearRepairGap(symbol: string, from: number, fence?: WriteFence): Promise<void>;
+  listRepairGaps(): Promise<RepairGap[]>;
 
   /** Throws ConflictError when the email exists (case-insensitive). */
   createUser(user: NewUser): Promise<UserRecord>;

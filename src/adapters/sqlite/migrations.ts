@@ -68,4 +68,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'pending gap repairs',
+    sql: `
+      -- Per symbol, the first minute a gap repair still owes (market/gap-repair.ts).
+      CREATE TABLE repair_gaps (
+        symbol TEXT PRIMARY KEY,
+        since INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

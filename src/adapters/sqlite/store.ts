@@ -16,6 +16,7 @@ import type {
   CandleSpan,
   NewUser,
   PriceSampleQuery,
+  RepairGap,
   Store,
   SymbolFilter,
   UserChanges,
@@ -217,6 +218,12 @@ export class SqliteStore implements Store {
         `SELECT open_time FROM candles WHERE symbol = ? AND resolution = '1m' AND open_time <= ?
          ORDER BY open_time DESC LIMIT 1`,
       ),
+      recordRepairGap: db.prepare<[string, number]>(
+        `INSERT INTO repair_gaps (symbol, since) VALUES (?, ?)
+         ON CONFLICT (symbol) DO UPDATE SET since = MIN(since, excluded.since)`,
+      ),
+      clearRepairGap: db.prepare<[string, number]>('DELETE FROM repair_gaps WHERE symbol = ? AND since >= ?'),
+      repairGaps: db.prepare<[], RepairGap>('SELECT symbol, since FROM repair_gaps ORDER BY symbol'),
       insertUser: db.prepare(
         `INSERT INTO users (id, name, email, role, password_hash, created_at)
          VALUES (@id, @name, @email, @role, @password_hash, @created_at)`,
@@ -439,6 +446,28 @@ export class SqliteStore implements Store {
     const statement =
       direction === 1 ? this.#statements.openTimeAtOrAfter : this.#statements.openTimeAtOrBefore;
     return statement.get(symbol, time)?.open_time;
+  }
+
+  async recordRepairGaps(gaps: readonly RepairGap[], fence?: WriteFence): Promise<void> {
+    this.#db
+      .transaction(() => {
+        this.#checkFence(fence);
+        for (const gap of gaps) this.#statements.recordRepairGap.run(gap.symbol, gap.since);
+      })
+      .immediate();
+  }
+
+  async clearRepairGap(symbol: string, from: number, fence?: WriteFence): Promise<void> {
+    this.#db
+      .transaction(() => {
+        this.#checkFence(fence);
+        this.#statements.clearRepairGap.run(symbol, from);
+      })
+      .immediate();
+  }
+
+  async listRepairGaps(): Promise<RepairGap[]> {
+    return this.#statements.repairGaps.all();
   }
 
   async createUser(user: NewUser): Promise<UserRecord> {
