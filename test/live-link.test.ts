@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
-import { expectStoredEqualsExchange, startHarness, type Harness } from './helpers/live-harness.js';
+import { SYMBOLS, expectStoredEqualsExchange, startHarness, type Harness } from './helpers/live-harness.js';
 
 describe('live link against the simulated exchange', () => {
   let harness: Harness | undefined;
@@ -176,6 +176,20 @@ describe('live link against the simulated exchange', () => {
       stale: 1,
       staleSymbols: ['SOLUSDT'],
     });
+  });
+
+  it('takes each stored symbol’s status from exchangeInfo at start and keeps it current', async () => {
+    // SYMBOLS names a pair the exchange lists in BREAK: it is stored as TRADING until exchangeInfo says.
+    harness = await startHarness({
+      exchange: { includeUniverseExtras: true },
+      link: { symbols: [...SYMBOLS, 'PAUSEDUSDT'], statusRefreshMs: 200 },
+    });
+    const store = harness.store;
+    const statusOf = async (symbol: string) => (await store.getSymbol(symbol))?.status;
+    await expect.poll(() => statusOf('PAUSEDUSDT'), { timeout: 5000 }).toBe('BREAK');
+    expect(await statusOf('BTCUSDT')).toBe('TRADING');
+    await store.setSymbolStatus('PAUSEDUSDT', 'TRADING'); // stale: as if the exchange's had changed
+    await expect.poll(() => statusOf('PAUSEDUSDT'), { timeout: 5000 }).toBe('BREAK');
   });
 });
 

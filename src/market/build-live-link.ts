@@ -26,6 +26,7 @@ export interface LiveLinkSettings {
   readonly deadAfterMs?: number;
   readonly backoffBaseMs?: number;
   readonly pollIntervalMs?: number;
+  readonly statusRefreshMs?: number;
   readonly flushIntervalMs?: number;
   readonly repairRetryDelayMs?: number;
   readonly maxStreamsPerConnection?: number;
@@ -111,6 +112,7 @@ export function buildLiveLink(settings: LiveLinkSettings, deps: LiveLinkDependen
     trackTop: settings.trackTop,
     lookbackMs: settings.lookbackMs,
     pollIntervalMs: settings.pollIntervalMs,
+    statusRefreshMs: settings.statusRefreshMs,
   });
   const stop = link.stop.bind(link);
   return {

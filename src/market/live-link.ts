@@ -2,7 +2,8 @@
  * The live link's composition: which symbols are tracked, the stream client feeding ingestion,
  * the write buffer, and gap repair at start, after every reconnect or replacement, and when a
  * symbol is added. Symbols activated or deactivated in the store are picked up by polling, so a
- * change made by any instance (or directly in the store) takes effect without a restart.
+ * change made by any instance (or directly in the store) takes effect without a restart. The
+ * stored symbols' exchange statuses follow exchangeInfo, read at start and every hour.
  */
 import type { Logger } from 'pino';
 import type { RestClient } from '../binance/rest-client.js';
@@ -21,6 +22,13 @@ export const SYMBOL_POLL_INTERVAL_MS = 5000;
 export const SEED_RETRY_INTERVAL_MS = 30_000;
 /** A tracked symbol with no kline update for this long, while others flow, is stale. */
 export const STALE_SYMBOL_AFTER_MS = 60_000;
+/**
+ * How often the stored symbols' statuses are read again from exchangeInfo (weight 20), in ms: a
+ * symbol may go to BREAK, HALT or back to TRADING at any time (BINANCE.md 6.6).
+ */
+export const SYMBOL_STATUS_REFRESH_MS = 60 * 60_000;
+/** The spot listing in every status (the universe query asks for TRADING only). */
+const ALL_STATUSES_QUERY = { permissions: 'SPOT', showPermissionSets: false } as const;
 
 export interface LiveLinkStatus {
   readonly binance: StreamClientStatus;
@@ -64,6 +72,7 @@ export interface LiveLinkDeps {
   readonly lookbackMs: number;
   readonly pollIntervalMs?: number;
   readonly seedRetryIntervalMs?: number;
+  readonly statusRefreshMs?: number;
 }
 
 export function createLiveLink(deps: LiveLinkDeps): LiveLink {
@@ -71,11 +80,22 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
   let tracked: string[] = [];
   let pollTimer: NodeJS.Timeout | undefined;
   let seedTimer: NodeJS.Timeout | undefined;
+  let statusTimer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   async function begin(): Promise<void> {
     await seedUniverse();
     if (stopped) return;
+    // Not awaited: the statuses are shown, not needed to stream (SYMBOLS are stored as TRADING).
+    const readStatuses = (): void => {
+      refreshStatuses().catch((error: unknown) =>
+        logger.warn({ err: error }, 'reading symbol statuses from exchangeInfo failed'),
+      );
+    };
+    readStatuses();
+    clearInterval(statusTimer); // a start retried after a later step failed
+    statusTimer = setInterval(readStatuses, deps.statusRefreshMs ?? SYMBOL_STATUS_REFRESH_MS);
+    statusTimer.unref();
     buffer.start();
     await refreshSymbols();
     // Gaps an earlier process (or the instance that ingested before) left unrepaired.
@@ -119,6 +139,23 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     return span ? span.lastOpenTime - MINUTE_MS : bucketOpenTime(deps.now() - deps.lookbackMs, MINUTE_MS);
   }
 
+  /** Each stored symbol's status as exchangeInfo lists it; one the exchange no longer lists keeps its own. */
+  async function refreshStatuses(): Promise<void> {
+    const [info, stored] = await Promise.all([
+      deps.rest.exchangeInfo(ALL_STATUSES_QUERY),
+      store.listSymbols(),
+    ]);
+    const listed = new Map(info.items.map((item) => [item.symbol, item.status]));
+    const changed: { symbol: string; from: string; to: string }[] = [];
+    for (const record of stored) {
+      const status = listed.get(record.symbol);
+      if (status === undefined || status === record.status || stopped) continue;
+      await store.setSymbolStatus(record.symbol, status);
+      changed.push({ symbol: record.symbol, from: record.status, to: status });
+    }
+    if (changed.length > 0) logger.info({ changed }, 'symbol statuses changed on the exchange');
+  }
+
   async function refreshSymbols(): Promise<void> {
     const active = (await store.listSymbols({ active: true })).map((record) => record.symbol);
     const allowed = deps.symbols ? new Set(deps.symbols) : undefined;
@@ -155,6 +192,7 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
       stopped = true;
       clearTimeout(seedTimer);
       clearInterval(pollTimer);
+      clearInterval(statusTimer);
       stream.stop();
       repair.stop();
       await repair.idle();

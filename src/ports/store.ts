@@ -92,6 +92,8 @@ export interface Store {
   listSymbols(filter?: SymbolFilter): Promise<SymbolRecord[]>;
   /** Returns the updated symbol, or undefined when it does not exist. */
   setSymbolActive(symbol: string, isActive: boolean): Promise<SymbolRecord | undefined>;
+  /** The exchange's status of a symbol (TRADING, BREAK, …); returns it updated, or undefined when it does not exist. */
+  setSymbolStatus(symbol: string, status: string): Promise<SymbolRecord | undefined>;
 
   /** Idempotent by (symbol, second): the latest sample of a second wins. One transaction. */
   insertPriceSamples(samples: readonly PriceSample[], fence?: WriteFence): Promise<void>;

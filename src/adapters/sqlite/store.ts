@@ -176,6 +176,7 @@ export class SqliteStore implements Store {
          VALUES (@symbol, @base_asset, @quote_asset, @status, @is_active, @created_at) ON CONFLICT DO NOTHING`,
       ),
       setActive: db.prepare('UPDATE symbols SET is_active = ? WHERE symbol = ?'),
+      setStatus: db.prepare('UPDATE symbols SET status = ? WHERE symbol = ?'),
       insertSample: db.prepare(
         `INSERT INTO price_samples (symbol, second, timestamp, price) VALUES (?, ?, ?, ?)
          ON CONFLICT (symbol, second) DO UPDATE SET timestamp = excluded.timestamp, price = excluded.price
@@ -354,6 +355,11 @@ export class SqliteStore implements Store {
 
   async setSymbolActive(symbol: string, isActive: boolean): Promise<SymbolRecord | undefined> {
     this.#statements.setActive.run(isActive ? 1 : 0, symbol);
+    return this.getSymbol(symbol);
+  }
+
+  async setSymbolStatus(symbol: string, status: string): Promise<SymbolRecord | undefined> {
+    this.#statements.setStatus.run(status, symbol);
     return this.getSymbol(symbol);
   }
 
