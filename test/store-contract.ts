@@ -74,6 +74,16 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         expect(await store.setSymbolActive('NOPEUSDT', true)).toBeUndefined();
       });
 
+      it('sets the exchange status of a symbol, leaving its activity alone', async () => {
+        await store.insertSymbol(symbolRecord('BTCUSDT'));
+        expect(await store.setSymbolStatus('BTCUSDT', 'BREAK')).toMatchObject({
+          status: 'BREAK',
+          isActive: true,
+        });
+        expect((await store.getSymbol('BTCUSDT'))?.status).toBe('BREAK');
+        expect(await store.setSymbolStatus('NOPEUSDT', 'BREAK')).toBeUndefined();
+      });
+
       it('keeps non-ASCII symbols as Binance writes them', async () => {
         await store.insertSymbol(symbolRecord('币安人生USDT'));
         expect((await store.getSymbol('币安人生USDT'))?.symbol).toBe('币安人生USDT');
