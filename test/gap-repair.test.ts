@@ -19,6 +19,16 @@ const SYMBOL = 'BTCUSDT';
 /** How far the exchange's REST klines lag its market: less than the settle time, as assumed. */
 const LAG_MS = 8000;
 
+/** The simulated exchange of SYMBOL on the test's clock. */
+const startExchange = (now: () => number, restKlineLagMs?: number) =>
+  createSimulatedExchange({
+    clock: { now },
+    symbols: [SYMBOL],
+    includeUniverseExtras: false,
+    seed: 7,
+    restKlineLagMs,
+  });
+
 describe('gap repair', () => {
   let exchange: SimulatedExchange | undefined;
   afterEach(async () => {
@@ -29,13 +39,7 @@ describe('gap repair', () => {
     const closeOfLast = Date.parse('2026-01-01T00:10:00Z');
     let time = closeOfLast + 3000; // the 00:09 minute closed 3 s ago: REST still shows it incomplete
     const now = () => time;
-    exchange = await createSimulatedExchange({
-      clock: { now },
-      symbols: [SYMBOL],
-      includeUniverseExtras: false,
-      seed: 7,
-      restKlineLagMs: LAG_MS,
-    });
+    exchange = await startExchange(now, LAG_MS);
     const store = new SqliteStore({ path: ':memory:', now });
     const repair = createGapRepair({
       store,
@@ -71,12 +75,7 @@ describe('gap repair', () => {
   it('keeps a gap it could not repair in the store, and the next process repairs it from there', async () => {
     const time = Date.parse('2026-01-01T01:00:30Z');
     const now = () => time;
-    exchange = await createSimulatedExchange({
-      clock: { now },
-      symbols: [SYMBOL],
-      includeUniverseExtras: false,
-      seed: 7,
-    });
+    exchange = await startExchange(now);
     const dir = mkdtempSync(join(tmpdir(), 'gap-repair-'));
     const path = join(dir, 'store.db');
     const gapFrom = Date.parse('2026-01-01T00:30:00Z');
