@@ -3,6 +3,7 @@
  * events, per-client limits, one room per symbol for the price fan-out, and the session-close push.
  */
 import type { Server as HttpServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Socket as TcpSocket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
@@ -51,6 +52,14 @@ const SLOW_ROOM = 'slow-clients';
  * (pingInterval + pingTimeout, 45 s by default).
  */
 export const MAX_CLIENT_BACKLOG_BYTES = 16 * 1024 * 1024;
+/** Real ms between reads of the closed sessions not final yet at a session close. */
+export const SESSION_FINAL_RETRY_MS = 2000;
+/**
+ * Reads of a closed session, SESSION_FINAL_RETRY_MS apart, before it is pushed as it is: a closing
+ * kline arriving late, or one lost with a connection and stored by gap repair once REST has it
+ * (REST_KLINE_SETTLE_MS), is waited for; a longer outage (or a halt) holds the push back no further.
+ */
+export const MAX_SESSION_FINAL_READS = 15;
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
 type ClientSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -261,8 +270,41 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       .filter((room) => room.startsWith(ROOM_PREFIX))
       .map((room) => room.slice(ROOM_PREFIX.length));
 
-  /** Ends the waits of session pushes for a final closed session when the gateway closes. */
+  /** Ends the waits of session pushes for final closed sessions when the gateway closes. */
   const closing = new AbortController();
+  /**
+   * Pushes each subscribed symbol's closed session once it is final, reading again only those not
+   * final yet, every SESSION_FINAL_RETRY_MS, up to MAX_SESSION_FINAL_READS reads.
+   */
+  const pushClosedSessions = async (openTime: number): Promise<void> => {
+    let waiting = subscribedSymbols();
+    for (let reads = 1; waiting.length > 0; reads++) {
+      const lastRead = reads >= MAX_SESSION_FINAL_READS;
+      const results = await Promise.all(
+        waiting.map((symbol) =>
+          handlers.closedSession(symbol, openTime).then(
+            (closed) => ({ symbol, closed }),
+            (error: unknown) => {
+              if (!closing.signal.aborted) logger.warn({ err: error, symbol }, 'session close push failed');
+              return undefined;
+            },
+          ),
+        ),
+      );
+      if (closing.signal.aborted) return;
+      waiting = [];
+      for (const result of results) {
+        if (!result) continue;
+        if (!result.closed.final && !lastRead) waiting.push(result.symbol);
+        // Every instance pushes to its own subscribers.
+        else io.local.to(roomOf(result.symbol)).emit('interval_data', result.closed.data);
+      }
+      if (waiting.length > 0) {
+        await sleep(SESSION_FINAL_RETRY_MS, undefined, { signal: closing.signal }).catch(() => undefined);
+        if (closing.signal.aborted) return;
+      }
+    }
+  };
   const sessionPush = startSessionPush({
     now,
     sessionAt: (time) => candles.sessionAt(time),
@@ -271,17 +313,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     announceWaitMs: settings.sessionAnnounceWaitMs,
     beforeAnnounce: (closed) => handlers.shareClosedSessions(closed.openTime),
     onError: (error) => logger.warn({ err: error }, 'sharing closed sessions failed'),
-    push: (closed) => {
-      for (const symbol of subscribedSymbols()) {
-        handlers.closedSession(symbol, closed.openTime, closing.signal).then(
-          // Every instance pushes to its own subscribers.
-          (data) => io.local.to(roomOf(symbol)).emit('interval_data', data),
-          (error: unknown) => {
-            if (!closing.signal.aborted) logger.warn({ err: error, symbol }, 'session close push failed');
-          },
-        );
-      }
-    },
+    push: (closed) => void pushClosedSessions(closed.openTime),
   });
 
   const currentTurn = createTurnCounter();

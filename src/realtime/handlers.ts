@@ -3,9 +3,9 @@
  * the raw payload, validates it, emits its reply event and returns the ack's `data`. Errors are
  * thrown as AppErrors and translated by the gateway.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { candleToJson, type Candle } from '../domain/candle.js';
+import { MINUTE_MS } from '../domain/intervals.js';
 import { NotFoundError, UnavailableError } from '../domain/errors.js';
 import type { CandleReader } from '../market/candles.js';
 import type { LatestPrice, PriceReader } from '../market/prices.js';
@@ -31,14 +31,6 @@ import {
 
 /** Symbols one client may be subscribed to at once (SPEC section 6). */
 export const MAX_SUBSCRIPTIONS_PER_CLIENT = 250;
-/** Real ms between reads of a closed session whose last candle is not final yet. */
-export const SESSION_FINAL_RETRY_MS = 1000;
-/**
- * Reads of a closed session, SESSION_FINAL_RETRY_MS apart, before it is pushed as it is: a final
- * kline arriving late, or one lost with a connection and fetched by gap repair once REST has it
- * (REST_KLINE_SETTLE_MS), is waited for; a longer outage does not hold the push back further.
- */
-export const MAX_SESSION_FINAL_READS = 30;
 
 // `null` too: a client emitting `(event, undefined, ack)` sends null on the wire.
 const noPayloadSchema = z.strictObject({}).nullish();
@@ -85,9 +77,26 @@ export interface ClientSession {
   leave(symbol: string): void;
 }
 
+/** A closed session's push (`interval_data`), and whether the closed session is final. */
+export interface ClosedSession {
+  readonly data: IntervalData;
+  readonly final: boolean;
+}
+
 export function createHandlers(deps: HandlerDeps) {
   const { store, prices, candles, now } = deps;
   let tickets = 0;
+
+  /**
+   * A closed session as final as it will be: every 1m candle in it closed and its last minute
+   * stored. A missing last minute is far more often a closing kline lost with a connection (gap
+   * repair brings it) than a halt, so it is waited for too (the push gives up after a while).
+   */
+  const isFinal = async (symbol: string, openTime: number, session: Candle): Promise<boolean> => {
+    if (session.openTime !== openTime || !session.closed) return false;
+    const lastMinute = session.closeTime + 1 - MINUTE_MS;
+    return (await store.nearestOpenTime(symbol, session.closeTime, -1)) === lastMinute;
+  };
 
   const knownSymbol = async (symbol: string): Promise<string> => {
     if (!(await store.getSymbol(symbol))) throw new NotFoundError(`unknown symbol ${symbol}`);
@@ -210,17 +219,17 @@ export function createHandlers(deps: HandlerDeps) {
       const shared = [];
       for (const { symbol } of await store.listSymbols({ active: true })) {
         const [closed] = await candles.read({ symbol, interval: 'session', from: openTime, limit: 1 });
-        if (closed?.closed && closed.openTime === openTime) shared.push({ symbol, candle: closed });
+        if (closed && (await isFinal(symbol, openTime, closed))) shared.push({ symbol, candle: closed });
       }
       await cache.setSessions(shared);
     },
 
     /**
-     * The closed session and the one after it, for the push when a session closes: once the closed
-     * one is final (its last 1m candle closed), or after MAX_SESSION_FINAL_READS reads. `signal`
-     * ends the wait (the gateway closing).
+     * The closed session and the one after it, for the push when a session closes, and whether the
+     * closed one is final (see `isFinal`; an empty session has nothing to wait for). Only a final
+     * one is kept in the cache for the other instances.
      */
-    closedSession: async (symbol: string, openTime: number, signal?: AbortSignal): Promise<IntervalData> => {
+    closedSession: async (symbol: string, openTime: number): Promise<ClosedSession> => {
       const cache = deps.sessionCache;
       const cached = await cache?.getSession(symbol, openTime).catch(() => undefined);
       if (cached?.closed) {
@@ -230,20 +239,15 @@ export function createHandlers(deps: HandlerDeps) {
           from: cached.closeTime + 1,
           limit: 1,
         });
-        return { symbol, intervals: [cached, ...next].map(candleToJson) };
+        return { data: { symbol, intervals: [cached, ...next].map(candleToJson) }, final: true };
       }
-      const read = () => candles.read({ symbol, interval: 'session', from: openTime, limit: 2 });
-      const unfinal = (candle: Candle | undefined) => candle?.openTime === openTime && !candle.closed;
-      let found = await read();
-      for (let reads = 1; reads < MAX_SESSION_FINAL_READS && unfinal(found[0]); reads++) {
-        await sleep(SESSION_FINAL_RETRY_MS, undefined, { signal });
-        found = await read();
-      }
-      const closed = found[0];
-      if (cache && closed?.closed) {
+      const found = await candles.read({ symbol, interval: 'session', from: openTime, limit: 2 });
+      const closed = found[0]?.openTime === openTime ? found[0] : undefined;
+      const final = !closed || (await isFinal(symbol, openTime, closed));
+      if (cache && closed && final) {
         cache.setSessions([{ symbol, candle: closed }]).catch(() => undefined); // a copy: best effort
       }
-      return { symbol, intervals: found.map(candleToJson) };
+      return { data: { symbol, intervals: found.map(candleToJson) }, final };
     },
   };
 }
