@@ -15,8 +15,9 @@ import type { SessionCalendar } from '../domain/session-calendar.js';
 import type { CandleSpan, Store, StoredResolution } from '../ports/store.js';
 
 /**
- * Stretches without candles (halts, history imported in pieces) one read steps over before it
- * answers with fewer than `limit` candles. Each step is one indexed lookup, whatever its length.
+ * Times one read that came up short of `limit` continues at the next stored candle beyond what it
+ * read (past halts, or history imported in pieces) before it answers with what it found. Each
+ * step is one indexed lookup, whatever the length of the stretch it skips.
  */
 export const MAX_GAP_JUMPS = 32;
 const COARSEST_FIRST: readonly StoredResolution[] = ['1d', '1h', '15m', '1m'];
@@ -123,13 +124,15 @@ export function createCandleReader({ store, calendar, now }: CandleReaderDeps): 
       const direction = forward ? 1 : -1;
       // A halt leaves buckets empty, so `limit` buckets may hold fewer candles: after each range,
       // the next one starts at the bucket of the nearest stored candle beyond it, however far.
-      for (let jumps = 0; jumps <= MAX_GAP_JUMPS; jumps++) {
-        const buckets = walk(grid, start, request.limit - candles.length, direction, span, to);
+      for (let jumps = 0; ; jumps++) {
+        const wanted = request.limit - candles.length;
+        const buckets = walk(grid, start, wanted, direction, span, to);
         const edge = forward ? buckets.at(-1) : buckets[0];
         if (!edge) break;
         const found = await fetch(request, grid, buckets);
         candles = forward ? [...candles, ...found] : [...found, ...candles];
-        if (candles.length >= request.limit) break;
+        // A walk cut short reached the stored span's end (or `to`): nothing lies beyond it.
+        if (candles.length >= request.limit || buckets.length < wanted || jumps === MAX_GAP_JUMPS) break;
         const beyond = forward ? edge.closeTime + 1 : edge.openTime - 1;
         const nearest = await store.nearestOpenTime(request.symbol, beyond, direction);
         if (nearest === undefined) break;

@@ -13,11 +13,11 @@ import { failure, ok } from '../envelope.js';
 export const HEALTH_CHECK_TIMEOUT_MS = 2000;
 
 /**
- * The status with every field present: one not known yet (no message received, no error so far)
- * is `null`, where JSON.stringify would leave the key out, so readers see the same shape always.
+ * `value` with every field present: one not known yet (no message received, no error so far) is
+ * `null`, where JSON would leave the key out, so readers see the same shape always.
  */
-const withNulls = (payload: unknown): string =>
-  JSON.stringify(payload, (_key, value: unknown) => (value === undefined ? null : value));
+const withNulls = <T>(value: T): T =>
+  JSON.parse(JSON.stringify(value, (_key, field: unknown) => (field === undefined ? null : field))) as T;
 
 /** Cache and bus (in-process or Redis) and who ingests (scale/ingestion.ts). */
 export interface PlatformStatusSource {
@@ -117,8 +117,7 @@ export function systemRoutes({
     app.get(
       '/system/status',
       { schema: { tags: ['system'], summary: 'What the service is doing' } },
-      async (_request, reply) => {
-        reply.serializer(withNulls);
+      async () => {
         const [storeCheck, cache] = await Promise.all([
           check(() => store.ping()),
           platform && cacheHealth(platform),
@@ -127,7 +126,7 @@ export function systemRoutes({
           ? await Promise.all([store.listSymbols(), store.listSymbols({ active: true })])
           : [[], []];
         return ok(
-          {
+          withNulls({
             version,
             startedAt,
             uptimeMs: now() - startedAt,
@@ -141,7 +140,7 @@ export function systemRoutes({
               : {}),
             ...linkStatus(live, all.length, active.length),
             ...(realtime ? { realtime: realtime.status() } : {}),
-          },
+          }),
           'status',
         );
       },
