@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
@@ -108,7 +109,8 @@ describe('gap repair', () => {
       const second = new SqliteStore({ path, now });
       expect(await second.listRepairGaps()).toEqual([{ symbol: SYMBOL, since: gapFrom }]);
       const resumed = startRepair(second);
-      await resumed.resume();
+      // What the live link does at start for each tracked symbol's recorded gap.
+      for (const gap of await second.listRepairGaps()) resumed.request(gap.symbol, gap.since);
       await resumed.idle();
       const expected = [];
       for (let openTime = gapFrom; openTime <= lastStored; openTime += MINUTE_MS) {
@@ -122,6 +124,38 @@ describe('gap repair', () => {
       await second.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps recorded a gap reported while an earlier repair of its symbol was running', async () => {
+    const time = Date.parse('2026-01-01T01:00:30Z');
+    const now = () => time;
+    exchange = await startExchange(now);
+    const store = new SqliteStore({ path: ':memory:', now });
+    const repair = createGapRepair({
+      store,
+      rest: createRestClient({ baseUrl: exchange.restUrl, now, maxRetries: 0 }),
+      logger: pino({ level: 'silent' }),
+      now,
+      lookbackMs: 5 * MINUTE_MS,
+      retryDelayMs: 3_600_000,
+    });
+    try {
+      const first = Date.parse('2026-01-01T00:30:00Z');
+      const second = Date.parse('2026-01-01T00:50:00Z');
+      exchange.faults.restDelay(300);
+      repair.request(SYMBOL, first);
+      await sleep(100); // its one page is on its way back
+      exchange.faults.restErrors({ status: 503, count: 1000 }); // the next repair fails
+      repair.request(SYMBOL, second);
+      await repair.idle();
+      expect(repair.status()).toMatchObject({ repairedRanges: 1, failures: 1 });
+      // The first repair's completion must not take the second gap's record with it.
+      expect(await store.listRepairGaps()).toEqual([{ symbol: SYMBOL, since: second }]);
+    } finally {
+      repair.stop();
+      await repair.idle();
+      await store.close();
     }
   });
 });

@@ -4,8 +4,15 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
+import { toCandle } from '../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
-import { SYMBOLS, expectStoredEqualsExchange, startHarness, type Harness } from './helpers/live-harness.js';
+import {
+  CLOCK_START,
+  SYMBOLS,
+  expectStoredEqualsExchange,
+  startHarness,
+  type Harness,
+} from './helpers/live-harness.js';
 
 describe('live link against the simulated exchange', () => {
   let harness: Harness | undefined;
@@ -176,6 +183,57 @@ describe('live link against the simulated exchange', () => {
       stale: 1,
       staleSymbols: ['SOLUSDT'],
     });
+  });
+
+  it('repairs at start the gaps an earlier process recorded for tracked symbols, behind later candles', async () => {
+    // What an earlier process left: a gap it could not repair, and a later minute it stored live
+    // (still forming), so the last stored candle alone would start the repair after the gap.
+    const store = new SqliteStore({ path: ':memory:' });
+    const gapFrom = CLOCK_START - 30_000 - 90 * MINUTE_MS; // minute-aligned
+    const since = gapFrom + 15_000; // the last frame before the loss, mid-minute
+    const lastStored = CLOCK_START - 30_000 - 30 * MINUTE_MS;
+    await store.insertSymbolsIfMissing(
+      SYMBOLS.map((symbol) => ({
+        symbol,
+        baseAsset: symbol.slice(0, -4),
+        quoteAsset: 'USDT',
+        status: 'TRADING',
+        isActive: true,
+      })),
+    );
+    const forming = { open: '1', high: '1', low: '1', close: '1', volume: '0', quoteVolume: '0', trades: 0 };
+    await store.upsertCandles([
+      {
+        ...forming,
+        symbol: 'BTCUSDT',
+        interval: '1m',
+        openTime: lastStored,
+        closeTime: lastStored + MINUTE_MS - 1,
+        takerBuyVolume: '0',
+        takerBuyQuoteVolume: '0',
+        closed: false,
+        eventTime: lastStored + 1,
+      },
+    ]);
+    await store.recordRepairGaps([
+      { symbol: 'BTCUSDT', since },
+      { symbol: 'XRPUSDT', since }, // not tracked here: left as recorded
+    ]);
+    harness = await startHarness({ store });
+    const h = harness;
+    const expected = [];
+    for (let openTime = gapFrom; openTime <= lastStored; openTime += MINUTE_MS) {
+      const kline = h.exchange.market.trueKline('BTCUSDT', openTime);
+      if (kline) expected.push(toCandle(kline, true));
+    }
+    expect(expected.length).toBeGreaterThan(50);
+    const stored = () =>
+      store.listCandles({ symbol: 'BTCUSDT', resolution: '1m', from: gapFrom, to: lastStored });
+    await expect.poll(stored, { timeout: 5000 }).toEqual(expected);
+    await expect
+      .poll(() => store.listRepairGaps(), { timeout: 5000 })
+      .toEqual([{ symbol: 'XRPUSDT', since }]);
+    expect(await store.candleSpan('XRPUSDT')).toBeUndefined();
   });
 
   it('takes each stored symbol’s status from exchangeInfo at start and keeps it current', async () => {

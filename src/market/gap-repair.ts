@@ -63,8 +63,6 @@ export interface GapRepair {
    * symbol) and earlier repairs, which is only right while the symbol is not streaming yet.
    */
   request(symbol: string, from?: number): void;
-  /** Queues the gaps recorded in the store by this or an earlier process. */
-  resume(): Promise<void>;
   /** Resolves when the queue is empty, nothing is running and the store has every gap record. */
   idle(): Promise<void>;
   stop(): void;
@@ -104,26 +102,42 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
   let gapWrites: Promise<void> = Promise.resolve();
   /** The gaps of the record write waiting in the chain, which later ones join. */
   let gapBatch: Map<string, number> | undefined;
+  /** Gaps whose record write failed: written with the next batch (at most one per symbol). */
+  const unrecorded = new Map<string, number>();
+  const earliest = (gaps: Map<string, number>, symbol: string, since: number): void => {
+    gaps.set(symbol, Math.min(since, gaps.get(symbol) ?? Infinity));
+  };
   const persist = (write: () => Promise<void>): void => {
     gapWrites = gapWrites.then(write).catch((error: unknown) => {
-      logger.warn({ err: error }, 'recording gap repairs in the store failed');
+      if (!stopped) logger.warn({ err: error }, 'recording gap repairs in the store failed');
     });
   };
   function owe(symbol: string, since: number): void {
     if (!gapBatch) {
-      const batch = new Map<string, number>();
+      const batch = new Map(unrecorded);
+      unrecorded.clear();
       gapBatch = batch;
-      persist(() => {
+      persist(async () => {
         if (gapBatch === batch) gapBatch = undefined;
-        return store.recordRepairGaps([...batch].map(([symbol, since]) => ({ symbol, since })));
+        try {
+          await store.recordRepairGaps([...batch].map(([symbol, since]) => ({ symbol, since })));
+        } catch (error) {
+          for (const [symbol, since] of batch) earliest(unrecorded, symbol, since);
+          throw error;
+        }
       });
     }
-    gapBatch.set(symbol, Math.min(since, gapBatch.get(symbol) ?? Infinity));
+    earliest(gapBatch, symbol, since);
   }
   /** A repair from `from` completed: the record of a gap from `from` on is settled. */
   function settle(symbol: string, from: number): void {
     gapBatch = undefined; // gaps owed from now on are recorded after this
+    if ((unrecorded.get(symbol) ?? -Infinity) >= from) unrecorded.delete(symbol);
     persist(() => store.clearRepairGap(symbol, from));
+    // A gap requested while this repair ran is still owed: its record, merged into the cleared
+    // one, is written again after the clear.
+    const queued = queue.get(symbol)?.since;
+    if (queued !== undefined) owe(symbol, queued);
   }
 
   /** Where a repair starts: the earliest of an explicit gap start and what the store and repairs hold. */
@@ -228,9 +242,6 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
       worker ??= run().finally(() => {
         worker = undefined;
       });
-    },
-    async resume() {
-      for (const gap of await store.listRepairGaps()) api.request(gap.symbol, gap.since);
     },
     async idle() {
       while (worker) await worker;

@@ -81,26 +81,20 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
   let pollTimer: NodeJS.Timeout | undefined;
   let seedTimer: NodeJS.Timeout | undefined;
   let statusTimer: NodeJS.Timeout | undefined;
+  let statusRead: Promise<void> | undefined;
   let stopped = false;
 
   async function begin(): Promise<void> {
     await seedUniverse();
     if (stopped) return;
-    // Not awaited: the statuses are shown, not needed to stream (SYMBOLS are stored as TRADING).
-    const readStatuses = (): void => {
-      refreshStatuses().catch((error: unknown) =>
-        logger.warn({ err: error }, 'reading symbol statuses from exchangeInfo failed'),
-      );
-    };
-    readStatuses();
-    clearInterval(statusTimer); // a start retried after a later step failed
-    statusTimer = setInterval(readStatuses, deps.statusRefreshMs ?? SYMBOL_STATUS_REFRESH_MS);
-    statusTimer.unref();
     buffer.start();
+    // Read before anything is queued, so a failure retries the whole start with nothing half-done.
+    const owed = await store.listRepairGaps();
     await refreshSymbols();
-    // Gaps an earlier process (or the instance that ingested before) left unrepaired.
-    await repair.resume();
     if (stopped) return;
+    // Gaps an earlier process (or the instance that ingested before) left unrepaired.
+    const tracking = new Set(tracked);
+    for (const gap of owed) if (tracking.has(gap.symbol)) repair.request(gap.symbol, gap.since);
     stream.start();
     pollTimer = setInterval(() => {
       refreshSymbols().catch((error: unknown) =>
@@ -109,6 +103,21 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
       for (const { symbol, since } of deps.ingest.takeRepairs()) repair.request(symbol, since);
     }, deps.pollIntervalMs ?? SYMBOL_POLL_INTERVAL_MS);
     pollTimer.unref();
+    // Not awaited: the statuses are shown, not needed to stream (SYMBOLS are stored as TRADING).
+    readStatuses();
+    statusTimer = setInterval(readStatuses, deps.statusRefreshMs ?? SYMBOL_STATUS_REFRESH_MS);
+    statusTimer.unref();
+  }
+
+  function readStatuses(): void {
+    if (statusRead) return; // the last read is still running
+    statusRead = refreshStatuses()
+      .catch((error: unknown) => {
+        if (!stopped) logger.warn({ err: error }, 'reading symbol statuses from exchangeInfo failed');
+      })
+      .finally(() => {
+        statusRead = undefined;
+      });
   }
 
   /** SPEC section 3: SYMBOLS, else the stored symbols, else the TRACK_TOP rule, stored for next time. */
@@ -195,6 +204,7 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
       clearInterval(statusTimer);
       stream.stop();
       repair.stop();
+      await statusRead;
       await repair.idle();
       await buffer.stop();
     },

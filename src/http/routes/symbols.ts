@@ -16,7 +16,7 @@ import { booleanQuery, symbolName, symbolParams } from '../schemas.js';
 export const MAX_SEARCH_LENGTH = 32;
 /** Most symbols in one `POST /symbols/bulk` body. */
 export const MAX_BULK_SYMBOLS = 500;
-/** Binance status given to a symbol an admin adds (the exchange's own status is not fetched). */
+/** Binance status given to a symbol an admin adds, until the live link's next exchangeInfo read. */
 export const ADMIN_SYMBOL_STATUS = 'TRADING';
 
 const ASSET_PATTERN = /^[\p{Lu}\p{Lo}\p{N}]{1,20}$/u;
