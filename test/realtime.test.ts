@@ -13,6 +13,7 @@ import {
   MAX_CLIENT_BACKLOG_BYTES,
   MAX_MESSAGE_BYTES,
   MAX_PENDING_PACKETS_PER_CLIENT,
+  type RealtimeStatus,
 } from '../src/realtime/gateway.js';
 import { MAX_SUBSCRIPTIONS_PER_CLIENT } from '../src/realtime/handlers.js';
 import { MAX_EVENT_BURST } from '../src/realtime/rate-limit.js';
@@ -26,6 +27,20 @@ import {
 } from './helpers/realtime-harness.js';
 import { openRawClient } from './helpers/raw-socket-client.js';
 import { waitUntil } from './helpers/service-checks.js';
+
+/** The gateway's figures as `/system/status` shows them. */
+async function realtimeStatus(h: RealtimeHarness): Promise<RealtimeStatus> {
+  const response = await h.app.inject({ url: '/api/v1/system/status' });
+  return response.json<{ data: { realtime: RealtimeStatus } }>().data.realtime;
+}
+
+/** An hour of 1-second samples of `symbol` up to `to`, around `base`: ~160 KB of `historical_data`. */
+const hourOfSamples = (symbol: string, to: number, base: number) =>
+  Array.from({ length: 3600 }, (_, i) => ({
+    symbol,
+    price: `${base + (i % 100) / 100}`,
+    timestamp: to - (3600 - i) * 1000,
+  }));
 
 /** The exchange's own ticker at an update's event time, as `!miniTicker@arr` carried it. */
 function expectMatchesExchange(h: RealtimeHarness, update: PriceUpdate): void {
@@ -118,10 +133,7 @@ describe('Socket.IO gateway against the simulated exchange', () => {
     expect(await unsubscribed).toMatchObject({ success: true });
     expect(await collect(client, 'price_update', 3 * BROADCAST_INTERVAL_MS + 600)).toEqual([]);
     // Nothing of it counts toward the limit either: the client's only subscription is the next one.
-    const status = async () =>
-      (await h.app.inject({ url: '/api/v1/system/status' })).json<{
-        data: { realtime: { subscriptions: number } };
-      }>().data.realtime.subscriptions;
+    const status = async () => (await realtimeStatus(h)).subscriptions;
     const before = await status();
     await ask(client, 'subscribe', { symbol: 'SOLUSDT' });
     expect(await status()).toBe(before + 1);
@@ -227,9 +239,7 @@ describe('Socket.IO gateway against the simulated exchange', () => {
     expect(await ask(flooder, 'get_all_symbols')).toEqual({ success: false, message: 'rate limited' });
     expectMatchesExchange(h, await nextEvent(calm, 'price_update'));
     expect(flooder.connected).toBe(true);
-    const status = await h.app.inject({ url: '/api/v1/system/status' });
-    const realtime = status.json<{ data: { realtime: { clients: number; rateLimited: number } } }>().data
-      .realtime;
+    const realtime = await realtimeStatus(h);
     expect(realtime.rateLimited).toBeGreaterThanOrEqual(1);
     expect(realtime.clients).toBeGreaterThanOrEqual(2);
   });
@@ -251,17 +261,8 @@ describe('Socket.IO gateway against the simulated exchange', () => {
     // An hour of 1-second samples makes each `historical_data` ~160 KB, so the paused client's
     // socket buffers fill within seconds of it re-subscribing.
     const to = h.now();
-    await h.store.insertPriceSamples(
-      Array.from({ length: 3600 }, (_, i) => ({
-        symbol: 'ETHUSDT',
-        price: `${2000 + (i % 100) / 100}`,
-        timestamp: to - (3600 - i) * 1000,
-      })),
-    );
-    const slowClients = async () =>
-      (await h.app.inject({ url: '/api/v1/system/status' })).json<{
-        data: { realtime: { slowClients: number } };
-      }>().data.realtime.slowClients;
+    await h.store.insertPriceSamples(hourOfSamples('ETHUSDT', to, 2000));
+    const slowClients = async () => (await realtimeStatus(h)).slowClients;
     const fast = h.client();
     await ask(fast, 'subscribe', { symbol: 'BTCUSDT' });
     const slow = await openRawClient(h.url);
@@ -307,19 +308,8 @@ describe('Socket.IO gateway against the simulated exchange', () => {
       })),
     );
     const to = h.now();
-    await h.store.insertPriceSamples(
-      symbols.flatMap((symbol) =>
-        Array.from({ length: 3600 }, (_, i) => ({
-          symbol,
-          price: `${100 + (i % 100) / 100}`,
-          timestamp: to - (3600 - i) * 1000,
-        })),
-      ),
-    );
-    const refusals = async () =>
-      (await h.app.inject({ url: '/api/v1/system/status' })).json<{
-        data: { realtime: { backlogRefusals: number } };
-      }>().data.realtime.backlogRefusals;
+    await h.store.insertPriceSamples(symbols.flatMap((symbol) => hourOfSamples(symbol, to, 100)));
+    const refusals = async () => (await realtimeStatus(h)).backlogRefusals;
     const before = await refusals();
     const reader = await openRawClient(h.url);
     const errors: string[] = [];
@@ -392,10 +382,7 @@ describe('Socket.IO with many subscriptions per client', () => {
       const acks = await Promise.all(symbols.map((symbol) => ask(client, 'subscribe', { symbol })));
       expect(acks.every((ack) => ack.success)).toBe(true);
     }
-    const updatesSent = async () =>
-      (await h.app.inject({ url: '/api/v1/system/status' })).json<{
-        data: { realtime: { updatesSent: number } };
-      }>().data.realtime.updatesSent;
+    const updatesSent = async () => (await realtimeStatus(h)).updatesSent;
     const sentBefore = await updatesSent();
     const received = await Promise.all(
       clients.map((client) => collect(client, 'price_update', WINDOWS * INTERVAL_MS)),
