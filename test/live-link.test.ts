@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { toCandle } from '../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
+import { splitSymbol } from '../src/domain/symbol.js';
 import {
   CLOCK_START,
   SYMBOLS,
@@ -193,13 +194,7 @@ describe('live link against the simulated exchange', () => {
     const since = gapFrom + 15_000; // the last frame before the loss, mid-minute
     const lastStored = CLOCK_START - 30_000 - 30 * MINUTE_MS;
     await store.insertSymbolsIfMissing(
-      SYMBOLS.map((symbol) => ({
-        symbol,
-        baseAsset: symbol.slice(0, -4),
-        quoteAsset: 'USDT',
-        status: 'TRADING',
-        isActive: true,
-      })),
+      SYMBOLS.map((symbol) => ({ symbol, ...splitSymbol(symbol), status: 'TRADING', isActive: true })),
     );
     const forming = { open: '1', high: '1', low: '1', close: '1', volume: '0', quoteVolume: '0', trades: 0 };
     await store.upsertCandles([

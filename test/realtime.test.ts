@@ -8,6 +8,7 @@ import { MemoryCache } from '../src/adapters/memory/cache.js';
 import { candleToJson } from '../src/domain/candle.js';
 import { generatedSymbolNames } from '../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
+import { splitSymbol } from '../src/domain/symbol.js';
 import type { ClientEventName, PriceUpdate } from '../src/realtime/events.js';
 import {
   MAX_CLIENT_BACKLOG_BYTES,
@@ -41,6 +42,12 @@ const hourOfSamples = (symbol: string, to: number, base: number) =>
     price: `${base + (i % 100) / 100}`,
     timestamp: to - (3600 - i) * 1000,
   }));
+
+/** Stores `symbols` inactive: clients may subscribe to them, the exchange link leaves them alone. */
+const storeInactiveSymbols = (h: RealtimeHarness, symbols: readonly string[]) =>
+  h.store.insertSymbolsIfMissing(
+    symbols.map((symbol) => ({ symbol, ...splitSymbol(symbol), status: 'TRADING', isActive: false })),
+  );
 
 /** The exchange's own ticker at an update's event time, as `!miniTicker@arr` carried it. */
 function expectMatchesExchange(h: RealtimeHarness, update: PriceUpdate): void {
@@ -208,15 +215,7 @@ describe('Socket.IO gateway against the simulated exchange', () => {
       { length: MAX_SUBSCRIPTIONS_PER_CLIENT },
       (_, i) => `X${String(i).padStart(3, '0')}USDT`,
     );
-    await h.store.insertSymbolsIfMissing(
-      extra.map((symbol) => ({
-        symbol,
-        baseAsset: symbol.slice(0, 4),
-        quoteAsset: 'USDT',
-        status: 'TRADING',
-        isActive: false,
-      })),
-    );
+    await storeInactiveSymbols(h, extra);
     const client = h.client();
     // All at once, as a client restoring its watch list after a reconnect: within the burst.
     const acks = await Promise.all(extra.map((symbol) => ask(client, 'subscribe', { symbol })));
@@ -298,15 +297,7 @@ describe('Socket.IO gateway against the simulated exchange', () => {
     // of them leaves far more than the bound waiting for a client that does not read.
     const symbols = Array.from({ length: 200 }, (_, i) => `Y${String(i).padStart(3, '0')}USDT`);
     expect(symbols.length * 150_000).toBeGreaterThan(MAX_CLIENT_BACKLOG_BYTES + 8 * 1024 * 1024);
-    await h.store.insertSymbolsIfMissing(
-      symbols.map((symbol) => ({
-        symbol,
-        baseAsset: symbol.slice(0, 4),
-        quoteAsset: 'USDT',
-        status: 'TRADING',
-        isActive: false,
-      })),
-    );
+    await storeInactiveSymbols(h, symbols);
     const to = h.now();
     await h.store.insertPriceSamples(symbols.flatMap((symbol) => hourOfSamples(symbol, to, 100)));
     const refusals = async () => (await realtimeStatus(h)).backlogRefusals;

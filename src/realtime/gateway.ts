@@ -15,7 +15,13 @@ import type { Cache } from '../ports/cache.js';
 import type { Store } from '../ports/store.js';
 import { createBroadcaster } from './broadcaster.js';
 import { translateError } from './errors.js';
-import type { AckResponse, ClientEventName, ClientToServerEvents, ServerToClientEvents } from './events.js';
+import type {
+  AckResponse,
+  ClientEventName,
+  ClientToServerEvents,
+  RealtimeErrorCode,
+  ServerToClientEvents,
+} from './events.js';
 import { createHandlers, priceUpdate, type ClientSession } from './handlers.js';
 import { createHistoryCache, MAX_HISTORY_SAMPLES } from './history-cache.js';
 import { createRateLimiter } from './rate-limit.js';
@@ -377,35 +383,38 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     socket.use((packet, next) => {
       const last: unknown = packet.at(-1);
       const ack = typeof last === 'function' ? (last as (response: AckResponse<unknown>) => void) : undefined;
+      /** Refuses the event with a failed ack, telling the client why with `error` when `tell`. */
+      const refuse = (tell: boolean, code: RealtimeErrorCode, message: string, ackMessage: string): void => {
+        if (tell) socket.emit('error', { message, code, event: packet[0] });
+        ack?.({ success: false, message: ackMessage });
+      };
       // The event budget first, so refusals below stay within it too (each still costs an ack).
       const decision = allow();
       if (decision !== 'allow') {
         if (decision === 'throttle') {
           rateLimited++;
           logger.warn({ client: socket.id }, 'client throttled');
-          socket.emit('error', {
-            message: 'too many events; throttled for a while',
-            code: 'RATE_LIMITED',
-            event: packet[0],
-          });
         }
-        ack?.({ success: false, message: 'rate limited' });
-        return;
+        return refuse(
+          decision === 'throttle',
+          'RATE_LIMITED',
+          'too many events; throttled for a while',
+          'rate limited',
+        );
       }
       if (backlogBytes() > MAX_CLIENT_BACKLOG_BYTES) {
         backlogRefusals++;
-        if (!backlogFull) {
-          // Once until its backlog falls under the bound: refusals add a short ack, no more.
-          backlogFull = true;
+        // Told once until its backlog falls under the bound: refusals add a short ack, no more.
+        const tell = !backlogFull;
+        if (tell)
           logger.warn({ client: socket.id }, 'client leaves its replies unread: refusing its requests');
-          socket.emit('error', {
-            message: 'too much unread data waiting; read it before asking for more',
-            code: 'BACKLOG_FULL',
-            event: packet[0],
-          });
-        }
-        ack?.({ success: false, message: 'backlog full' });
-        return;
+        backlogFull = true;
+        return refuse(
+          tell,
+          'BACKLOG_FULL',
+          'too much unread data waiting; read it before asking for more',
+          'backlog full',
+        );
       }
       backlogFull = false;
       next();
