@@ -56,6 +56,24 @@ describe('subscribe handler', () => {
     expect(joined).toEqual([]);
   });
 
+  it('leaves a confirmed subscription standing when a repeated subscribe fails to read its history', async () => {
+    let fail = false;
+    const h = await handlers((symbol) =>
+      fail
+        ? Promise.reject(new UnavailableError('store unreachable'))
+        : Promise.resolve({ symbol, data: [] }),
+    );
+    const session = clientSession();
+    const left: string[] = [];
+    const client: ClientSession = { ...session.client, leave: (symbol) => void left.push(symbol) };
+    await h.subscribe(client, { symbol: 'BTCUSDT' });
+    fail = true;
+    await expect(h.subscribe(client, { symbol: 'BTCUSDT' })).rejects.toThrow('store unreachable');
+    expect([...client.subscriptions]).toEqual(['BTCUSDT']);
+    expect(session.joined).toEqual(['BTCUSDT']);
+    expect(left).toEqual([]);
+  });
+
   it('stops a subscribe that an unsubscribe sent right after it overtook, and forgets both once done', async () => {
     const h = await handlers((symbol) => Promise.resolve({ symbol, data: [] }));
     const { client, emitted, joined } = clientSession();

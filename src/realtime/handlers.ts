@@ -110,6 +110,8 @@ export function createHandlers(deps: HandlerDeps) {
   return {
     subscribe: async (client: ClientSession, payload: unknown): Promise<SymbolPayload> => {
       const { symbol } = parsePayload(symbolPayloadSchema, payload);
+      // A subscription already confirmed (none in flight for it): a failed repeat leaves it standing.
+      const confirmed = client.subscriptions.has(symbol) && !client.subscribing.has(symbol);
       const ticket = ++tickets;
       client.subscribing.set(symbol, ticket);
       // False once a later subscribe or an unsubscribe of the symbol came in: that one decides.
@@ -128,8 +130,8 @@ export function createHandlers(deps: HandlerDeps) {
         try {
           history = await deps.history(symbol);
         } catch (error) {
-          // The ack fails, so the subscription does not stand (nor count toward the limit).
-          if (current()) {
+          // The ack fails, so a new subscription does not stand (nor count toward the limit).
+          if (current() && !confirmed) {
             client.subscriptions.delete(symbol);
             client.leave(symbol);
           }
