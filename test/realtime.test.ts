@@ -320,6 +320,10 @@ describe('Socket.IO gateway against the simulated exchange', () => {
           { timeout: 20_000, interval: 500 },
         )
         .toBeGreaterThan(before);
+      // An unsubscribe still goes through: it only sheds load.
+      const subscriptions = (await realtimeStatus(h)).subscriptions;
+      reader.emit('unsubscribe', { symbol: symbols[0] });
+      await expect.poll(async () => (await realtimeStatus(h)).subscriptions).toBe(subscriptions - 1);
       // Reading again, it finds every history it asked for, then the refusal, and is served again.
       reader.socket.resume();
       await expect.poll(() => errors.length, { timeout: 20_000 }).toBeGreaterThan(0);

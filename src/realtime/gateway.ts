@@ -168,8 +168,7 @@ const webSocketTcp = (conn: ClientSocket['conn']): TcpSocket | undefined =>
  * changes; a client that upgraded from polling is left as Engine.IO sends. Returns what to call on
  * each `packetCreate` (undefined when the connection is left alone).
  */
-function batchWrites(conn: ClientSocket['conn']): (() => void) | undefined {
-  const tcp = webSocketTcp(conn);
+function batchWrites(conn: ClientSocket['conn'], tcp: TcpSocket | undefined): (() => void) | undefined {
   if (!tcp) return undefined;
   const transport = conn.transport;
   let holding = false;
@@ -334,7 +333,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     /** What waits for the client: Engine.IO's buffer, and its TCP socket's when known. */
     const backlogBytes = (): number => pendingBytes + (tcp?.writableLength ?? 0);
     let backlogFull = false;
-    const holdWrites = batchWrites(socket.conn);
+    const holdWrites = batchWrites(socket.conn, tcp);
     // One listener per packet for both: this runs for every packet of every client.
     socket.conn.on('packetCreate', (packet: { data?: unknown }) => {
       const turn = currentTurn();
@@ -378,16 +377,23 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       ack?.({ success: false, message: translated.message });
     };
 
+    /** Refuses an event with a failed ack, telling the client why with `error` when `tell`. */
+    const refuse = (
+      packet: unknown[],
+      tell: boolean,
+      code: RealtimeErrorCode,
+      message: string,
+      ackMessage: string,
+    ): void => {
+      if (tell) socket.emit('error', { message, code, event: String(packet[0]) });
+      const ack = packet.at(-1);
+      if (typeof ack === 'function')
+        (ack as (response: AckResponse<unknown>) => void)({ success: false, message: ackMessage });
+    };
+
     // Runs before any handler, for every event (unknown ones too): a flooding client, or one that
     // leaves its replies unread, is cut off here.
     socket.use((packet, next) => {
-      const last: unknown = packet.at(-1);
-      const ack = typeof last === 'function' ? (last as (response: AckResponse<unknown>) => void) : undefined;
-      /** Refuses the event with a failed ack, telling the client why with `error` when `tell`. */
-      const refuse = (tell: boolean, code: RealtimeErrorCode, message: string, ackMessage: string): void => {
-        if (tell) socket.emit('error', { message, code, event: packet[0] });
-        ack?.({ success: false, message: ackMessage });
-      };
       // The event budget first, so refusals below stay within it too (each still costs an ack).
       const decision = allow();
       if (decision !== 'allow') {
@@ -395,26 +401,19 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
           rateLimited++;
           logger.warn({ client: socket.id }, 'client throttled');
         }
-        return refuse(
-          decision === 'throttle',
-          'RATE_LIMITED',
-          'too many events; throttled for a while',
-          'rate limited',
-        );
+        const tell = decision === 'throttle';
+        return refuse(packet, tell, 'RATE_LIMITED', 'too many events; throttled for a while', 'rate limited');
       }
-      if (backlogBytes() > MAX_CLIENT_BACKLOG_BYTES) {
+      // An unsubscribe only sheds load (its reply is a short ack), so it is never refused for this.
+      if (packet[0] !== 'unsubscribe' && backlogBytes() > MAX_CLIENT_BACKLOG_BYTES) {
         backlogRefusals++;
         // Told once until its backlog falls under the bound: refusals add a short ack, no more.
         const tell = !backlogFull;
         if (tell)
           logger.warn({ client: socket.id }, 'client leaves its replies unread: refusing its requests');
         backlogFull = true;
-        return refuse(
-          tell,
-          'BACKLOG_FULL',
-          'too much unread data waiting; read it before asking for more',
-          'backlog full',
-        );
+        const message = 'too much unread data waiting; read it before asking for more';
+        return refuse(packet, tell, 'BACKLOG_FULL', message, 'backlog full');
       }
       backlogFull = false;
       next();
