@@ -186,49 +186,55 @@ describe('live link against the simulated exchange', () => {
     });
   });
 
-  it('repairs at start the gaps an earlier process recorded for tracked symbols, behind later candles', async () => {
-    // What an earlier process left: a gap it could not repair, and a later minute it stored live
-    // (still forming), so the last stored candle alone would start the repair after the gap.
+  it('repairs the gaps an earlier process recorded, behind later candles, at start or when the symbol is activated', async () => {
+    // What an earlier process left for BTCUSDT (tracked) and ETHUSDT (since deactivated): a gap it
+    // could not repair, and a later minute it stored live (still forming), so the last stored
+    // candle alone would start the repair after the gap.
     const store = new SqliteStore({ path: ':memory:' });
     const gapFrom = CLOCK_START - 30_000 - 90 * MINUTE_MS; // minute-aligned
     const since = gapFrom + 15_000; // the last frame before the loss, mid-minute
     const lastStored = CLOCK_START - 30_000 - 30 * MINUTE_MS;
     await store.insertSymbolsIfMissing(
-      SYMBOLS.map((symbol) => ({ symbol, ...splitSymbol(symbol), status: 'TRADING', isActive: true })),
+      SYMBOLS.map((symbol) => ({
+        symbol,
+        ...splitSymbol(symbol),
+        status: 'TRADING',
+        isActive: symbol !== 'ETHUSDT',
+      })),
     );
-    const forming = { open: '1', high: '1', low: '1', close: '1', volume: '0', quoteVolume: '0', trades: 0 };
-    await store.upsertCandles([
-      {
-        ...forming,
-        symbol: 'BTCUSDT',
-        interval: '1m',
-        openTime: lastStored,
-        closeTime: lastStored + MINUTE_MS - 1,
-        takerBuyVolume: '0',
-        takerBuyQuoteVolume: '0',
-        closed: false,
-        eventTime: lastStored + 1,
-      },
-    ]);
+    const forming = (symbol: string) => ({
+      symbol,
+      interval: '1m',
+      openTime: lastStored,
+      closeTime: lastStored + MINUTE_MS - 1,
+      ...{ open: '1', high: '1', low: '1', close: '1', volume: '0', quoteVolume: '0', trades: 0 },
+      ...{ takerBuyVolume: '0', takerBuyQuoteVolume: '0', closed: false, eventTime: lastStored + 1 },
+    });
+    await store.upsertCandles([forming('BTCUSDT'), forming('ETHUSDT')]);
     await store.recordRepairGaps([
       { symbol: 'BTCUSDT', since },
-      { symbol: 'XRPUSDT', since }, // not tracked here: left as recorded
+      { symbol: 'ETHUSDT', since },
     ]);
     harness = await startHarness({ store });
     const h = harness;
-    const expected = [];
-    for (let openTime = gapFrom; openTime <= lastStored; openTime += MINUTE_MS) {
-      const kline = h.exchange.market.trueKline('BTCUSDT', openTime);
-      if (kline) expected.push(toCandle(kline, true));
-    }
-    expect(expected.length).toBeGreaterThan(50);
-    const stored = () =>
-      store.listCandles({ symbol: 'BTCUSDT', resolution: '1m', from: gapFrom, to: lastStored });
-    await expect.poll(stored, { timeout: 5000 }).toEqual(expected);
+    const expectRepaired = async (symbol: string) => {
+      const expected = [];
+      for (let openTime = gapFrom; openTime <= lastStored; openTime += MINUTE_MS) {
+        const kline = h.exchange.market.trueKline(symbol, openTime);
+        if (kline) expected.push(toCandle(kline, true));
+      }
+      expect(expected.length).toBeGreaterThan(50);
+      const stored = () => store.listCandles({ symbol, resolution: '1m', from: gapFrom, to: lastStored });
+      await expect.poll(stored, { timeout: 5000 }).toEqual(expected);
+    };
+    await expectRepaired('BTCUSDT');
+    // The inactive symbol is not repaired; its record waits for it.
     await expect
       .poll(() => store.listRepairGaps(), { timeout: 5000 })
-      .toEqual([{ symbol: 'XRPUSDT', since }]);
-    expect(await store.candleSpan('XRPUSDT')).toBeUndefined();
+      .toEqual([{ symbol: 'ETHUSDT', since }]);
+    await store.setSymbolActive('ETHUSDT', true); // picked up by the link's poll
+    await expectRepaired('ETHUSDT');
+    await expect.poll(() => store.listRepairGaps(), { timeout: 5000 }).toEqual([]);
   });
 
   it('takes each stored symbol’s status from exchangeInfo at start and keeps it current', async () => {

@@ -42,6 +42,11 @@ export const RECOMMENDED_EXCHANGE_INFO_QUERY: ExchangeInfoQuery = {
   symbolStatus: 'TRADING',
   showPermissionSets: false,
 };
+/** The same listing in every status (TRADING, BREAK, HALT, …): for following symbols' statuses. */
+export const ALL_STATUSES_EXCHANGE_INFO_QUERY: ExchangeInfoQuery = {
+  permissions: RECOMMENDED_EXCHANGE_INFO_QUERY.permissions,
+  showPermissionSets: false,
+};
 
 export interface KlinesQuery {
   readonly symbol: string;

@@ -21,7 +21,7 @@ import { AppError, ValidationError } from '../domain/errors.js';
 import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import { normalizeSymbol, splitSymbol } from '../domain/symbol.js';
 import type { Store } from '../ports/store.js';
-import { INVALID_SYMBOL_CODE } from './gap-repair.js';
+import { INVALID_SYMBOL_CODE, refetchFrom } from './gap-repair.js';
 
 export type BackfillStore = Pick<
   Store,
@@ -47,7 +47,7 @@ export type BackfillStatus = 'complete' | 'aborted' | 'unknown-symbol' | 'failed
 export interface SymbolBackfillResult {
   readonly symbol: string;
   readonly status: BackfillStatus;
-  /** First open time asked of the exchange: `from`, or the last stored candle when resuming; undefined if never started. */
+  /** First open time asked of the exchange: `from`, or `refetchFrom` the last stored candle when resuming; undefined if never started. */
   readonly fetchedFrom: number | undefined;
   readonly resumed: boolean;
   /** Candles stored by this run (a re-fetched candle counts again). */
@@ -100,7 +100,7 @@ async function resumePoint(store: BackfillStore, symbol: string, range: Range): 
   const last = span.lastOpenTime;
   if (last < range.from || last > range.to || span.firstOpenTime > range.from) return range.from;
   const stored = await store.countCandles({ symbol, resolution: '1m', from: range.from, to: last });
-  return stored === minutesBetween(range.from, last) ? Math.max(range.from, last - MINUTE_MS) : range.from;
+  return stored === minutesBetween(range.from, last) ? Math.max(range.from, refetchFrom(last)) : range.from;
 }
 
 async function backfillSymbol(

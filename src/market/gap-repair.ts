@@ -28,6 +28,23 @@ export const SETTLE_RECHECK_MIN_MS = 1000;
  * of the exchange's would otherwise take the exchange's forming minute for an ended one for ever.
  */
 export const MAX_SETTLE_FOLLOW_UPS = 5;
+/**
+ * Where fetching resumes after what is stored: the minute before the last stored candle. Both are
+ * fetched again: the last may have been stored while still forming, the one before may have ended
+ * too recently to be final on REST (REST_KLINE_SETTLE_MS).
+ */
+export const refetchFrom = (lastStoredOpenTime: number): number => lastStoredOpenTime - MINUTE_MS;
+
+/** Where a repair from what is stored starts: `refetchFrom` the last stored candle, else `otherwise`. */
+export async function storedRepairStart(
+  store: Pick<Store, 'candleSpan'>,
+  symbol: string,
+  otherwise: number,
+): Promise<number> {
+  const span = await store.candleSpan(symbol);
+  return span ? refetchFrom(span.lastOpenTime) : otherwise;
+}
+
 /** Completed repairs remembered for /system/status. */
 export const RECENT_REPAIRS_KEPT = 20;
 
@@ -144,12 +161,8 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
   async function startOf(symbol: string, wanted: Wanted): Promise<number> {
     let from = wanted.since === undefined ? Infinity : bucketOpenTime(wanted.since, MINUTE_MS);
     if (wanted.fromKnown) {
-      const span = await store.candleSpan(symbol);
-      // The last stored candle is fetched again (it may have been stored while still forming), and
-      // the one before it (it may have ended too recently to be final on REST).
-      const stored = span
-        ? span.lastOpenTime - MINUTE_MS
-        : bucketOpenTime(now() - options.lookbackMs, MINUTE_MS);
+      const lookback = bucketOpenTime(now() - options.lookbackMs, MINUTE_MS);
+      const stored = await storedRepairStart(store, symbol, lookback);
       from = Math.min(from, Math.max(stored, repairedThrough.get(symbol) ?? 0));
     }
     return from;
@@ -173,8 +186,10 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     settle(symbol, from);
     const followUp = (followUps.get(symbol) ?? 0) + 1;
     if (!unsettled || followUp > MAX_SETTLE_FOLLOW_UPS) {
-      if (unsettled)
+      if (unsettled) {
         logger.warn({ symbol, openTime: unsettled.openTime }, 'minute still not settled on REST');
+        owe(symbol, unsettled.openTime); // left for the next start (or the next repair) to fetch
+      }
       followUps.delete(symbol);
     } else {
       followUps.set(symbol, followUp);

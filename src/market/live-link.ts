@@ -7,9 +7,10 @@
  */
 import type { Logger } from 'pino';
 import type { RestClient } from '../binance/rest-client.js';
+import { ALL_STATUSES_EXCHANGE_INFO_QUERY } from '../binance/rest-wire.js';
 import type { StreamClient, StreamClientStatus } from '../binance/stream-client.js';
 import type { Store } from '../ports/store.js';
-import type { GapRepair, GapRepairStatus } from './gap-repair.js';
+import { storedRepairStart, type GapRepair, type GapRepairStatus } from './gap-repair.js';
 import type { Ingest } from './ingest.js';
 import { selectTopSymbols } from './universe.js';
 import type { WriteBuffer, WriteBufferStats } from './write-buffer.js';
@@ -27,8 +28,6 @@ export const STALE_SYMBOL_AFTER_MS = 60_000;
  * symbol may go to BREAK, HALT or back to TRADING at any time (BINANCE.md 6.6).
  */
 export const SYMBOL_STATUS_REFRESH_MS = 60 * 60_000;
-/** The spot listing in every status (the universe query asks for TRADING only). */
-const ALL_STATUSES_QUERY = { permissions: 'SPOT', showPermissionSets: false } as const;
 
 export interface LiveLinkStatus {
   readonly binance: StreamClientStatus;
@@ -88,13 +87,8 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     await seedUniverse();
     if (stopped) return;
     buffer.start();
-    // Read before anything is queued, so a failure retries the whole start with nothing half-done.
-    const owed = await store.listRepairGaps();
     await refreshSymbols();
     if (stopped) return;
-    // Gaps an earlier process (or the instance that ingested before) left unrepaired.
-    const tracking = new Set(tracked);
-    for (const gap of owed) if (tracking.has(gap.symbol)) repair.request(gap.symbol, gap.since);
     stream.start();
     pollTimer = setInterval(() => {
       refreshSymbols().catch((error: unknown) =>
@@ -139,19 +133,10 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     logger.info({ count: created.length }, 'tracked universe selected by 24h quote volume');
   }
 
-  /**
-   * The minute before the last stored candle (both fetched again: the last may be a forming one,
-   * the one before may have ended too recently to be final on REST), or BACKFILL_LOOKBACK ago.
-   */
-  async function repairStart(symbol: string): Promise<number> {
-    const span = await store.candleSpan(symbol);
-    return span ? span.lastOpenTime - MINUTE_MS : bucketOpenTime(deps.now() - deps.lookbackMs, MINUTE_MS);
-  }
-
   /** Each stored symbol's status as exchangeInfo lists it; one the exchange no longer lists keeps its own. */
   async function refreshStatuses(): Promise<void> {
     const [info, stored] = await Promise.all([
-      deps.rest.exchangeInfo(ALL_STATUSES_QUERY),
+      deps.rest.exchangeInfo(ALL_STATUSES_EXCHANGE_INFO_QUERY),
       store.listSymbols(),
     ]);
     const listed = new Map(info.items.map((item) => [item.symbol, item.status]));
@@ -174,9 +159,15 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     const removed = tracked.filter((symbol) => !next.includes(symbol));
     if (added.length === 0 && removed.length === 0) return;
     // Where each new symbol's repair starts is read before it streams: once live candles are stored,
-    // the last stored candle no longer marks the end of its history.
+    // the last stored candle no longer marks the end of its history. A gap recorded as still owed
+    // (by an earlier process, or before the symbol was deactivated) starts it earlier.
+    const owed = new Map((await store.listRepairGaps()).map((gap) => [gap.symbol, gap.since]));
+    const lookback = bucketOpenTime(deps.now() - deps.lookbackMs, MINUTE_MS);
     const starts = await Promise.all(
-      added.map(async (symbol) => [symbol, await repairStart(symbol)] as const),
+      added.map(async (symbol) => {
+        const stored = await storedRepairStart(store, symbol, lookback);
+        return [symbol, Math.min(stored, owed.get(symbol) ?? Infinity)] as const;
+      }),
     );
     tracked = next;
     stream.setSymbols(tracked);

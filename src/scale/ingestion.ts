@@ -2,7 +2,7 @@
  * Who ingests from Binance in this process. Alone (REDIS_URL unset) the process always does. With
  * Redis, instances share one store and exactly one of them ingests: the holder of the lease
  * (lease.ts). On taking the lease an instance takes a fresh fencing token from the store and builds
- * a fresh live link whose writes carry it; the new link repairs from the last stored candle and
+ * a fresh live link whose writes carry it; the new link repairs from its last stored candles and
  * the gaps the previous holder recorded as owed, so the minutes it missed are fetched from the
  * exchange. On losing the lease (another
  * holder, the store refusing the token, or a stop) the link stops and flushes what it may.
