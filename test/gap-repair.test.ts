@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { createRestClient } from '../src/binance/rest-client.js';
 import { REST_KLINE_SETTLE_MS } from '../src/binance/rest-wire.js';
 import { createSimulatedExchange, toCandle, type SimulatedExchange } from '../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
 import { createGapRepair } from '../src/market/gap-repair.js';
+import { expectEveryCandleStored } from './helpers/service-checks.js';
 
 const SYMBOL = 'BTCUSDT';
 /** How far the exchange's REST klines lag its market: less than the settle time, as assumed. */
@@ -59,12 +60,10 @@ describe('gap repair', () => {
       expect(last).toMatchObject({ openTime: closeOfLast - MINUTE_MS, closed: false });
 
       time = closeOfLast + REST_KLINE_SETTLE_MS + LAG_MS; // settled, and REST has caught up
-      const expected = [];
-      for (let openTime = from; openTime < closeOfLast; openTime += MINUTE_MS) {
-        expected.push(toCandle(exchange.market.trueKline(SYMBOL, openTime)!, true));
-      }
       // The follow-up fetch (however many it took while the clock stood still) settles the minute.
-      await expect.poll(stored).toEqual(expected);
+      await vi.waitFor(() =>
+        expectEveryCandleStored(store, exchange!, [SYMBOL], from, closeOfLast - MINUTE_MS),
+      );
       expect(repair.status().repairedRanges).toBeGreaterThanOrEqual(2);
     } finally {
       repair.stop();
@@ -109,16 +108,10 @@ describe('gap repair', () => {
       const second = new SqliteStore({ path, now });
       expect(await second.listRepairGaps()).toEqual([{ symbol: SYMBOL, since: gapFrom }]);
       const resumed = startRepair(second);
-      // What the live link does at start for each tracked symbol's recorded gap.
+      // What the live link does for each symbol it starts tracking that has a recorded gap.
       for (const gap of await second.listRepairGaps()) resumed.request(gap.symbol, gap.since);
       await resumed.idle();
-      const expected = [];
-      for (let openTime = gapFrom; openTime <= lastStored; openTime += MINUTE_MS) {
-        expected.push(toCandle(exchange.market.trueKline(SYMBOL, openTime)!, true));
-      }
-      expect(
-        await second.listCandles({ symbol: SYMBOL, resolution: '1m', from: gapFrom, to: lastStored }),
-      ).toEqual(expected);
+      await expectEveryCandleStored(second, exchange, [SYMBOL], gapFrom, lastStored);
       expect(await second.listRepairGaps()).toEqual([]);
       resumed.stop();
       await second.close();
