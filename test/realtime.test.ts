@@ -2,6 +2,7 @@
  * The Socket.IO contract (SPEC section 6) through the real app on port 0, fed by the live link
  * against the simulated exchange at SPEED (a simulated minute per real second).
  */
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryCache } from '../src/adapters/memory/cache.js';
@@ -371,7 +372,7 @@ describe('Socket.IO with many subscriptions per client', () => {
   });
 
   it('delivers a burst larger than the slow-client bound whole to fast clients, over WebSocket and upgraded from polling', async () => {
-    // One over WebSocket from the start (writes batched), one upgraded from polling (not batched).
+    // One over WebSocket from the start, one upgraded from polling.
     const clients = [h.client(), h.client({ transports: ['polling', 'websocket'] })];
     for (const client of clients) {
       const acks = await Promise.all(symbols.map((symbol) => ask(client, 'subscribe', { symbol })));
@@ -388,6 +389,71 @@ describe('Socket.IO with many subscriptions per client', () => {
     // Every update sent reaches both (in the same rooms), but for those on the way at either end.
     for (const updates of received) expect(updates.length).toBeGreaterThanOrEqual(sent * 0.9);
   }, 60_000);
+});
+
+describe('Socket.IO write batching', () => {
+  const SYMBOL_COUNT = 50;
+  const symbols = generatedSymbolNames(SYMBOL_COUNT);
+  const INTERVAL_MS = 1000;
+  let h: RealtimeHarness;
+  beforeAll(async () => {
+    h = await startRealtimeHarness(Date.parse('2026-01-01T02:00:30Z'), {
+      symbols,
+      broadcastIntervalMs: INTERVAL_MS,
+    });
+    await sleep(2000);
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  /**
+   * Counts the server's writes (system calls, `_write` or `_writev`) that carry a `price_update`, on
+   * every TCP socket accepted from now on.
+   */
+  function countUpdateWrites(): { readonly writes: number } {
+    const counter = { writes: 0 };
+    const carriesUpdate = (chunk: unknown): boolean =>
+      Buffer.isBuffer(chunk) ? chunk.includes('price_update') : String(chunk).includes('price_update');
+    h.app.server.on('connection', (tcp: Socket) => {
+      const write = tcp._write.bind(tcp);
+      const writev = tcp._writev?.bind(tcp);
+      tcp._write = (chunk, encoding, callback) => {
+        if (carriesUpdate(chunk)) counter.writes++;
+        write(chunk, encoding, callback);
+      };
+      if (writev)
+        tcp._writev = (chunks, callback) => {
+          if (chunks.some(({ chunk }) => carriesUpdate(chunk))) counter.writes++;
+          writev(chunks, callback);
+        };
+    });
+    return counter;
+  }
+
+  it.each([
+    ['over WebSocket from the start', ['websocket'] as const],
+    ["upgraded from polling (socket.io-client's default)", ['polling', 'websocket'] as const],
+  ])(
+    'sends the price updates of one burst in one write to a client %s',
+    async (_, transports) => {
+      const writes = countUpdateWrites();
+      const client = h.client({ transports: [...transports] });
+      const onWebSocket = async () => client.connected && client.io.engine.transport.name === 'websocket';
+      await waitUntil('client connected over WebSocket', onWebSocket, 5000);
+      const acks = await Promise.all(symbols.map((symbol) => ask(client, 'subscribe', { symbol })));
+      expect(acks.every((ack) => ack.success)).toBe(true);
+      const before = writes.writes;
+      const updates = await collect(client, 'price_update', 4 * INTERVAL_MS);
+      const updateWrites = writes.writes - before;
+      // Each second's waiting symbols leave together at its start; a few leave alone as they arrive.
+      expect(updates.length).toBeGreaterThan(2 * SYMBOL_COUNT);
+      expect(updateWrites).toBeGreaterThan(0);
+      expect(updateWrites).toBeLessThan(updates.length / 4);
+      client.close();
+    },
+    30_000,
+  );
 });
 
 describe('Socket.IO with a cache', () => {

@@ -2,7 +2,7 @@
  * The Socket.IO gateway (SPEC section 6) on the HTTP server's port and path `/socket.io`: typed
  * events, per-client limits, one room per symbol for the price fan-out, and the session-close push.
  */
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Socket as TcpSocket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
@@ -49,8 +49,8 @@ export const MAX_PENDING_PACKETS_PER_CLIENT = 64;
 const SLOW_ROOM = 'slow-clients';
 /**
  * Bytes that may wait for one client before its requests are refused with BACKLOG_FULL: what
- * Engine.IO holds for it plus, for a connection that started as WebSocket, what its TCP socket holds
- * (an upgraded connection's socket is Engine.IO's own). Price updates already skip a slow client,
+ * Engine.IO holds for it plus, once it is on WebSocket, what its TCP socket holds (a client still
+ * long-polling is sent nothing between its requests). Price updates already skip a slow client,
  * but replies to its own requests queue, so one that stops reading yet keeps asking would grow its
  * backlog without end. Judged as each request arrives, so one burst of requests is answered whole:
  * a client restoring 250 subscriptions with an hour of history each (about 45 MB) still gets every
@@ -156,6 +156,32 @@ const webSocketTcp = (conn: ClientSocket['conn']): TcpSocket | undefined =>
   conn.request.headers.upgrade === 'websocket' ? conn.request.socket : undefined;
 
 /**
+ * The TCP sockets of connections that began on HTTP long-polling (socket.io-client's default) and
+ * are upgrading to WebSocket: Engine.IO keeps the request of an upgrade only while it handles it, so
+ * its socket is noted here, by Engine.IO session id, as its handshake is answered (Engine.IO's
+ * `headers` event) and taken when the connection switches to it (`upgrade`). An entry lives no
+ * longer than its TCP socket, so this holds at most one per open connection.
+ */
+function watchUpgrades(engine: RealtimeServer['engine']): (sessionId: string) => TcpSocket | undefined {
+  const upgrading = new Map<string, TcpSocket>();
+  engine.on('headers', (_headers: unknown, request: IncomingMessage) => {
+    if (request.headers.upgrade !== 'websocket') return;
+    const sessionId = new URL(request.url ?? '/', 'http://localhost').searchParams.get('sid');
+    if (!sessionId) return; // a connection starting as WebSocket: webSocketTcp finds its socket
+    const tcp = request.socket;
+    upgrading.set(sessionId, tcp);
+    tcp.once('close', () => {
+      if (upgrading.get(sessionId) === tcp) upgrading.delete(sessionId);
+    });
+  });
+  return (sessionId) => {
+    const tcp = upgrading.get(sessionId);
+    upgrading.delete(sessionId);
+    return tcp;
+  };
+}
+
+/**
  * Sends a client's packets of one event-loop turn in one system call instead of one per packet.
  * Price updates of all symbols arrive in one exchange frame, so a client subscribed to ten gets ten
  * packets in one turn. Engine.IO would write the first at once and the other nine as separate
@@ -163,10 +189,10 @@ const webSocketTcp = (conn: ClientSocket['conn']): TcpSocket | undefined =>
  * the fan-out's cost (bench/realtime.ts). Here the first packet of a turn holds the transport (not
  * writable, as while a write is in flight, so Engine.IO queues), and `setImmediate` releases it the
  * way a completed write does (`writable` and the transport's `ready` event), with the TCP socket
- * corked for that flush, so the queue leaves as one `writev`. Only for connections that started as
- * WebSocket, whose first request is the upgrade holding the TCP socket and whose transport never
- * changes; a client that upgraded from polling is left as Engine.IO sends. Returns what to call on
- * each `packetCreate` (undefined when the connection is left alone).
+ * corked for that flush, so the queue leaves as one `writev`. Only on a WebSocket transport whose
+ * TCP socket is known (`tcp`): from the start for a connection that began as WebSocket, from its
+ * upgrade for one that began on polling (whose HTTP responses are left as Engine.IO sends them).
+ * Returns what to call on each `packetCreate` (undefined when the connection is left alone).
  */
 function batchWrites(conn: ClientSocket['conn'], tcp: TcpSocket | undefined): (() => void) | undefined {
   if (!tcp) return undefined;
@@ -322,6 +348,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
   });
 
   const currentTurn = createTurnCounter();
+  const upgradedTcp = watchUpgrades(io.engine);
   io.on('connection', (socket: ClientSocket) => {
     /** Packets created since Engine.IO last handed the client's buffer to its transport. */
     let pending = 0;
@@ -329,11 +356,18 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     let slow = false;
     /** Bytes of the packets counted by `pending` (what Engine.IO holds for the client). */
     let pendingBytes = 0;
-    const tcp = webSocketTcp(socket.conn);
+    let tcp = webSocketTcp(socket.conn);
     /** What waits for the client: Engine.IO's buffer, and its TCP socket's when known. */
     const backlogBytes = (): number => pendingBytes + (tcp?.writableLength ?? 0);
     let backlogFull = false;
-    const holdWrites = batchWrites(socket.conn, tcp);
+    let holdWrites = batchWrites(socket.conn, tcp);
+    // The first transport's `sid` is the connection's session id (the upgrade's is left unset).
+    const sessionId = socket.conn.transport.sid;
+    // Emitted just before Engine.IO flushes what waited for the new transport, so that leaves batched.
+    socket.conn.once('upgrade', () => {
+      tcp = upgradedTcp(sessionId);
+      holdWrites = batchWrites(socket.conn, tcp);
+    });
     // One listener per packet for both: this runs for every packet of every client.
     socket.conn.on('packetCreate', (packet: { data?: unknown }) => {
       const turn = currentTurn();
