@@ -52,8 +52,33 @@ function onUpdate(text: string): void {
   }
 }
 
-/** Opens one client and resolves once every subscription is acknowledged with success. */
-function openClient(url: URL, symbols: readonly string[]): Promise<Socket> {
+/** Separates the Engine.IO v4 packets of one long-polling response. */
+const POLLING_SEPARATOR = '\x1e';
+
+/**
+ * Opens an Engine.IO session on HTTP long-polling and connects Socket.IO's default namespace there,
+ * as socket.io-client does by default before it upgrades; resolves with the session id.
+ */
+async function openPolling(base: URL): Promise<string> {
+  const url = new URL('/socket.io/?EIO=4&transport=polling', base);
+  const open = await (await fetch(url)).text();
+  if (!open.startsWith('0')) throw new Error(`no Engine.IO open: ${open.slice(0, 80)}`);
+  const { sid } = JSON.parse(open.slice(1)) as { sid: string };
+  url.searchParams.set('sid', sid);
+  const posted = await fetch(url, { method: 'POST', body: '40' });
+  if (!posted.ok) throw new Error(`connect refused: HTTP ${posted.status}`);
+  const packets = (await (await fetch(url)).text()).split(POLLING_SEPARATOR);
+  if (!packets.some((packet) => packet.startsWith('40')))
+    throw new Error(`no Socket.IO connect: ${packets[0]}`);
+  return sid;
+}
+
+/**
+ * Opens one client and resolves once every subscription is acknowledged with success. With
+ * `upgrading`, `url` names a session already connected on polling (openPolling), which this
+ * upgrades: probe (`2probe`, answered `3probe`), then `5`, and the subscriptions go over WebSocket.
+ */
+function openClient(url: URL, symbols: readonly string[], upgrading: boolean): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(Number(url.port), url.hostname);
     socket.setNoDelay(true);
@@ -68,6 +93,9 @@ function openClient(url: URL, symbols: readonly string[]): Promise<Socket> {
       reject(error);
     };
     const sendText = (text: string) => socket.write(textFrame(text, true));
+    // Ack ids 0..n-1.
+    const subscribe = () =>
+      symbols.forEach((symbol, id) => sendText(`42${id}${JSON.stringify(['subscribe', { symbol }])}`));
     const onText = (text: string): void => {
       if (text.startsWith(PRICE_UPDATE_PREFIX)) return onUpdate(text);
       switch (text[0]) {
@@ -77,10 +105,15 @@ function openClient(url: URL, symbols: readonly string[]): Promise<Socket> {
         case '2': // Engine.IO ping
           sendText('3');
           return;
+        case '3': // the answer to the upgrade's probe: complete the upgrade and subscribe
+          if (text === '3probe' && upgrading) {
+            sendText('5');
+            subscribe();
+          }
+          return;
         case '4':
           if (text[1] === '0') {
-            // Socket.IO connect accepted: subscribe, ack ids 0..n-1
-            symbols.forEach((symbol, id) => sendText(`42${id}${JSON.stringify(['subscribe', { symbol }])}`));
+            subscribe(); // Socket.IO connect accepted
           } else if (text[1] === '3' && !ready) {
             if (!text.includes('"success":true')) return fail(new Error(`subscribe refused: ${text}`));
             if (++acked === symbols.length) {
@@ -103,6 +136,7 @@ function openClient(url: URL, symbols: readonly string[]): Promise<Socket> {
       }
       const frames = Buffer.from(handshake.slice(end + 4), 'latin1');
       handshake = undefined;
+      if (upgrading) sendText('2probe');
       if (frames.length > 0) read(frames);
     };
     socket.on('data', (chunk: Buffer) => {
@@ -128,8 +162,15 @@ function openClient(url: URL, symbols: readonly string[]): Promise<Socket> {
 
 async function connectAll(message: Extract<ParentToClients, { type: 'connect' }>): Promise<void> {
   const started = performance.now();
-  const { first, count, perClient, symbols } = message;
+  const { first, count, perClient, symbols, upgrade } = message;
   const socketUrl = new URL('/socket.io/?EIO=4&transport=websocket', message.url);
+  /** The WebSocket address of a new client: with `upgrade`, of a session opened on polling first. */
+  const clientUrl = async (): Promise<URL> => {
+    if (!upgrade) return socketUrl;
+    const url = new URL(socketUrl);
+    url.searchParams.set('sid', await openPolling(url));
+    return url;
+  };
   reservoirCap = message.reservoir;
   let failed = 0;
   let firstError: string | undefined;
@@ -145,7 +186,7 @@ async function connectAll(message: Extract<ParentToClients, { type: 'connect' }>
         (_, j) => symbols[(index * perClient + j) % symbols.length]!,
       );
       try {
-        const socket = await openClient(socketUrl, mine);
+        const socket = await openClient(await clientUrl(), mine, upgrade);
         if (generation === run) sockets.push(socket);
         else socket.destroy(); // the parent gave up on this run and closed it
       } catch (error) {

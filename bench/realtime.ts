@@ -43,6 +43,8 @@ export type ParentToClients =
       symbols: readonly string[];
       /** Latency samples this process keeps at most. */
       reservoir: number;
+      /** Open each session on HTTP long-polling and upgrade it, as socket.io-client does by default. */
+      upgrade: boolean;
     }
   | { type: 'begin' }
   | { type: 'end' }
@@ -83,7 +85,7 @@ const CLIENT_PROCESSES = 2;
  * all: the kernel's loopback sends and the clients' reads, with nothing of a server's own on top.
  */
 const RUNS: Record<'main' | 'stretch', readonly Mode[]> = {
-  main: ['app', 'bare', 'bare-volatile', 'floor'],
+  main: ['app', 'app-upgraded', 'bare', 'bare-volatile', 'floor'],
   // Bare socket.io cannot connect 10,000 clients within CONNECT_TIMEOUT_MS on 2 cores (its
   // handshakes starve behind its own fan-out): the app is compared with the floor there.
   stretch: ['app', 'floor'],
@@ -195,7 +197,8 @@ export async function finish(child: ChildProcess, stop: object | undefined, grac
  * The app; a bare socket.io server emitting plainly (the baseline) or `volatile`; the floor: the
  * same bytes written with no WebSocket library and no Socket.IO, one write per client per second.
  */
-type Mode = 'app' | 'bare' | 'bare-volatile' | 'floor';
+/** `app-upgraded`: the app, its clients opening on polling and upgrading (socket.io-client's default). */
+type Mode = 'app' | 'app-upgraded' | 'bare' | 'bare-volatile' | 'floor';
 
 interface RunResult {
   readonly mode: Mode;
@@ -227,7 +230,8 @@ async function measureRun(
 ): Promise<RunResult> {
   const runDir = join(dir, `${mode}-${clients}`);
   mkdirSync(runDir, { recursive: true });
-  const server = spawn(SERVER_SCRIPT, [mode, runDir, symbols.join(',')]);
+  const upgrade = mode === 'app-upgraded';
+  const server = spawn(SERVER_SCRIPT, [upgrade ? 'app' : mode, runDir, symbols.join(',')]);
   try {
     const { url } = await askServer(server, 'ready', undefined, READY_TIMEOUT_MS);
     const share = Math.ceil(clients / clientProcs.length);
@@ -245,6 +249,7 @@ async function measureRun(
             perClient: SUBSCRIPTIONS_PER_CLIENT,
             symbols,
             reservoir: Math.ceil(RESERVOIR / clientProcs.length),
+            upgrade,
           },
           CONNECT_TIMEOUT_MS,
         );
@@ -351,8 +356,17 @@ function printRun(result: RunResult): void {
   );
 }
 
-function printComparison(app: RunResult, bare: RunResult | undefined, floor: RunResult | undefined): void {
+function printComparison(results: Partial<Record<Mode, RunResult>>): void {
+  const { app, bare, floor } = results;
+  const upgraded = results['app-upgraded'];
+  if (!app) return;
   const targeted = app.clients === TARGET_CLIENTS;
+  if (upgraded) {
+    line(
+      '  app-upgraded / app: CPU per update, p99',
+      `${fmt(upgraded.serverCpuUsPerUpdate / app.serverCpuUsPerUpdate, 2)}x, ${fmt(upgraded.p99 / app.p99, 2)}x`,
+    );
+  }
   if (bare) {
     const cpuRatio = app.serverCpuUsPerUpdate / bare.serverCpuUsPerUpdate;
     line(
@@ -403,6 +417,7 @@ export async function benchRealtime(): Promise<void> {
       `machine: ${CORES} cores shared by server and clients`,
       `server, clients in ${CLIENT_PROCESSES} processes`,
     );
+    line('app-upgraded: the app, clients open on polling then upgrade', "socket.io-client's default");
     line('bare: socket.io alone, same rooms and payloads', 'the baseline');
     line('bare-volatile: the same, emitted volatile', 'drops most of a burst');
     line('floor: same bytes, raw TCP, one write per client', "the machine's limit");
@@ -421,8 +436,8 @@ export async function benchRealtime(): Promise<void> {
       } catch (error) {
         line(`  not measured (${mode} run failed)`, String(error));
       }
-      const { app, bare, floor } = results;
-      if (app) printComparison(app, bare, floor);
+      printComparison(results);
+      const { app, bare } = results;
       if (clients === TARGET_CLIENTS) {
         const elapsed = performance.now() - started;
         const reasons = [

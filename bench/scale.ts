@@ -95,6 +95,7 @@ export async function benchScale(): Promise<void> {
             perClient: SUBSCRIPTIONS_PER_CLIENT,
             symbols,
             reservoir: RESERVOIR,
+            upgrade: false,
           },
           CONNECT_LIMIT_MS,
         );
