@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createStore } from './adapters/create-store.js';
+import { openStore } from './adapters/create-store.js';
 import type { Config } from './config.js';
 import { createSessionCalendar } from './domain/session-calendar.js';
 import { buildApp } from './http/build-app.js';
@@ -37,7 +37,10 @@ export async function startService(
   logger: Logger,
   now: () => number = Date.now,
 ): Promise<Service> {
-  const store = createStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, {
+    onConnectionError: (error) =>
+      logger.warn({ err: error }, 'database connection lost while idle; the pool opens another'),
+  });
   const platform = createPlatform({
     redisUrl: config.redisUrl,
     logger,

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { createStore } from '../src/adapters/create-store.js';
+import { openStore } from '../src/adapters/create-store.js';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { importFiles, type ImportProgress } from '../src/cli/import-files.js';
 import type { Candle } from '../src/domain/candle.js';
+import { UnavailableError } from '../src/domain/errors.js';
 import type { Store } from '../src/ports/store.js';
 import {
   fixturePath,
@@ -229,16 +230,19 @@ describe('importFiles', () => {
   });
 });
 
-describe('createStore', () => {
-  it('opens sqlite stores and says postgres and mongodb are not supported yet, without echoing secrets', async () => {
-    const memory = createStore('sqlite::memory:');
+describe('openStore', () => {
+  it('opens sqlite stores, says mongodb is not supported yet and an unreachable PostgreSQL is unreachable, without echoing secrets', async () => {
+    const memory = await openStore('sqlite::memory:');
     await memory.ping();
     await memory.close();
-    expect(() => createStore('postgres://user:s3cret@db/market')).toThrow(
-      /postgres:\/\/… is not supported yet/,
-    );
-    expect(() => createStore('mongodb://user:s3cret@db/market')).toThrow(/not supported yet/);
-    expect(() => createStore('postgres://user:s3cret@db/market')).not.toThrow(/s3cret/);
+    const mongo = openStore('mongodb://user:s3cret@db/market');
+    await expect(mongo).rejects.toThrow(/mongodb:\/\/… is not supported yet/);
+    await expect(mongo).rejects.not.toThrow(/s3cret/);
+    // Port 1 on the loopback: nothing listens there, so the connection is refused at once.
+    const postgres = openStore('postgres://user:s3cret@127.0.0.1:1/market');
+    await expect(postgres).rejects.toThrow(UnavailableError);
+    await expect(postgres).rejects.toThrow(/PostgreSQL at DATABASE_URL is unreachable/);
+    await expect(postgres).rejects.not.toThrow(/s3cret/);
   });
 });
 

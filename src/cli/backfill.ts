@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
-import { createStore } from '../adapters/create-store.js';
+import { openStore } from '../adapters/create-store.js';
 import { createRestClient } from '../binance/rest-client.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runCli } from './run-cli.js';
 import { loadConfigFromProcess } from '../config.js';
@@ -225,7 +225,7 @@ async function main(args: string[]): Promise<number> {
     return EXIT_OK;
   }
   const config = loadConfigFromProcess();
-  const store = createStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl);
   const controller = new AbortController();
   let interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {

@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
-import { createStore } from '../adapters/create-store.js';
+import { openStore } from '../adapters/create-store.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runCli } from './run-cli.js';
 import { loadConfigFromProcess } from '../config.js';
 import { importFiles, type FileImportResult, type ImportProgress } from './import-files.js';
@@ -116,7 +116,7 @@ async function main(args: readonly string[]): Promise<number> {
     return EXIT_USAGE;
   }
   const config = loadConfigFromProcess();
-  const store = createStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl);
   const started = performance.now();
   const reporter = process.stderr.isTTY ? barReporter() : lineReporter();
   let results: FileImportResult[];

@@ -7,7 +7,7 @@
  * Exit codes: 0 when stored; 1 on any error (config, store, exchange); 2 for a usage error.
  */
 import { parseArgs } from 'node:util';
-import { createStore } from '../adapters/create-store.js';
+import { openStore } from '../adapters/create-store.js';
 import { createRestClient, type RestClient } from '../binance/rest-client.js';
 import type { ExchangeSymbol } from '../binance/rest-wire.js';
 import { EXIT_OK, EXIT_USAGE, runCli } from './run-cli.js';
@@ -83,7 +83,7 @@ async function main(args: string[]): Promise<number> {
   const rest = createRestClient({ baseUrl: config.binanceRestUrl });
   // Fetched before the store opens: a failing exchange leaves no database file behind.
   const symbols = await universe(config, rest);
-  const store = createStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl);
   try {
     const { created, skipped } = await store.insertSymbolsIfMissing(symbols);
     if (created.length > 0) process.stdout.write(`new: ${created.join(', ')}\n`);

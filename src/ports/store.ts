@@ -1,5 +1,5 @@
 /**
- * The store port: everything the service persists. Adapters (sqlite now; postgres, mongodb later)
+ * The store port: everything the service persists. Adapters (sqlite, postgres; mongodb later)
  * implement it and pass one contract suite (test/store-contract.ts).
  *
  * Candles: the base series is Binance's 1m kline. Adapters also keep exact rollups at the

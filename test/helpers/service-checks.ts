@@ -1,6 +1,6 @@
 /** Checks on a running service process shared by the process-level tests. */
 import { expect } from 'vitest';
-import type { SqliteStore } from '../../src/adapters/sqlite/store.js';
+import type { Store } from '../../src/ports/store.js';
 import { toCandle, type SimulatedExchange } from '../../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../../src/domain/intervals.js';
 
@@ -8,7 +8,7 @@ export { readStatus, waitForIngestion, waitUntil, type ServiceStatus } from './s
 
 /** Every closed 1m candle the exchange made in [from, last] is stored, equal field by field. */
 export async function expectEveryCandleStored(
-  store: SqliteStore,
+  store: Pick<Store, 'listCandles'>,
   exchange: SimulatedExchange,
   symbols: readonly string[],
   from: number,
