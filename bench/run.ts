@@ -8,6 +8,7 @@ import { benchPipeline } from './pipeline.js';
 import { benchReadApi } from './read-api.js';
 import { benchRealtime } from './realtime.js';
 import { benchScale } from './scale.js';
+import { benchStore } from './store.js';
 
 const BENCHES: readonly { name: string; title: string; run: () => Promise<void> }[] = [
   { name: 'import', title: 'import', run: benchImport },
@@ -16,6 +17,11 @@ const BENCHES: readonly { name: string; title: string; run: () => Promise<void> 
     name: 'pipeline',
     title: 'live pipeline: frames into the store, arrival to readable',
     run: benchPipeline,
+  },
+  {
+    name: 'store',
+    title: 'stores: a SQLite file against PostgreSQL, the same writes and reads',
+    run: benchStore,
   },
   {
     name: 'realtime',

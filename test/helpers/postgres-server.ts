@@ -1,7 +1,7 @@
 /**
  * A throwaway PostgreSQL server for tests: Debian's binaries (`/usr/lib/postgresql/<version>/bin`),
  * a fresh cluster in a temporary directory, TCP on a free port of 127.0.0.1 only, trust
- * authentication, no fsync. It can be shut down and started again on the same port and data (the
+ * authentication, no fsync unless asked for. It can be shut down and started again on the same port and data (the
  * database down, then back). PostgreSQL refuses to run as root, so when the tests do (CI), the
  * cluster belongs to the `postgres` user (or `nobody`) and its processes run as that user.
  */
@@ -72,7 +72,15 @@ async function accepting(url: string): Promise<boolean> {
   }
 }
 
-export async function startPostgresServer(): Promise<PostgresServer> {
+export interface PostgresServerOptions {
+  /**
+   * Keep fsync and full-page writes on (commits still do not wait for their flush): durable as
+   * SQLite's WAL with synchronous=NORMAL, for benchmarks that compare the two. Tests leave it off.
+   */
+  readonly fsync?: boolean;
+}
+
+export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   const user = serverUser();
   const port = await freePort();
@@ -102,11 +110,8 @@ export async function startPostgresServer(): Promise<PostgresServer> {
         '-c',
         'unix_socket_directories=',
         '-c',
-        'fsync=off',
-        '-c',
         'synchronous_commit=off',
-        '-c',
-        'full_page_writes=off',
+        ...(options.fsync ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off']),
       ],
       { ...as, stdio: 'ignore' },
     );
