@@ -1,6 +1,6 @@
 /**
- * Several instances on one Redis and one store (issue 6), as real processes against the simulated
- * exchange and a throwaway redis-server: exactly one ingests, a client on another instance gets
+ * Several instances on one Redis and one store (issue 6: a SQLite file, or a PostgreSQL database on
+ * a throwaway server), as real processes against the simulated exchange and a throwaway redis-server: exactly one ingests, a client on another instance gets
  * what it ingests, and when the ingesting one is killed another takes over within 15 s with no 1m
  * candle missing. Then Redis faults: down for 30 s, and frozen.
  */
@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../src/adapters/sqlite/store.js';
+import { openStore } from '../src/adapters/create-store.js';
 import {
   createSimulatedExchange,
   miniTickerChanges,
@@ -19,6 +19,7 @@ import {
 } from '../src/binance/simulator/index.js';
 import { MINUTE_MS, bucketOpenTime } from '../src/domain/intervals.js';
 import type { ClientToServerEvents, PriceUpdate, ServerToClientEvents } from '../src/realtime/events.js';
+import { startPostgresServer, type PostgresServer } from './helpers/postgres-server.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-server.js';
 import {
   expectEveryCandleStored,
@@ -68,8 +69,11 @@ describe('scale-out over Redis', () => {
   let redis: RedisServer;
   const processes: ServiceProcess[] = [];
   const clients: Client[] = [];
-  const env = (db: string): Record<string, string> => ({
-    DATABASE_URL: `sqlite:${join(dir, db)}`,
+  let postgres: PostgresServer;
+  /** A new SQLite file in the test's directory. */
+  const sqliteFile = (name: string) => `sqlite:${join(dir, name)}`;
+  const env = (databaseUrl: string): Record<string, string> => ({
+    DATABASE_URL: databaseUrl,
     REDIS_URL: redis.url,
     BINANCE_WS_URL: exchange.wsUrl,
     BINANCE_REST_URL: exchange.restUrl,
@@ -77,15 +81,15 @@ describe('scale-out over Redis', () => {
     BACKFILL_LOOKBACK: `${LOOKBACK_MINUTES}m`,
     JWT_SECRET: 'scale-out-test-secret-0123456789abcdef',
   });
-  const start = (db: string): ServiceProcess => {
-    const service = startService(env(db));
+  const start = (databaseUrl: string): ServiceProcess => {
+    const service = startService(env(databaseUrl));
     processes.push(service);
     return service;
   };
 
   /** Every closed 1m candle from the lookback before `startedAt` to the minute before `stoppedAt` is stored. */
-  const expectNoCandleMissing = async (db: string, startedAt: number, stoppedAt: number) => {
-    const store = new SqliteStore({ path: join(dir, db) });
+  const expectNoCandleMissing = async (databaseUrl: string, startedAt: number, stoppedAt: number) => {
+    const store = await openStore(databaseUrl);
     try {
       // The lookback is counted from the service's own start, a moment after `startedAt`: when a
       // minute boundary falls in between, its oldest minute is one later than `startedAt`'s.
@@ -99,6 +103,7 @@ describe('scale-out over Redis', () => {
 
   beforeAll(async () => {
     redis = await startRedisServer();
+    postgres = await startPostgresServer();
     exchange = await createSimulatedExchange({ symbols: SYMBOLS, includeUniverseExtras: false, seed: 9 });
   });
   afterAll(async () => {
@@ -107,73 +112,82 @@ describe('scale-out over Redis', () => {
     await Promise.all(processes.map((service) => service.exit));
     await exchange.close();
     await redis.stop();
+    await postgres.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lets one instance ingest, serves its prices from the other, and fails over within 15 s losing no candle', async () => {
-    const startedAt = exchange.clock.now();
-    const a = start('shared.db');
-    const urlA = await a.url;
-    await waitForIngestion(urlA, 'ingesting', START_LIMIT_MS);
-    const b = start('shared.db');
-    const urlB = await b.url;
-    await sleep(3000); // several lease attempts by B
-    const standby = await readStatus(urlB);
-    expect(standby.ingestion).toMatchObject({ mode: 'leased', role: 'standby' });
-    // Its link is idle: what it has not seen is null, never a missing key.
-    expect(standby.binance).toMatchObject({ state: 'stopped', lastMessageAt: null, lastError: null });
-    expect((await readStatus(urlA)).ingestion).toMatchObject({ role: 'ingesting' });
+  it.each([
+    ['one SQLite file', async () => sqliteFile('shared.db')],
+    ['one PostgreSQL database', async () => postgres.createDatabase()],
+  ])(
+    'lets one instance ingest, serves its prices from the other, and fails over within 15 s losing no candle, on %s',
+    async (_, database) => {
+      const databaseUrl = await database();
+      const startedAt = exchange.clock.now();
+      const a = start(databaseUrl);
+      const urlA = await a.url;
+      await waitForIngestion(urlA, 'ingesting', START_LIMIT_MS);
+      const b = start(databaseUrl);
+      const urlB = await b.url;
+      await sleep(3000); // several lease attempts by B
+      const standby = await readStatus(urlB);
+      expect(standby.ingestion).toMatchObject({ mode: 'leased', role: 'standby' });
+      // Its link is idle: what it has not seen is null, never a missing key.
+      expect(standby.binance).toMatchObject({ state: 'stopped', lastMessageAt: null, lastError: null });
+      expect((await readStatus(urlA)).ingestion).toMatchObject({ role: 'ingesting' });
 
-    // A client on B receives what A ingests, equal to the exchange's ticker.
-    const onB = subscribe(urlB, SYMBOLS);
-    clients.push(onB.client);
-    await moreUpdates(onB.updates, 3, 20_000);
-    const update = onB.updates.at(-1)!;
-    const ticker = exchange.market.ticker24h(update.symbol, update.timestamp - 1);
-    expect(update.price).toBe(Number.parseFloat(ticker.lastPrice));
-    // B's REST answers with the live price it heard over the bus.
-    const latest = (await (await fetch(`${urlB}/api/v1/price-data/BTCUSDT/latest`)).json()) as {
-      data: { stale: boolean; ageMs: number };
-    };
-    expect(latest.data.stale).toBe(false);
+      // A client on B receives what A ingests, equal to the exchange's ticker.
+      const onB = subscribe(urlB, SYMBOLS);
+      clients.push(onB.client);
+      await moreUpdates(onB.updates, 3, 20_000);
+      const update = onB.updates.at(-1)!;
+      const ticker = exchange.market.ticker24h(update.symbol, update.timestamp - 1);
+      expect(update.price).toBe(Number.parseFloat(ticker.lastPrice));
+      // B's REST answers with the live price it heard over the bus.
+      const latest = (await (await fetch(`${urlB}/api/v1/price-data/BTCUSDT/latest`)).json()) as {
+        data: { stale: boolean; ageMs: number };
+      };
+      expect(latest.data.stale).toBe(false);
 
-    // Each instance taking the lease marks the cache window's gap at its start: it cannot know
-    // what its predecessor failed to copy there, so historical_data reads the store for that hour.
-    const probe = new Redis(redis.url);
-    const windowGap = async () => Number(await probe.get('bms:wingap'));
-    const gapOfA = await windowGap();
-    expect(gapOfA).toBeGreaterThan(0);
+      // Each instance taking the lease marks the cache window's gap at its start: it cannot know
+      // what its predecessor failed to copy there, so historical_data reads the store for that hour.
+      const probe = new Redis(redis.url);
+      const windowGap = async () => Number(await probe.get('bms:wingap'));
+      const gapOfA = await windowGap();
+      expect(gapOfA).toBeGreaterThan(0);
 
-    a.child.kill('SIGKILL');
-    expect(await a.exit).toBeNull();
-    const takeoverMs = await waitUntil(
-      'instance B ingesting',
-      async () => (await readStatus(urlB)).ingestion?.role === 'ingesting',
-      TAKEOVER_LIMIT_MS,
-    );
-    expect(takeoverMs).toBeLessThan(TAKEOVER_LIMIT_MS);
-    // The client on B keeps receiving, now from B's own ingestion.
-    await moreUpdates(onB.updates, 3, 20_000);
-    expect(await windowGap()).toBeGreaterThan(gapOfA);
-    probe.disconnect();
+      a.child.kill('SIGKILL');
+      expect(await a.exit).toBeNull();
+      const takeoverMs = await waitUntil(
+        'instance B ingesting',
+        async () => (await readStatus(urlB)).ingestion?.role === 'ingesting',
+        TAKEOVER_LIMIT_MS,
+      );
+      expect(takeoverMs).toBeLessThan(TAKEOVER_LIMIT_MS);
+      // The client on B keeps receiving, now from B's own ingestion.
+      await moreUpdates(onB.updates, 3, 20_000);
+      expect(await windowGap()).toBeGreaterThan(gapOfA);
+      probe.disconnect();
 
-    // Past the next minute's close, so the minutes around the takeover are all closed and repaired.
-    const killedAt = exchange.clock.now();
-    await waitUntil(
-      'a minute closed after the takeover',
-      async () => exchange.clock.now() > bucketOpenTime(killedAt, MINUTE_MS) + MINUTE_MS + 3000,
-      2 * MINUTE_MS,
-    );
-    await sleep(2000); // the last flush
-    b.child.kill('SIGTERM');
-    expect(await b.exit).toBe(0);
-    const stoppedAt = exchange.clock.now();
-    await expectNoCandleMissing('shared.db', startedAt, stoppedAt);
-  }, 180_000);
+      // Past the next minute's close, so the minutes around the takeover are all closed and repaired.
+      const killedAt = exchange.clock.now();
+      await waitUntil(
+        'a minute closed after the takeover',
+        async () => exchange.clock.now() > bucketOpenTime(killedAt, MINUTE_MS) + MINUTE_MS + 3000,
+        2 * MINUTE_MS,
+      );
+      await sleep(2000); // the last flush
+      b.child.kill('SIGTERM');
+      expect(await b.exit).toBe(0);
+      const stoppedAt = exchange.clock.now();
+      await expectNoCandleMissing(databaseUrl, startedAt, stoppedAt);
+    },
+    180_000,
+  );
 
   it('keeps serving REST and Socket.IO through 30 s without Redis, loses nothing, and reconnects by itself', async () => {
     const startedAt = exchange.clock.now();
-    const service = start('outage.db');
+    const service = start(sqliteFile('outage.db'));
     const url = await service.url;
     await waitForIngestion(url, 'ingesting', START_LIMIT_MS);
     const watcher = subscribe(url, SYMBOLS);
@@ -256,6 +270,6 @@ describe('scale-out over Redis', () => {
     service.child.kill('SIGTERM');
     expect(await service.exit).toBe(0);
     const stoppedAt = exchange.clock.now();
-    await expectNoCandleMissing('outage.db', startedAt, stoppedAt);
+    await expectNoCandleMissing(sqliteFile('outage.db'), startedAt, stoppedAt);
   }, 180_000);
 });
