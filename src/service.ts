@@ -38,8 +38,9 @@ export async function startService(
   now: () => number = Date.now,
 ): Promise<Service> {
   const store = await openStore(config.databaseUrl, {
-    onConnectionError: (error) =>
-      logger.warn({ err: error }, 'database connection lost while idle; the pool opens another'),
+    // Code and message only: the error carries the whole pg client, socket and all.
+    onConnectionError: ({ message, code }: Error & { code?: string }) =>
+      logger.warn({ code, reason: message }, 'database connection lost while idle; the pool opens another'),
   });
   const platform = createPlatform({
     redisUrl: config.redisUrl,

@@ -9,9 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../src/adapters/postgres/migrations.js';
 import { PostgresStore } from '../src/adapters/postgres/store.js';
 import { openStore } from '../src/adapters/create-store.js';
+import { aggregateCandles } from '../src/domain/candle.js';
 import { FencedError, UnavailableError } from '../src/domain/errors.js';
+import { createFixedGrid, DAY_MS } from '../src/domain/intervals.js';
+import { RESOLUTION_MS, ROLLUP_SOURCES } from '../src/domain/rollups.js';
 import { runStoreContract } from './store-contract.js';
 import { startPostgresServer, type PostgresServer } from './helpers/postgres-server.js';
+import { createSyntheticMarket } from './helpers/synthetic-market.js';
 
 let server: PostgresServer;
 beforeAll(async () => {
@@ -23,6 +27,7 @@ afterAll(async () => {
 
 runStoreContract('postgres', async () => PostgresStore.open({ url: await server.createDatabase() }));
 
+const START = Date.parse('2024-09-21T00:00:00Z');
 const btc = { symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT', status: 'TRADING', isActive: true };
 
 describe('postgres store on a server', () => {
@@ -76,6 +81,65 @@ describe('postgres store on a server', () => {
       await holder.close();
     }
   });
+
+  it('keeps rollups exact when writes of one symbol overlap on several connections', async () => {
+    const url = await server.createDatabase();
+    const stores = await Promise.all([PostgresStore.open({ url }), PostgresStore.open({ url })]);
+    try {
+      // Every minute of two hours written alone, all at once over two pools of connections: each
+      // write rebuilds the 15m, 1h and 1d rollups its minute falls in, shared with the others.
+      const market = createSyntheticMarket({ symbol: 'BTCUSDT', start: START, minutes: 120, seed: 13 });
+      await Promise.all(
+        market.candles1m.map((candle, i) => stores[i % stores.length]!.upsertCandles([candle])),
+      );
+      for (const { resolution } of ROLLUP_SOURCES) {
+        const grid = createFixedGrid(RESOLUTION_MS[resolution]);
+        const expected = aggregateCandles(market.candles1m, {
+          interval: resolution,
+          bucketAt: (t) => grid.bucketAt(t),
+        });
+        const stored = await stores[0].listCandles({
+          symbol: 'BTCUSDT',
+          resolution,
+          from: START - DAY_MS,
+          to: START + DAY_MS,
+        });
+        expect(stored, resolution).toEqual(expected);
+      }
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it('answers UnavailableError to a write caught in its transaction by a shutdown, and the process lives on', async () => {
+    const url = await server.createDatabase();
+    const holder = await PostgresStore.open({ url, onIdleError: () => undefined });
+    const rival = new pg.Client({ connectionString: url });
+    rival.on('error', () => undefined);
+    await rival.connect();
+    try {
+      const token = await holder.advanceFence('ingest');
+      // The rival holds the fence row, so the holder's write waits inside its transaction.
+      await rival.query('BEGIN');
+      await rival.query("UPDATE settings SET value = value WHERE key = 'fence:ingest'");
+      const write = holder
+        .insertPriceSamples([{ symbol: 'BTCUSDT', price: '1', timestamp: 1_700_000_000_000 }], {
+          name: 'ingest',
+          token,
+        })
+        .then(
+          () => 'written',
+          (error: unknown) => error,
+        );
+      await sleep(300);
+      await server.shutdown();
+      expect(await write).toBeInstanceOf(UnavailableError);
+    } finally {
+      await rival.end().catch(() => undefined);
+      await server.start();
+      await holder.close();
+    }
+  }, 60_000);
 
   it('answers UnavailableError while the server is down and works again once it is back, without a reopen', async () => {
     const url = await server.createDatabase();

@@ -220,6 +220,25 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         }
       });
 
+      it('keeps exact rollups across 1970, where open times are negative', async () => {
+        const early = createSyntheticMarket({
+          symbol: 'OLDUSDT',
+          start: -2 * HOUR_MS,
+          minutes: 240,
+          seed: 3,
+        });
+        await store.upsertCandles(early.candles1m);
+        for (const { resolution } of ROLLUP_SOURCES) {
+          const grid = createFixedGrid(RESOLUTION_MS[resolution]);
+          const expected = aggregateCandles(early.candles1m, {
+            interval: resolution,
+            bucketAt: (t) => grid.bucketAt(t),
+          });
+          const span = { from: -2 * RESOLUTION_MS['1d'], to: RESOLUTION_MS['1d'] };
+          expect(await store.listCandles({ symbol: 'OLDUSDT', resolution, ...span })).toEqual(expected);
+        }
+      });
+
       it('marks a rollup as forming while one of its candles is forming', async () => {
         const forming = { ...minute(179), closed: false };
         await store.upsertCandles([...market.candles1m.slice(0, 179), forming]);

@@ -59,8 +59,9 @@ export const MIGRATIONS: readonly Migration[] = [
         password_hash TEXT NOT NULL,
         created_at BIGINT NOT NULL
       );
-      -- Emails are unique regardless of case, as in SQLite's COLLATE NOCASE.
-      CREATE UNIQUE INDEX users_email_lower ON users (lower(email));
+      -- Emails are unique regardless of ASCII case, as in SQLite's COLLATE NOCASE (the C collation's
+      -- lower() folds A-Z only, whatever the database's locale).
+      CREATE UNIQUE INDEX users_email_lower ON users (lower(email COLLATE "C"));
 
       CREATE TABLE settings (
         key TEXT PRIMARY KEY,

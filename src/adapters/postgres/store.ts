@@ -39,23 +39,37 @@ export const POOL_MAX_CONNECTIONS = 10;
 export const CONNECT_TIMEOUT_MS = 5000;
 /** How long one statement may run, in ms (the server cancels it after this). */
 export const STATEMENT_TIMEOUT_MS = 30_000;
+/**
+ * How long the client waits for any answer, in ms: past the server's own limit, so it fires only
+ * when the server cannot answer at all (a network partition, with no reset to end the socket).
+ */
+export const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 5000;
 /** The advisory lock instances starting together take turns on while they migrate. */
 const MIGRATION_LOCK_KEY = 4_242_001;
+/**
+ * The class of the advisory locks that serialize candle writes per symbol (the key is the
+ * symbol's hash): two writes reading one rollup's rows at once would each miss the other's minute.
+ */
+const CANDLE_LOCK_CLASS = 4_242_002;
 /** PostgreSQL's unique_violation (SQLSTATE 23505). */
 const UNIQUE_VIOLATION = '23505';
 /**
- * SQLSTATE classes and codes of a server that is gone or going: connection exceptions (08),
- * operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
+ * SQLSTATE classes and codes of a server that is gone, going, full or not the primary: connection
+ * exceptions (08), operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
+ * connect now), 53300 too many connections, 25006 read-only transaction (a standby after failover).
  */
-const UNAVAILABLE_SQLSTATE = /^(08|57P0[123])/;
-/** Node's socket errors of a server that cannot be reached. */
+const UNAVAILABLE_SQLSTATE = /^(08|57P0[123]$|53300$|25006$)/;
+/** Node's socket and name-lookup errors of a server that cannot be reached. */
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
+  'ECONNABORTED',
   'ETIMEDOUT',
   'ENOTFOUND',
+  'EAI_AGAIN',
   'EPIPE',
   'EHOSTUNREACH',
+  'ENETUNREACH',
 ]);
 
 /** BIGINT (int8) as a number: every value stored is an epoch ms, a count or a token, all below 2^53. */
@@ -173,8 +187,10 @@ function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNREACHABLE_CODES.has(code)))
     return true;
-  // node-postgres's own errors for a pool that cannot connect or a connection that dropped.
-  return /timeout exceeded when trying to connect|Connection terminated/i.test(error.message);
+  // node-postgres's own errors: a pool that cannot connect, a connection that dropped, no answer.
+  return /timeout exceeded when trying to connect|Connection terminated|Query read timeout/i.test(
+    error.message,
+  );
 }
 
 function translate(error: unknown): unknown {
@@ -208,6 +224,8 @@ export class PostgresStore implements Store {
       max: POOL_MAX_CONNECTIONS,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       statement_timeout: STATEMENT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+      keepAlive: true,
       types: TYPES,
     });
     // An idle connection that the server drops emits here; without a listener it would crash.
@@ -218,9 +236,12 @@ export class PostgresStore implements Store {
     } catch (error) {
       await pool.end();
       if (!(error instanceof UnavailableError)) throw error;
-      // The cause's message names the host and port at most, never the URL's password.
+      // The cause names the host and port at most, never the URL's password. An AggregateError
+      // (every address of a name refused) has no message of its own, only a code.
       const cause = error.cause instanceof Error ? error.cause : error;
-      throw new UnavailableError(`PostgreSQL at DATABASE_URL is unreachable: ${cause.message}`, { cause });
+      const code = (cause as { code?: unknown }).code;
+      const reason = cause.message || (typeof code === 'string' ? code : 'no answer');
+      throw new UnavailableError(`PostgreSQL at DATABASE_URL is unreachable: ${reason}`, { cause });
     }
     return store;
   }
@@ -273,19 +294,30 @@ export class PostgresStore implements Store {
     } catch (error) {
       throw translate(error);
     }
+    // A checked-out connection has no listener of the pool's: a server going away mid-transaction
+    // would emit `error` unheard and end the process. Its queries fail too, which is what we report.
+    let broken: Error | undefined;
+    const onError = (error: Error): void => {
+      broken = error;
+    };
+    client.on('error', onError);
+    const release = (error?: Error): void => {
+      client.off('error', onError);
+      // A connection that failed is destroyed, not returned to the pool.
+      client.release(error ?? broken);
+    };
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
-      client.release();
+      release();
       return result;
     } catch (error) {
-      // A connection whose rollback fails is broken: it is destroyed, not returned to the pool.
       const rollback = await client.query('ROLLBACK').then(
         () => undefined,
         (rollbackError: unknown) => rollbackError,
       );
-      client.release(rollback instanceof Error ? rollback : undefined);
+      release(rollback instanceof Error ? rollback : undefined);
       throw translate(error);
     }
   }
@@ -435,12 +467,20 @@ export class PostgresStore implements Store {
     // One row per key per statement: the batch's own updates merged first, by the same rule.
     const merged = new Map<string, StoredCandle>();
     for (const candle of candles) {
-      const key = `${candle.symbol}\u0000${candle.openTime}`;
+      const key = `${candle.symbol}\u0000${candle.interval}\u0000${candle.openTime}`;
       merged.set(key, mergeCandle(merged.get(key), candle));
     }
     const rows = [...merged.values()];
     await this.#transaction(async (client) => {
       await this.#checkFence(client, fence);
+      // One candle write per symbol at a time, as SQLite's single writer gives: a rollup is rebuilt
+      // from rows read under READ COMMITTED, which would not see another write's minute in flight.
+      // Taken in key order, so two writes of several symbols cannot deadlock.
+      await client.query(
+        `SELECT pg_advisory_xact_lock($1, key)
+         FROM (SELECT DISTINCT hashtext(symbol) AS key FROM unnest($2::text[]) AS symbol ORDER BY key) AS keys`,
+        [CANDLE_LOCK_CLASS, [...new Set(rows.map((row) => row.symbol))]],
+      );
       // The merge rule of domain/candle.ts shouldReplace; RETURNING names the rows it wrote.
       const { rows: written } = await client.query<{ symbol: string; open_time: number }>(
         `${INSERT_CANDLES}
@@ -470,8 +510,8 @@ export class PostgresStore implements Store {
       for (const [symbol, times] of changed) buckets.set(symbol, touchedBuckets(times, resolution));
       const ranges = [...buckets].flatMap(([symbol, opens]) => opens.map((open) => ({ symbol, open })));
       if (ranges.length === 0) return;
-      const { rows } = await client.query<CandleRow & { symbol: string }>(
-        `SELECT c.* FROM unnest($1::text[], $2::bigint[]) AS b(symbol, open)
+      const { rows } = await client.query<CandleRow & { symbol: string; bucket: number }>(
+        `SELECT b.open AS bucket, c.* FROM unnest($1::text[], $2::bigint[]) AS b(symbol, open)
          JOIN candles c ON c.symbol = b.symbol AND c.resolution = $3
            AND c.open_time BETWEEN b.open AND b.open + $4 - 1
          ORDER BY c.symbol, c.open_time`,
@@ -479,7 +519,7 @@ export class PostgresStore implements Store {
       );
       const sources = new Map<string, Candle[]>();
       for (const row of rows) {
-        const key = `${row.symbol}\u0000${row.open_time - (row.open_time % bucketMs)}`;
+        const key = `${row.symbol}\u0000${row.bucket}`;
         const list = sources.get(key) ?? [];
         list.push(toCandle(row.symbol, source, row));
         sources.set(key, list);
@@ -588,9 +628,10 @@ export class PostgresStore implements Store {
   }
 
   async findUserByEmail(email: string): Promise<UserRecord | undefined> {
-    const { rows } = await this.#query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1)', [
-      email,
-    ]);
+    const { rows } = await this.#query<UserRow>(
+      'SELECT * FROM users WHERE lower(email COLLATE "C") = lower($1 COLLATE "C")',
+      [email],
+    );
     return rows[0] && toUser(rows[0]);
   }
 
