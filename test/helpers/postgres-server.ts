@@ -91,7 +91,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   execFileSync(
     join(bin, 'initdb'),
     ['-D', data, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
-    { ...as, stdio: 'ignore' },
+    { ...as, stdio: 'pipe' }, // a failure's error carries initdb's stderr
   );
   const url = (database: string) => `postgres://${SUPERUSER}@127.0.0.1:${port}/${database}`;
   let child: ChildProcess | undefined;
@@ -113,12 +113,15 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
         'synchronous_commit=off',
         ...(options.fsync ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off']),
       ],
-      { ...as, stdio: 'ignore' },
+      { ...as, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child = server;
+    // The server's log, kept short, says why it failed to start.
+    let log = '';
+    server.stderr?.setEncoding('utf8').on('data', (chunk: string) => (log = (log + chunk).slice(-2000)));
     const failed = new Promise<never>((_, reject) => {
       server.once('error', (error) => reject(new Error(`postgres: ${error.message}`)));
-      server.once('exit', (code) => reject(new Error(`postgres exited with ${code}`)));
+      server.once('exit', (code) => reject(new Error(`postgres exited with ${code}: ${log}`)));
     });
     failed.catch(() => undefined);
     const deadline = Date.now() + START_TIMEOUT_MS;
