@@ -151,30 +151,46 @@ function createTurnCounter(): () => number {
   };
 }
 
+/** Whether a request asks to switch to WebSocket: both headers, as Node itself decides an upgrade. */
+const isUpgrade = (request: IncomingMessage): boolean =>
+  request.headers.upgrade?.toLowerCase() === 'websocket' &&
+  /\bupgrade\b/i.test(request.headers.connection ?? '');
+
 /** The TCP socket of a connection that started as WebSocket: its first request is the upgrade. */
 const webSocketTcp = (conn: ClientSocket['conn']): TcpSocket | undefined =>
-  conn.request.headers.upgrade === 'websocket' ? conn.request.socket : undefined;
+  isUpgrade(conn.request) ? conn.request.socket : undefined;
 
 /**
  * The TCP sockets of connections that began on HTTP long-polling (socket.io-client's default) and
  * are upgrading to WebSocket: Engine.IO keeps the request of an upgrade only while it handles it, so
  * its socket is noted here, by Engine.IO session id, as its handshake is answered (Engine.IO's
- * `headers` event) and taken when the connection switches to it (`upgrade`). An entry lives no
- * longer than its TCP socket, so this holds at most one per open connection.
+ * `headers` event) and taken when the connection switches to it (`upgrade`). That event comes after
+ * the session id is verified but before Engine.IO refuses a second upgrade of one session, so the
+ * first attempt's socket is kept while it is open: a refused one cannot take its place. An entry
+ * lives no longer than its TCP socket, so this holds at most one per open connection.
  */
-function watchUpgrades(engine: RealtimeServer['engine']): (sessionId: string) => TcpSocket | undefined {
+function watchUpgrades(
+  engine: RealtimeServer['engine'],
+): (conn: ClientSocket['conn']) => TcpSocket | undefined {
   const upgrading = new Map<string, TcpSocket>();
+  // Each connection's session id, read from its first transport as Engine.IO opens it (a transport
+  // it upgrades to is not given one).
+  const sessionIds = new WeakMap<ClientSocket['conn'], string>();
+  engine.on('connection', (conn: ClientSocket['conn']) => sessionIds.set(conn, conn.transport.sid));
   engine.on('headers', (_headers: unknown, request: IncomingMessage) => {
-    if (request.headers.upgrade !== 'websocket') return;
+    if (!isUpgrade(request)) return;
     const sessionId = new URL(request.url ?? '/', 'http://localhost').searchParams.get('sid');
     if (!sessionId) return; // a connection starting as WebSocket: webSocketTcp finds its socket
     const tcp = request.socket;
+    if (upgrading.has(sessionId)) return;
     upgrading.set(sessionId, tcp);
     tcp.once('close', () => {
       if (upgrading.get(sessionId) === tcp) upgrading.delete(sessionId);
     });
   });
-  return (sessionId) => {
+  return (conn) => {
+    const sessionId = sessionIds.get(conn);
+    if (sessionId === undefined) return undefined;
     const tcp = upgrading.get(sessionId);
     upgrading.delete(sessionId);
     return tcp;
@@ -361,13 +377,16 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     const backlogBytes = (): number => pendingBytes + (tcp?.writableLength ?? 0);
     let backlogFull = false;
     let holdWrites = batchWrites(socket.conn, tcp);
-    // The first transport's `sid` is the connection's session id (the upgrade's is left unset).
-    const sessionId = socket.conn.transport.sid;
-    // Emitted just before Engine.IO flushes what waited for the new transport, so that leaves batched.
-    socket.conn.once('upgrade', () => {
-      tcp = upgradedTcp(sessionId);
+    // Emitted just before Engine.IO flushes what waited during the upgrade: held here, that leaves
+    // batched on the next turn too (a closing connection is left to close at once).
+    const onUpgrade = (): void => {
+      tcp = upgradedTcp(socket.conn);
       holdWrites = batchWrites(socket.conn, tcp);
-    });
+      if (socket.conn.readyState === 'open') holdWrites?.();
+    };
+    // Socket.IO's connect packet may come after the upgrade, over the new transport.
+    if (socket.conn.upgraded) onUpgrade();
+    else socket.conn.once('upgrade', onUpgrade);
     // One listener per packet for both: this runs for every packet of every client.
     socket.conn.on('packetCreate', (packet: { data?: unknown }) => {
       const turn = currentTurn();
