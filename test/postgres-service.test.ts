@@ -9,7 +9,7 @@ import { REST_KLINE_SETTLE_MS } from '../src/binance/rest-wire.js';
 import { createSimulatedExchange, type SimulatedExchange } from '../src/binance/simulator/index.js';
 import { MINUTE_MS, bucketOpenTime } from '../src/domain/intervals.js';
 import { startPostgresServer, type PostgresServer } from './helpers/postgres-server.js';
-import { expectEveryCandleStored, waitForIngestion } from './helpers/service-checks.js';
+import { expectEveryCandleStored, waitForIngestion, waitUntil } from './helpers/service-checks.js';
 import { startService, type ServiceProcess } from './helpers/service-process.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
@@ -58,12 +58,16 @@ describe('the service process on PostgreSQL', () => {
       body: JSON.stringify(ADMIN),
     });
     expect(login.status).toBe(200);
-    // The backfilled hour reads back as candles from the store.
-    const hourly = (await (
-      await fetch(`${url}/api/v1/price-data/BTCUSDT/aggregated?interval=1m&limit=5`)
-    ).json()) as { success: boolean; data: unknown[] };
-    expect(hourly.success).toBe(true);
-    expect(hourly.data.length).toBe(5);
+    // The backfilled minutes read back as candles from the store (the repair runs beside the stream).
+    await waitUntil(
+      'five 1m candles served',
+      async () => {
+        const response = await fetch(`${url}/api/v1/price-data/BTCUSDT/aggregated?interval=1m&limit=5`);
+        const body = (await response.json()) as { success: boolean; data: unknown[] };
+        return body.success && body.data.length === 5;
+      },
+      WAIT_LIMIT_MS,
+    );
 
     service.child.kill('SIGKILL');
     expect(await service.exit).toBeNull();
@@ -80,7 +84,9 @@ describe('the service process on PostgreSQL', () => {
 
     const store = await PostgresStore.open({ url: databaseUrl });
     try {
-      const from = bucketOpenTime(startedAt, MINUTE_MS) - LOOKBACK_MINUTES * MINUTE_MS;
+      // The lookback is counted from the service's own start, a moment after `startedAt`: when a
+      // minute boundary falls in between, its oldest minute is one later than `startedAt`'s.
+      const from = bucketOpenTime(startedAt, MINUTE_MS) - (LOOKBACK_MINUTES - 1) * MINUTE_MS;
       const last = bucketOpenTime(stoppedAt, MINUTE_MS) - MINUTE_MS;
       await expectEveryCandleStored(store, exchange, SYMBOLS, from, last);
     } finally {

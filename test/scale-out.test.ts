@@ -1,6 +1,7 @@
 /**
- * Several instances on one Redis and one store (issue 6: a SQLite file, or a PostgreSQL database on
- * a throwaway server), as real processes against the simulated exchange and a throwaway redis-server: exactly one ingests, a client on another instance gets
+ * Several instances on one Redis and one store (issue 6: a SQLite file, or a PostgreSQL database
+ * on a throwaway server), as real processes against the simulated exchange and a throwaway
+ * redis-server: exactly one ingests, a client on another instance gets
  * what it ingests, and when the ingesting one is killed another takes over within 15 s with no 1m
  * candle missing. Then Redis faults: down for 30 s, and frozen.
  */
@@ -110,9 +111,9 @@ describe('scale-out over Redis', () => {
     for (const client of clients) client.close();
     for (const service of processes) if (service.child.exitCode === null) service.child.kill('SIGKILL');
     await Promise.all(processes.map((service) => service.exit));
-    await exchange.close();
-    await redis.stop();
-    await postgres.stop();
+    await exchange?.close();
+    await redis?.stop();
+    await postgres?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

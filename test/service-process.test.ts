@@ -123,7 +123,9 @@ describe('the service process', () => {
 
     const store = new SqliteStore({ path: join(dir, 'sigkill.db') });
     try {
-      const from = bucketOpenTime(startedAt, MINUTE_MS) - LOOKBACK_MINUTES * MINUTE_MS;
+      // The lookback is counted from the service's own start, a moment after `startedAt`: when a
+      // minute boundary falls in between, its oldest minute is one later than `startedAt`'s.
+      const from = bucketOpenTime(startedAt, MINUTE_MS) - (LOOKBACK_MINUTES - 1) * MINUTE_MS;
       const last = bucketOpenTime(stoppedAt, MINUTE_MS) - MINUTE_MS;
       for (const symbol of SYMBOLS) {
         const stored = await store.listCandles({ symbol, resolution: '1m', from, to: last });
@@ -132,7 +134,7 @@ describe('the service process', () => {
           const kline = exchange.market.trueKline(symbol, openTime);
           if (kline) expected.push(toCandle(kline, true));
         }
-        expect(expected.length).toBeGreaterThanOrEqual(LOOKBACK_MINUTES);
+        expect(expected.length).toBeGreaterThanOrEqual(LOOKBACK_MINUTES - 1);
         expect(stored, symbol).toEqual(expected);
       }
     } finally {

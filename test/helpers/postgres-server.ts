@@ -87,7 +87,9 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const dir = mkdtempSync(join(tmpdir(), 'postgres-test-'));
   const data = join(dir, 'data');
   if (user) chownSync(dir, user.uid, user.gid);
-  const as = user ? { uid: user.uid, gid: user.gid } : {};
+  // Run from the cluster's own directory: PostgreSQL 15 returns to its working directory while it
+  // finds its binaries, and the tests' own may be closed to the server's user (a clone under /root).
+  const as = { cwd: dir, ...(user ? { uid: user.uid, gid: user.gid } : {}) };
   execFileSync(
     join(bin, 'initdb'),
     ['-D', data, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
