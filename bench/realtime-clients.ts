@@ -66,7 +66,8 @@ async function openPolling(base: URL): Promise<string> {
   const { sid } = JSON.parse(open.slice(1)) as { sid: string };
   url.searchParams.set('sid', sid);
   const posted = await fetch(url, { method: 'POST', body: '40' });
-  if (!posted.ok) throw new Error(`connect refused: HTTP ${posted.status}`);
+  const answer = await posted.text(); // `ok`, read so the connection is free again
+  if (!posted.ok) throw new Error(`connect refused: HTTP ${posted.status} ${answer}`);
   const packets = (await (await fetch(url)).text()).split(POLLING_SEPARATOR);
   if (!packets.some((packet) => packet.startsWith('40')))
     throw new Error(`no Socket.IO connect: ${packets[0]}`);

@@ -49,8 +49,19 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 process.stdout.write(`node ${process.version}, ${new Date().toISOString()}\n`);
+// A bench that fails (a server it needs is missing) is reported, and the others still run.
+const failed: string[] = [];
 for (const bench of BENCHES) {
   if (wanted.length > 0 && !wanted.includes(bench.name)) continue;
   process.stdout.write(`\n== ${bench.title} ==\n`);
-  await bench.run();
+  try {
+    await bench.run();
+  } catch (error) {
+    failed.push(bench.name);
+    process.stdout.write(`FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+}
+if (failed.length > 0) {
+  process.stdout.write(`\nfailed: ${failed.join(', ')}\n`);
+  process.exitCode = 1;
 }

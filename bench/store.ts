@@ -4,7 +4,8 @@
  * waiting for it: the same durability). SQLite is the baseline; PostgreSQL's figures are printed
  * as ratios to it. The work is what the service asks of its store:
  * - a live second: one flush of the write buffer with every tracked symbol's forming 1m candle
- *   and price sample (242 of each), the rollups they touch rewritten in the same transaction;
+ *   and price sample (242 of each), fenced as under a lease, the rollups they touch rewritten in
+ *   the same transaction;
  * - history: a day of one symbol's closed 1m candles per call, as the import and backfill write;
  * - reads: 1,000 1m candles of a symbol from a month of them, and the 720 1h rollups of that month.
  */
@@ -74,13 +75,15 @@ function liveSecond(
 
 async function measure(store: Store): Promise<StoreFigures> {
   const symbols = generatedSymbolNames(SYMBOL_COUNT);
+  // Fenced, as the ingesting instance writes under its lease (scale/ingestion.ts).
+  const fence = { name: 'ingest', token: await store.advanceFence('ingest') };
   const liveMs: number[] = [];
   const liveStarted = performance.now();
   for (let second = 0; second < LIVE_SECONDS; second++) {
     const { candles, samples } = liveSecond(symbols, second);
     const started = performance.now();
-    await store.upsertCandles(candles);
-    await store.insertPriceSamples(samples);
+    await store.upsertCandles(candles, fence);
+    await store.insertPriceSamples(samples, fence);
     liveMs.push(performance.now() - started);
   }
   const liveElapsed = performance.now() - liveStarted;
