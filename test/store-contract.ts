@@ -125,14 +125,17 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         expect(await store.listPriceSamples({ ...query, symbol: 'ETHUSDT', order: 'asc' })).toEqual([]);
       });
 
-      it('deletes samples older than a time and says how many', async () => {
+      it('deletes samples older than a time, at most as many as asked, the oldest first, and says how many', async () => {
         await store.insertPriceSamples(
           Array.from({ length: 10 }, (_, i) => sample(START + i * 1000, String(i))),
         );
-        expect(await store.deletePriceSamplesBefore(START + 4000)).toBe(4);
-        expect((await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 1, order: 'asc' }))[0]?.price).toBe(
-          '4',
-        );
+        const oldest = async () =>
+          (await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 1, order: 'asc' }))[0]?.price;
+        expect(await store.deletePriceSamplesBefore(START + 4000, 3)).toBe(3);
+        expect(await oldest()).toBe('3');
+        expect(await store.deletePriceSamplesBefore(START + 4000, 3)).toBe(1);
+        expect(await oldest()).toBe('4');
+        expect(await store.deletePriceSamplesBefore(START + 4000, 3)).toBe(0);
       });
     });
 

@@ -10,7 +10,7 @@ const T = Date.parse('2024-09-21T12:00:00Z');
 describe('latest price', () => {
   const store = new SqliteStore({ path: ':memory:' });
   afterEach(async () => {
-    await store.deletePriceSamplesBefore(Number.MAX_SAFE_INTEGER);
+    await store.deletePriceSamplesBefore(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   });
 
   it('answers from the live quote with the exchange’s 24 h figures and an exact change', async () => {

@@ -3,11 +3,19 @@
  * instance that ingests only: instances share one store, and a sweep from each of them would compete
  * for its write lock (SQLite's busy timeout) to delete the same rows.
  */
+import { setImmediate } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Store } from '../ports/store.js';
 
 /** How often old price samples are swept, in ms. */
 export const RETENTION_SWEEP_INTERVAL_MS = 60_000;
+/**
+ * Samples one delete removes at most. A sweep behind by a day of samples (242 symbols, one a
+ * second: 21 million rows, after a day down) deletes them in many short statements, one event-loop
+ * turn apart: one statement would hold SQLite's write lock and the event loop for a minute, and run
+ * past PostgreSQL's statement timeout on every try, so the table would never shrink.
+ */
+export const RETENTION_DELETE_BATCH = 10_000;
 
 export interface Retention {
   /**
@@ -25,18 +33,41 @@ export function startRetention(deps: {
   logger: Logger;
   /** Whether this instance ingests now (holds the lease, or runs alone). */
   ingesting: () => boolean;
+  /** Samples one delete removes at most (default RETENTION_DELETE_BATCH). */
+  batchSize?: number;
 }): Retention {
+  const batchSize = deps.batchSize ?? RETENTION_DELETE_BATCH;
+  let stopped = false;
+  /** Whether the timer's sweep is still under way: a long one is not joined by another. */
+  let running = false;
   const sweep = async (): Promise<number> => {
-    if (!deps.ingesting()) return 0;
-    const deleted = await deps.store.deletePriceSamplesBefore(deps.now() - deps.retentionMs);
-    if (deleted > 0) deps.logger.debug({ deleted }, 'pruned old price samples');
-    return deleted;
+    const before = deps.now() - deps.retentionMs;
+    let total = 0;
+    // Until a delete finds fewer than a batch, or this instance stops ingesting (or stops).
+    while (!stopped && deps.ingesting()) {
+      const deleted = await deps.store.deletePriceSamplesBefore(before, batchSize);
+      total += deleted;
+      if (deleted < batchSize) break;
+      await setImmediate(); // let the live link and the clients have the event loop between batches
+    }
+    if (total > 0) deps.logger.debug({ deleted: total }, 'pruned old price samples');
+    return total;
   };
   const run = (): void => {
-    sweep().catch((error: unknown) => deps.logger.warn({ err: error }, 'price sample pruning failed'));
+    if (running) return;
+    running = true;
+    sweep()
+      .catch((error: unknown) => deps.logger.warn({ err: error }, 'price sample pruning failed'))
+      .finally(() => (running = false));
   };
   run();
   const timer = setInterval(run, RETENTION_SWEEP_INTERVAL_MS);
   timer.unref();
-  return { sweep, stop: () => clearInterval(timer) };
+  return {
+    sweep,
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }

@@ -98,8 +98,11 @@ export interface Store {
   /** Idempotent by (symbol, second): the latest sample of a second wins. One transaction. */
   insertPriceSamples(samples: readonly PriceSample[], fence?: WriteFence): Promise<void>;
   listPriceSamples(query: PriceSampleQuery): Promise<PriceSample[]>;
-  /** Deletes samples older than `before` (epoch ms); returns how many. */
-  deletePriceSamplesBefore(before: number): Promise<number>;
+  /**
+   * Deletes samples older than `before` (epoch ms), at most `limit` of them, the oldest first, so
+   * that one call stays short however far behind the caller is; returns how many.
+   */
+  deletePriceSamplesBefore(before: number, limit: number): Promise<number>;
 
   /**
    * Upserts 1m candles by (symbol, openTime) with the merge rule of domain/candle.ts `shouldReplace`

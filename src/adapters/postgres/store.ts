@@ -457,8 +457,13 @@ export class PostgresStore implements Store {
     return rows.map((row) => ({ symbol: query.symbol, price: row.price, timestamp: row.timestamp }));
   }
 
-  async deletePriceSamplesBefore(before: number): Promise<number> {
-    const result = await this.#query('DELETE FROM price_samples WHERE second < $1', [sampleSecond(before)]);
+  async deletePriceSamplesBefore(before: number, limit: number): Promise<number> {
+    // Oldest first along price_samples_by_second, so a bounded delete starts where the old rows are.
+    const result = await this.#query(
+      `DELETE FROM price_samples WHERE (symbol, second) IN
+         (SELECT symbol, second FROM price_samples WHERE second < $1 ORDER BY second LIMIT $2)`,
+      [sampleSecond(before), limit],
+    );
     return result.rowCount ?? 0;
   }
 

@@ -182,7 +182,11 @@ export class SqliteStore implements Store {
          ON CONFLICT (symbol, second) DO UPDATE SET timestamp = excluded.timestamp, price = excluded.price
          WHERE excluded.timestamp > price_samples.timestamp`,
       ),
-      deleteSamples: db.prepare('DELETE FROM price_samples WHERE second < ?'),
+      // Oldest first along price_samples_by_second, so a bounded delete starts where the old rows are.
+      deleteSamples: db.prepare<[number, number]>(
+        `DELETE FROM price_samples WHERE (symbol, second) IN
+           (SELECT symbol, second FROM price_samples WHERE second < ? ORDER BY second LIMIT ?)`,
+      ),
       // The merge rule of domain/candle.ts shouldReplace, in SQL so a batch is one statement per row.
       upsertBase: db.prepare(
         `INSERT INTO candles (${CANDLE_COLUMNS}) VALUES (${CANDLE_VALUES})
@@ -394,8 +398,8 @@ export class SqliteStore implements Store {
     return rows.map((row) => ({ symbol: query.symbol, price: row.price, timestamp: row.timestamp }));
   }
 
-  async deletePriceSamplesBefore(before: number): Promise<number> {
-    return this.#statements.deleteSamples.run(sampleSecond(before)).changes;
+  async deletePriceSamplesBefore(before: number, limit: number): Promise<number> {
+    return this.#statements.deleteSamples.run(sampleSecond(before), limit).changes;
   }
 
   async upsertCandles(candles: readonly StoredCandle[], fence?: WriteFence): Promise<void> {
