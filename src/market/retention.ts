@@ -12,8 +12,9 @@ export const RETENTION_SWEEP_INTERVAL_MS = 60_000;
 /**
  * Samples one delete removes at most. A sweep behind by a day of samples (242 symbols, one a
  * second: 21 million rows, after a day down) deletes them in many short statements, one event-loop
- * turn apart: one statement would hold SQLite's write lock and the event loop for a minute, and run
- * past PostgreSQL's statement timeout on every try, so the table would never shrink.
+ * turn apart (about 16 ms each on SQLite here): one statement would hold SQLite's write lock and
+ * the event loop for half a minute, and run past PostgreSQL's statement timeout on every try, so
+ * the table would never shrink.
  */
 export const RETENTION_DELETE_BATCH = 10_000;
 
