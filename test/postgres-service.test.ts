@@ -4,12 +4,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresStore } from '../src/adapters/postgres/store.js';
 import { REST_KLINE_SETTLE_MS } from '../src/binance/rest-wire.js';
 import { createSimulatedExchange, type SimulatedExchange } from '../src/binance/simulator/index.js';
-import { MINUTE_MS, bucketOpenTime } from '../src/domain/intervals.js';
 import { startPostgresServer, type PostgresServer } from './helpers/postgres-server.js';
-import { expectEveryCandleStored, waitForIngestion, waitUntil } from './helpers/service-checks.js';
+import { expectNoCandleMissing, waitForIngestion, waitUntil } from './helpers/service-checks.js';
 import { startService, type ServiceProcess } from './helpers/service-process.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
@@ -82,15 +80,10 @@ describe('the service process on PostgreSQL', () => {
     expect(await service.exit).toBe(0);
     const stoppedAt = exchange.clock.now();
 
-    const store = await PostgresStore.open({ url: databaseUrl });
-    try {
-      // The lookback is counted from the service's own start, a moment after `startedAt`: when a
-      // minute boundary falls in between, its oldest minute is one later than `startedAt`'s.
-      const from = bucketOpenTime(startedAt, MINUTE_MS) - (LOOKBACK_MINUTES - 1) * MINUTE_MS;
-      const last = bucketOpenTime(stoppedAt, MINUTE_MS) - MINUTE_MS;
-      await expectEveryCandleStored(store, exchange, SYMBOLS, from, last);
-    } finally {
-      await store.close();
-    }
+    await expectNoCandleMissing(databaseUrl, exchange, SYMBOLS, {
+      startedAt,
+      stoppedAt,
+      lookbackMinutes: LOOKBACK_MINUTES,
+    });
   }, 90_000);
 });

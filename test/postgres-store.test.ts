@@ -30,6 +30,32 @@ runStoreContract('postgres', async () => PostgresStore.open({ url: await server.
 const START = Date.parse('2024-09-21T00:00:00Z');
 const btc = { symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT', status: 'TRADING', isActive: true };
 
+/**
+ * A holder of the fence `ingest` on a new database starts a fenced write of one sample while a
+ * rival connection has run `update` on the fence's row in a transaction it keeps open. The write
+ * resolves with what it met: 'written', or its error.
+ */
+async function writeUnderHeldFence(update: string) {
+  const url = await server.createDatabase();
+  const holder = await PostgresStore.open({ url, onIdleError: () => undefined });
+  const rival = new pg.Client({ connectionString: url });
+  rival.on('error', () => undefined);
+  await rival.connect();
+  const token = await holder.advanceFence('ingest');
+  await rival.query('BEGIN');
+  await rival.query(update);
+  const write = holder
+    .insertPriceSamples([{ symbol: 'BTCUSDT', price: '1', timestamp: 1_700_000_000_000 }], {
+      name: 'ingest',
+      token,
+    })
+    .then(
+      () => 'written',
+      (error: unknown) => error,
+    );
+  return { holder, rival, write };
+}
+
 describe('postgres store on a server', () => {
   it('is what DATABASE_URL postgres:// opens, with every migration applied once and data kept across a reopen', async () => {
     const url = await server.createDatabase();
@@ -53,24 +79,11 @@ describe('postgres store on a server', () => {
   });
 
   it('refuses a fenced write that meets an advance of its fence not yet committed, once that commits', async () => {
-    const url = await server.createDatabase();
-    const holder = await PostgresStore.open({ url });
-    const rival = new pg.Client({ connectionString: url });
-    await rival.connect();
+    // Another instance takes the fence in a transaction still open when the holder writes.
+    const { holder, rival, write } = await writeUnderHeldFence(
+      "UPDATE settings SET value = (value::bigint + 1)::text WHERE key = 'fence:ingest'",
+    );
     try {
-      const token = await holder.advanceFence('ingest');
-      // Another instance takes the fence in a transaction still open when the holder writes.
-      await rival.query('BEGIN');
-      await rival.query("UPDATE settings SET value = (value::bigint + 1)::text WHERE key = 'fence:ingest'");
-      const write = holder
-        .insertPriceSamples([{ symbol: 'BTCUSDT', price: '1', timestamp: 1_700_000_000_000 }], {
-          name: 'ingest',
-          token,
-        })
-        .then(
-          () => 'written',
-          (error: unknown) => error,
-        );
       // Reading the fence without a lock would see the committed token and write at once.
       await sleep(300);
       await rival.query('COMMIT');
@@ -112,25 +125,11 @@ describe('postgres store on a server', () => {
   });
 
   it('answers UnavailableError to a write caught in its transaction by a shutdown, and the process lives on', async () => {
-    const url = await server.createDatabase();
-    const holder = await PostgresStore.open({ url, onIdleError: () => undefined });
-    const rival = new pg.Client({ connectionString: url });
-    rival.on('error', () => undefined);
-    await rival.connect();
+    // The rival holds the fence row, so the holder's write waits inside its transaction.
+    const { holder, rival, write } = await writeUnderHeldFence(
+      "UPDATE settings SET value = value WHERE key = 'fence:ingest'",
+    );
     try {
-      const token = await holder.advanceFence('ingest');
-      // The rival holds the fence row, so the holder's write waits inside its transaction.
-      await rival.query('BEGIN');
-      await rival.query("UPDATE settings SET value = value WHERE key = 'fence:ingest'");
-      const write = holder
-        .insertPriceSamples([{ symbol: 'BTCUSDT', price: '1', timestamp: 1_700_000_000_000 }], {
-          name: 'ingest',
-          token,
-        })
-        .then(
-          () => 'written',
-          (error: unknown) => error,
-        );
       await sleep(300);
       await server.shutdown();
       expect(await write).toBeInstanceOf(UnavailableError);

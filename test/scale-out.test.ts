@@ -12,7 +12,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../src/adapters/create-store.js';
 import {
   createSimulatedExchange,
   miniTickerChanges,
@@ -22,12 +21,7 @@ import { MINUTE_MS, bucketOpenTime } from '../src/domain/intervals.js';
 import type { ClientToServerEvents, PriceUpdate, ServerToClientEvents } from '../src/realtime/events.js';
 import { startPostgresServer, type PostgresServer } from './helpers/postgres-server.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-server.js';
-import {
-  expectEveryCandleStored,
-  readStatus,
-  waitForIngestion,
-  waitUntil,
-} from './helpers/service-checks.js';
+import { expectNoCandleMissing, readStatus, waitForIngestion, waitUntil } from './helpers/service-checks.js';
 import { startService, type ServiceProcess } from './helpers/service-process.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -88,19 +82,12 @@ describe('scale-out over Redis', () => {
     return service;
   };
 
-  /** Every closed 1m candle from the lookback before `startedAt` to the minute before `stoppedAt` is stored. */
-  const expectNoCandleMissing = async (databaseUrl: string, startedAt: number, stoppedAt: number) => {
-    const store = await openStore(databaseUrl);
-    try {
-      // The lookback is counted from the service's own start, a moment after `startedAt`: when a
-      // minute boundary falls in between, its oldest minute is one later than `startedAt`'s.
-      const from = bucketOpenTime(startedAt, MINUTE_MS) - (LOOKBACK_MINUTES - 1) * MINUTE_MS;
-      const last = bucketOpenTime(stoppedAt, MINUTE_MS) - MINUTE_MS;
-      await expectEveryCandleStored(store, exchange, SYMBOLS, from, last);
-    } finally {
-      await store.close();
-    }
-  };
+  const expectNoCandleMissingSince = (databaseUrl: string, startedAt: number, stoppedAt: number) =>
+    expectNoCandleMissing(databaseUrl, exchange, SYMBOLS, {
+      startedAt,
+      stoppedAt,
+      lookbackMinutes: LOOKBACK_MINUTES,
+    });
 
   beforeAll(async () => {
     redis = await startRedisServer();
@@ -181,7 +168,7 @@ describe('scale-out over Redis', () => {
       b.child.kill('SIGTERM');
       expect(await b.exit).toBe(0);
       const stoppedAt = exchange.clock.now();
-      await expectNoCandleMissing(databaseUrl, startedAt, stoppedAt);
+      await expectNoCandleMissingSince(databaseUrl, startedAt, stoppedAt);
     },
     180_000,
   );
@@ -271,6 +258,6 @@ describe('scale-out over Redis', () => {
     service.child.kill('SIGTERM');
     expect(await service.exit).toBe(0);
     const stoppedAt = exchange.clock.now();
-    await expectNoCandleMissing(sqliteFile('outage.db'), startedAt, stoppedAt);
+    await expectNoCandleMissingSince(sqliteFile('outage.db'), startedAt, stoppedAt);
   }, 180_000);
 });

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { REST_KLINE_SETTLE_MS } from '../src/binance/rest-wire.js';
-import { createSimulatedExchange, toCandle, type SimulatedExchange } from '../src/binance/simulator/index.js';
-import { MINUTE_MS, bucketOpenTime } from '../src/domain/intervals.js';
+import { createSimulatedExchange, type SimulatedExchange } from '../src/binance/simulator/index.js';
+import { expectNoCandleMissing } from './helpers/service-checks.js';
 import { startService, type ServiceProcess } from './helpers/service-process.js';
 
 const SECRET = 'test-secret-that-must-never-be-logged-0123456789';
@@ -121,24 +120,10 @@ describe('the service process', () => {
     expect(await service.exit).toBe(0);
     const stoppedAt = exchange.clock.now();
 
-    const store = new SqliteStore({ path: join(dir, 'sigkill.db') });
-    try {
-      // The lookback is counted from the service's own start, a moment after `startedAt`: when a
-      // minute boundary falls in between, its oldest minute is one later than `startedAt`'s.
-      const from = bucketOpenTime(startedAt, MINUTE_MS) - (LOOKBACK_MINUTES - 1) * MINUTE_MS;
-      const last = bucketOpenTime(stoppedAt, MINUTE_MS) - MINUTE_MS;
-      for (const symbol of SYMBOLS) {
-        const stored = await store.listCandles({ symbol, resolution: '1m', from, to: last });
-        const expected = [];
-        for (let openTime = from; openTime <= last; openTime += MINUTE_MS) {
-          const kline = exchange.market.trueKline(symbol, openTime);
-          if (kline) expected.push(toCandle(kline, true));
-        }
-        expect(expected.length).toBeGreaterThanOrEqual(LOOKBACK_MINUTES - 1);
-        expect(stored, symbol).toEqual(expected);
-      }
-    } finally {
-      await store.close();
-    }
+    await expectNoCandleMissing(`sqlite:${join(dir, 'sigkill.db')}`, exchange, SYMBOLS, {
+      startedAt,
+      stoppedAt,
+      lookbackMinutes: LOOKBACK_MINUTES,
+    });
   });
 });

@@ -1,8 +1,9 @@
 /** Checks on a running service process shared by the process-level tests. */
 import { expect } from 'vitest';
+import { openStore } from '../../src/adapters/create-store.js';
 import type { Store } from '../../src/ports/store.js';
 import { toCandle, type SimulatedExchange } from '../../src/binance/simulator/index.js';
-import { MINUTE_MS } from '../../src/domain/intervals.js';
+import { bucketOpenTime, MINUTE_MS } from '../../src/domain/intervals.js';
 
 export { readStatus, waitForIngestion, waitUntil, type ServiceStatus } from './service-status.js';
 
@@ -23,5 +24,28 @@ export async function expectEveryCandleStored(
     }
     expect(expected.length).toBeGreaterThan(0);
     expect(stored, symbol).toEqual(expected);
+  }
+}
+
+/**
+ * After a service ran on `databaseUrl` from `startedAt` to `stoppedAt` (exchange time) with a
+ * backfill lookback of `lookbackMinutes`, every closed 1m candle from its lookback to the minute
+ * before it stopped is stored. The lookback is counted from the service's own start, a moment after
+ * `startedAt`: when a minute boundary falls in between, its oldest minute is one later than
+ * `startedAt`'s, so the check starts there.
+ */
+export async function expectNoCandleMissing(
+  databaseUrl: string,
+  exchange: SimulatedExchange,
+  symbols: readonly string[],
+  run: { readonly startedAt: number; readonly stoppedAt: number; readonly lookbackMinutes: number },
+): Promise<void> {
+  const store = await openStore(databaseUrl);
+  try {
+    const from = bucketOpenTime(run.startedAt, MINUTE_MS) - (run.lookbackMinutes - 1) * MINUTE_MS;
+    const last = bucketOpenTime(run.stoppedAt, MINUTE_MS) - MINUTE_MS;
+    await expectEveryCandleStored(store, exchange, symbols, from, last);
+  } finally {
+    await store.close();
   }
 }

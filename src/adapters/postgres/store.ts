@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Candle, StoredCandle } from '../../domain/candle.js';
 import { mergeCandle } from '../../domain/candle.js';
-import { ConflictError, FencedError, UnavailableError } from '../../domain/errors.js';
+import { ConflictError, UnavailableError } from '../../domain/errors.js';
 import { sampleSecond, type PriceSample } from '../../domain/price.js';
 import { buildRollup, RESOLUTION_MS, ROLLUP_SOURCES, touchedBuckets } from '../../domain/rollups.js';
 import type { NewSymbol, SymbolRecord } from '../../domain/symbol.js';
@@ -29,10 +29,16 @@ import type {
   UserRecord,
   WriteFence,
 } from '../../ports/store.js';
+import {
+  checkFenceToken,
+  FENCE_KEY_PREFIX,
+  toSymbol,
+  toUser,
+  type SymbolRow,
+  type UserRow,
+} from '../sql-rows.js';
 import { MIGRATIONS } from './migrations.js';
 
-/** Settings key prefix of the fencing tokens (`advanceFence`), as in the SQLite store. */
-const FENCE_KEY_PREFIX = 'fence:';
 /** Connections the pool opens at most: writes are serialized by the service, reads are short. */
 export const POOL_MAX_CONNECTIONS = 10;
 /** How long a query waits for a free connection or a new one, in ms, before failing as unavailable. */
@@ -76,15 +82,6 @@ const UNREACHABLE_CODES = new Set([
 const TYPES = new pg.TypeOverrides();
 TYPES.setTypeParser(pg.types.builtins.INT8, 'text', Number);
 
-interface SymbolRow {
-  symbol: string;
-  base_asset: string;
-  quote_asset: string;
-  status: string;
-  is_active: boolean;
-  created_at: number;
-}
-
 interface CandleRow {
   open_time: number;
   close_time: number;
@@ -99,24 +96,6 @@ interface CandleRow {
   taker_buy_quote_volume: string;
   closed: boolean;
 }
-
-interface UserRow {
-  id: string;
-  name: string;
-  email: string;
-  role: 'user' | 'admin';
-  password_hash: string;
-  created_at: number;
-}
-
-const toSymbol = (row: SymbolRow): SymbolRecord => ({
-  symbol: row.symbol,
-  baseAsset: row.base_asset,
-  quoteAsset: row.quote_asset,
-  status: row.status,
-  isActive: row.is_active,
-  createdAt: row.created_at,
-});
 
 const toCandle = (symbol: string, interval: string, row: CandleRow): Candle => ({
   symbol,
@@ -133,15 +112,6 @@ const toCandle = (symbol: string, interval: string, row: CandleRow): Candle => (
   takerBuyVolume: row.taker_buy_volume,
   takerBuyQuoteVolume: row.taker_buy_quote_volume,
   closed: row.closed,
-});
-
-const toUser = (row: UserRow): UserRecord => ({
-  id: row.id,
-  name: row.name,
-  email: row.email,
-  role: row.role,
-  passwordHash: row.password_hash,
-  createdAt: row.created_at,
 });
 
 const CANDLE_FIELDS = `open_time, close_time, open, high, low, close, volume, quote_volume, trades,
@@ -330,9 +300,7 @@ export class PostgresStore implements Store {
       [FENCE_KEY_PREFIX + fence.name],
     );
     const current = Number(rows[0]?.value ?? '0');
-    if (current !== fence.token) {
-      throw new FencedError(`fence ${fence.name}: token ${fence.token} superseded by ${current}`);
-    }
+    checkFenceToken(fence, current);
   }
 
   async ping(): Promise<void> {

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Candle, StoredCandle } from '../../domain/candle.js';
-import { ConflictError, FencedError } from '../../domain/errors.js';
+import { ConflictError } from '../../domain/errors.js';
 import { sampleSecond, type PriceSample } from '../../domain/price.js';
 import { buildRollup, RESOLUTION_MS, ROLLUP_SOURCES, touchedBuckets } from '../../domain/rollups.js';
 import type { NewSymbol, SymbolRecord } from '../../domain/symbol.js';
@@ -23,10 +23,16 @@ import type {
   UserRecord,
   WriteFence,
 } from '../../ports/store.js';
+import {
+  checkFenceToken,
+  FENCE_KEY_PREFIX,
+  toSymbol,
+  toUser,
+  type SymbolRow,
+  type UserRow,
+} from '../sql-rows.js';
 import { MIGRATIONS } from './migrations.js';
 
-/** Settings key prefix of the fencing tokens (`advanceFence`). */
-const FENCE_KEY_PREFIX = 'fence:';
 /** How long one connection waits for another's lock, in ms (SQLite's busy timeout). */
 const BUSY_TIMEOUT_MS = 5000;
 /**
@@ -53,15 +59,6 @@ function switchToWal(db: Database.Database): void {
   }
 }
 
-interface SymbolRow {
-  symbol: string;
-  base_asset: string;
-  quote_asset: string;
-  status: string;
-  is_active: number;
-  created_at: number;
-}
-
 type CandleTuple = [
   openTime: number,
   closeTime: number,
@@ -76,24 +73,6 @@ type CandleTuple = [
   takerBuyQuoteVolume: string,
   closed: number,
 ];
-
-interface UserRow {
-  id: string;
-  name: string;
-  email: string;
-  role: 'user' | 'admin';
-  password_hash: string;
-  created_at: number;
-}
-
-const toSymbol = (row: SymbolRow): SymbolRecord => ({
-  symbol: row.symbol,
-  baseAsset: row.base_asset,
-  quoteAsset: row.quote_asset,
-  status: row.status,
-  isActive: row.is_active === 1,
-  createdAt: row.created_at,
-});
 
 const toCandle = (symbol: string, interval: string, row: CandleTuple): Candle => ({
   symbol,
@@ -110,15 +89,6 @@ const toCandle = (symbol: string, interval: string, row: CandleTuple): Candle =>
   takerBuyVolume: row[9],
   takerBuyQuoteVolume: row[10],
   closed: row[11] === 1,
-});
-
-const toUser = (row: UserRow): UserRecord => ({
-  id: row.id,
-  name: row.name,
-  email: row.email,
-  role: row.role,
-  passwordHash: row.password_hash,
-  createdAt: row.created_at,
 });
 
 const candleParams = (candle: Candle, eventTime: number) => ({
@@ -534,9 +504,7 @@ export class SqliteStore implements Store {
   #checkFence(fence: WriteFence | undefined): void {
     if (!fence) return;
     const current = Number(this.#statements.setting.get(FENCE_KEY_PREFIX + fence.name)?.value ?? '0');
-    if (current !== fence.token) {
-      throw new FencedError(`fence ${fence.name}: token ${fence.token} superseded by ${current}`);
-    }
+    checkFenceToken(fence, current);
   }
 
   async getSetting(key: string): Promise<string | undefined> {
