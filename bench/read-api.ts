@@ -1,12 +1,14 @@
 /**
  * Read API latency for one symbol holding a year of 1m candles (525,600 rows), through the real app
- * listening on a port, against /system/health in the same run as the baseline.
+ * listening on a port, against /system/health in the same run as the baseline: on a SQLite file,
+ * then on PostgreSQL.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
+import { PostgresStore } from '../src/adapters/postgres/store.js';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import type { StoredCandle } from '../src/domain/candle.js';
 import { formatDecimal } from '../src/domain/decimal.js';
@@ -15,6 +17,8 @@ import { createSessionCalendar } from '../src/domain/session-calendar.js';
 import { buildApp } from '../src/http/build-app.js';
 import { createCandleReader } from '../src/market/candles.js';
 import { createPriceReader } from '../src/market/prices.js';
+import type { Store } from '../src/ports/store.js';
+import { startPostgresServer } from '../test/helpers/postgres-server.js';
 import { fmt, line, summarize } from './stats.js';
 
 const DAYS = 365;
@@ -74,60 +78,85 @@ async function measure(url: string): Promise<number[]> {
   return samples;
 }
 
-export async function benchReadApi(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-read-'));
-  const store = new SqliteStore({ path: join(dir, 'market.db') });
-  try {
-    await store.insertSymbol({
-      symbol: 'BTCUSDT',
-      baseAsset: 'BTC',
-      quoteAsset: 'USDT',
-      status: 'TRADING',
-      isActive: true,
-    });
-    const bytesBefore = store.sizeBytes();
-    let started = performance.now();
-    for (const batch of yearOfCandles('BTCUSDT')) await store.upsertCandles(batch);
-    const loadSeconds = (performance.now() - started) / 1000;
-    line('store: 1m candles written (with rollups), rows/s', fmt(MINUTES / loadSeconds, 0));
-    const bytesPerDay = (store.sizeBytes() - bytesBefore) / DAYS;
-    line('store: bytes per symbol-day of 1m candles (incl. rollups, index)', fmt(bytesPerDay, 0));
-    line('store: bytes per 1m candle', fmt(bytesPerDay / 1440, 1));
+/**
+ * Loads the year into `store`, then measures the read API on it. `sizeBytes` is the store's size
+ * on disk; `label` names the store in every line.
+ */
+async function measureStore(label: string, store: Store, sizeBytes: () => Promise<number>): Promise<void> {
+  await store.insertSymbol({
+    symbol: 'BTCUSDT',
+    baseAsset: 'BTC',
+    quoteAsset: 'USDT',
+    status: 'TRADING',
+    isActive: true,
+  });
+  const bytesBefore = await sizeBytes();
+  const started = performance.now();
+  for (const batch of yearOfCandles('BTCUSDT')) await store.upsertCandles(batch);
+  const loadSeconds = (performance.now() - started) / 1000;
+  line(`${label}: 1m candles written (with rollups), rows/s`, fmt(MINUTES / loadSeconds, 0));
+  const bytesPerDay = ((await sizeBytes()) - bytesBefore) / DAYS;
+  line(`${label}: bytes per symbol-day of 1m candles (incl. rollups, index)`, fmt(bytesPerDay, 0));
+  line(`${label}: bytes per 1m candle`, fmt(bytesPerDay / 1440, 1));
 
-    const now = () => START + DAYS * DAY_MS;
-    const calendar = createSessionCalendar({ hours: [1, 5, 9, 13, 17, 21], timeZone: 'UTC' });
-    const app = await buildApp({
-      logger: pino({ level: 'silent' }),
-      store,
-      candles: createCandleReader({ store, calendar, now }),
-      prices: createPriceReader({ store, now }),
-      version: 'bench',
-      now,
-    });
-    const base = await app.listen({ port: 0, host: '127.0.0.1' });
-    try {
-      const baseline = summarize(await measure(`${base}/api/v1/system/health`));
-      line('baseline GET /system/health p50 / p99 (ms)', `${fmt(baseline.p50)} / ${fmt(baseline.p99)}`);
-      for (const path of [
-        '/api/v1/price-data/BTCUSDT/aggregated?interval=1d&limit=366',
-        '/api/v1/price-data/BTCUSDT/aggregated?interval=4h&timeZone=-1:00&limit=1000',
-        '/api/v1/price-data/BTCUSDT/intervals?limit=1000',
-        // Not a target: a 1d grid shifted by 8 h cannot use the 1d rollup and reads 1h rows.
-        '/api/v1/price-data/BTCUSDT/aggregated?interval=1d&timeZone=8&limit=366',
-      ]) {
-        started = performance.now();
-        const figures = summarize(await measure(`${base}${path}`));
-        const verdict = figures.p99 < 50 ? 'meets p99 < 50 ms' : 'MISSES p99 < 50 ms';
-        line(
-          `GET ${path.replace('/api/v1/price-data/BTCUSDT', '')}`,
-          `p50 ${fmt(figures.p50)} ms, p99 ${fmt(figures.p99)} ms (${fmt(figures.p99 / baseline.p99, 1)}x health p99) ${verdict}`,
-        );
-      }
-    } finally {
-      await app.close();
+  const now = () => START + DAYS * DAY_MS;
+  const calendar = createSessionCalendar({ hours: [1, 5, 9, 13, 17, 21], timeZone: 'UTC' });
+  const app = await buildApp({
+    logger: pino({ level: 'silent' }),
+    store,
+    candles: createCandleReader({ store, calendar, now }),
+    prices: createPriceReader({ store, now }),
+    version: 'bench',
+    now,
+  });
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const baseline = summarize(await measure(`${base}/api/v1/system/health`));
+    line(
+      `${label}: baseline GET /system/health p50 / p99 (ms)`,
+      `${fmt(baseline.p50)} / ${fmt(baseline.p99)}`,
+    );
+    for (const path of [
+      '/api/v1/price-data/BTCUSDT/aggregated?interval=1d&limit=366',
+      '/api/v1/price-data/BTCUSDT/aggregated?interval=4h&timeZone=-1:00&limit=1000',
+      '/api/v1/price-data/BTCUSDT/intervals?limit=1000',
+      // Not a target: a 1d grid shifted by 8 h cannot use the 1d rollup and reads 1h rows.
+      '/api/v1/price-data/BTCUSDT/aggregated?interval=1d&timeZone=8&limit=366',
+    ]) {
+      const figures = summarize(await measure(`${base}${path}`));
+      const verdict = figures.p99 < 50 ? 'meets p99 < 50 ms' : 'MISSES p99 < 50 ms';
+      line(
+        `${label}: GET ${path.replace('/api/v1/price-data/BTCUSDT', '')}`,
+        `p50 ${fmt(figures.p50)} ms, p99 ${fmt(figures.p99)} ms (${fmt(figures.p99 / baseline.p99, 1)}x health p99) ${verdict}`,
+      );
     }
   } finally {
-    await store.close();
+    await app.close();
+  }
+}
+
+/** The read API on a SQLite file, then on PostgreSQL (a throwaway local server, fsync on). */
+export async function benchReadApi(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-read-'));
+  try {
+    const sqlite = new SqliteStore({ path: join(dir, 'market.db') });
+    try {
+      await measureStore('sqlite', sqlite, async () => sqlite.sizeBytes());
+    } finally {
+      await sqlite.close();
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+  const server = await startPostgresServer({ fsync: true });
+  try {
+    const postgres = await PostgresStore.open({ url: await server.createDatabase() });
+    try {
+      await measureStore('postgres', postgres, () => postgres.sizeBytes());
+    } finally {
+      await postgres.close();
+    }
+  } finally {
+    await server.stop();
   }
 }

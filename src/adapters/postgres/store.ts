@@ -82,36 +82,37 @@ const UNREACHABLE_CODES = new Set([
 const TYPES = new pg.TypeOverrides();
 TYPES.setTypeParser(pg.types.builtins.INT8, 'text', Number);
 
-interface CandleRow {
-  open_time: number;
-  close_time: number;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  volume: string;
-  quote_volume: string;
-  trades: number;
-  taker_buy_volume: string;
-  taker_buy_quote_volume: string;
-  closed: boolean;
-}
+/** A row of CANDLE_FIELDS read as an array. */
+type CandleTuple = [
+  openTime: number,
+  closeTime: number,
+  open: string,
+  high: string,
+  low: string,
+  close: string,
+  volume: string,
+  quoteVolume: string,
+  trades: number,
+  takerBuyVolume: string,
+  takerBuyQuoteVolume: string,
+  closed: boolean,
+];
 
-const toCandle = (symbol: string, interval: string, row: CandleRow): Candle => ({
+const toCandle = (symbol: string, interval: string, row: CandleTuple): Candle => ({
   symbol,
   interval,
-  openTime: row.open_time,
-  closeTime: row.close_time,
-  open: row.open,
-  high: row.high,
-  low: row.low,
-  close: row.close,
-  volume: row.volume,
-  quoteVolume: row.quote_volume,
-  trades: row.trades,
-  takerBuyVolume: row.taker_buy_volume,
-  takerBuyQuoteVolume: row.taker_buy_quote_volume,
-  closed: row.closed,
+  openTime: row[0],
+  closeTime: row[1],
+  open: row[2],
+  high: row[3],
+  low: row[4],
+  close: row[5],
+  volume: row[6],
+  quoteVolume: row[7],
+  trades: row[8],
+  takerBuyVolume: row[9],
+  takerBuyQuoteVolume: row[10],
+  closed: row[11],
 });
 
 const CANDLE_FIELDS = `open_time, close_time, open, high, low, close, volume, quote_volume, trades,
@@ -246,6 +247,14 @@ export class PostgresStore implements Store {
       'SELECT version FROM schema_migrations ORDER BY version',
     );
     return rows.map((row) => row.version);
+  }
+
+  /** Size of the database on disk in bytes (tables, indexes and their free space). */
+  async sizeBytes(): Promise<number> {
+    const { rows } = await this.#query<{ size: number }>(
+      'SELECT pg_database_size(current_database()) AS size',
+    );
+    return rows[0]!.size;
   }
 
   async #query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
@@ -483,18 +492,20 @@ export class PostgresStore implements Store {
       for (const [symbol, times] of changed) buckets.set(symbol, touchedBuckets(times, resolution));
       const ranges = [...buckets].flatMap(([symbol, opens]) => opens.map((open) => ({ symbol, open })));
       if (ranges.length === 0) return;
-      const { rows } = await client.query<CandleRow & { symbol: string; bucket: number }>(
-        `SELECT b.open AS bucket, c.* FROM unnest($1::text[], $2::bigint[]) AS b(symbol, open)
-         JOIN candles c ON c.symbol = b.symbol AND c.resolution = $3
-           AND c.open_time BETWEEN b.open AND b.open + $4 - 1
-         ORDER BY c.symbol, c.open_time`,
-        [ranges.map((r) => r.symbol), ranges.map((r) => r.open), source, bucketMs],
-      );
+      const { rows } = await client.query<[symbol: string, bucket: number, ...CandleTuple]>({
+        text: `SELECT b.symbol, b.bucket, ${CANDLE_FIELDS}
+          FROM unnest($1::text[], $2::bigint[]) AS b(symbol, bucket)
+          JOIN candles c ON c.symbol = b.symbol AND c.resolution = $3
+            AND c.open_time BETWEEN b.bucket AND b.bucket + $4 - 1
+          ORDER BY b.symbol, c.open_time`,
+        values: [ranges.map((r) => r.symbol), ranges.map((r) => r.open), source, bucketMs],
+        rowMode: 'array',
+      });
       const sources = new Map<string, Candle[]>();
-      for (const row of rows) {
-        const key = `${row.symbol}\u0000${row.bucket}`;
+      for (const [symbol, bucket, ...fields] of rows) {
+        const key = `${symbol}\u0000${bucket}`;
         const list = sources.get(key) ?? [];
-        list.push(toCandle(row.symbol, source, row));
+        list.push(toCandle(symbol, source, fields));
         sources.set(key, list);
       }
       const rollups = [...sources.values()]
@@ -512,12 +523,19 @@ export class PostgresStore implements Store {
   }
 
   async listCandles(query: CandleQuery): Promise<Candle[]> {
-    const { rows } = await this.#query<CandleRow>(
-      `SELECT ${CANDLE_FIELDS} FROM candles
-       WHERE symbol = $1 AND resolution = $2 AND open_time BETWEEN $3 AND $4 ORDER BY open_time`,
-      [query.symbol, query.resolution, query.from, query.to],
-    );
-    return rows.map((row) => toCandle(query.symbol, query.resolution, row));
+    // Rows as arrays, not objects keyed by column: reads of thousands of rows stay cheap.
+    let result: pg.QueryArrayResult<CandleTuple>;
+    try {
+      result = await this.#pool.query<CandleTuple>({
+        text: `SELECT ${CANDLE_FIELDS} FROM candles
+          WHERE symbol = $1 AND resolution = $2 AND open_time BETWEEN $3 AND $4 ORDER BY open_time`,
+        values: [query.symbol, query.resolution, query.from, query.to],
+        rowMode: 'array',
+      });
+    } catch (error) {
+      throw translate(error);
+    }
+    return result.rows.map((row) => toCandle(query.symbol, query.resolution, row));
   }
 
   async countCandles(query: CandleQuery): Promise<number> {
