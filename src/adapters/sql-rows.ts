@@ -1,8 +1,9 @@
 /**
- * What the SQL stores (sqlite/, postgres/) share: the rows of their `symbols` and `users` tables and
- * how they become records, and how fences are kept in `settings`.
+ * What the SQL stores (sqlite/, postgres/) share: the rows of their `symbols`, `users` and `candles`
+ * tables and how they become records, and how fences are kept in `settings`.
  */
 import { FencedError } from '../domain/errors.js';
+import type { Candle } from '../domain/candle.js';
 import type { SymbolRecord } from '../domain/symbol.js';
 import type { UserRecord, WriteFence } from '../ports/store.js';
 
@@ -27,6 +28,43 @@ export interface UserRow {
   password_hash: string;
   created_at: number;
 }
+
+/**
+ * A candle row's fields as an array (the stores read candles so: thousands of rows stay cheap),
+ * in the order of their column lists.
+ */
+export type CandleTuple = [
+  openTime: number,
+  closeTime: number,
+  open: string,
+  high: string,
+  low: string,
+  close: string,
+  volume: string,
+  quoteVolume: string,
+  trades: number,
+  takerBuyVolume: string,
+  takerBuyQuoteVolume: string,
+  /** SQLite's 0 or 1, PostgreSQL's boolean. */
+  closed: number | boolean,
+];
+
+export const toCandle = (symbol: string, interval: string, row: CandleTuple): Candle => ({
+  symbol,
+  interval,
+  openTime: row[0],
+  closeTime: row[1],
+  open: row[2],
+  high: row[3],
+  low: row[4],
+  close: row[5],
+  volume: row[6],
+  quoteVolume: row[7],
+  trades: row[8],
+  takerBuyVolume: row[9],
+  takerBuyQuoteVolume: row[10],
+  closed: row[11] === true || row[11] === 1,
+});
 
 export const toSymbol = (row: SymbolRow): SymbolRecord => ({
   symbol: row.symbol,

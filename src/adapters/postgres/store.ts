@@ -32,8 +32,10 @@ import type {
 import {
   checkFenceToken,
   FENCE_KEY_PREFIX,
+  toCandle,
   toSymbol,
   toUser,
+  type CandleTuple,
   type SymbolRow,
   type UserRow,
 } from '../sql-rows.js';
@@ -81,39 +83,6 @@ const UNREACHABLE_CODES = new Set([
 /** BIGINT (int8) as a number: every value stored is an epoch ms, a count or a token, all below 2^53. */
 const TYPES = new pg.TypeOverrides();
 TYPES.setTypeParser(pg.types.builtins.INT8, 'text', Number);
-
-/** A row of CANDLE_FIELDS read as an array. */
-type CandleTuple = [
-  openTime: number,
-  closeTime: number,
-  open: string,
-  high: string,
-  low: string,
-  close: string,
-  volume: string,
-  quoteVolume: string,
-  trades: number,
-  takerBuyVolume: string,
-  takerBuyQuoteVolume: string,
-  closed: boolean,
-];
-
-const toCandle = (symbol: string, interval: string, row: CandleTuple): Candle => ({
-  symbol,
-  interval,
-  openTime: row[0],
-  closeTime: row[1],
-  open: row[2],
-  high: row[3],
-  low: row[4],
-  close: row[5],
-  volume: row[6],
-  quoteVolume: row[7],
-  trades: row[8],
-  takerBuyVolume: row[9],
-  takerBuyQuoteVolume: row[10],
-  closed: row[11],
-});
 
 const CANDLE_FIELDS = `open_time, close_time, open, high, low, close, volume, quote_volume, trades,
   taker_buy_volume, taker_buy_quote_volume, closed`;
@@ -265,6 +234,15 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** Rows as arrays, not objects keyed by column: reads of thousands of rows stay cheap. */
+  async #queryArrays<R extends unknown[]>(text: string, values: unknown[]): Promise<R[]> {
+    try {
+      return (await this.#pool.query<R>({ text, values, rowMode: 'array' })).rows;
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+
   /** Runs `work` in one transaction on one connection: committed if it resolves, rolled back if not. */
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
@@ -321,9 +299,13 @@ export class PostgresStore implements Store {
   }
 
   async insertSymbol(symbol: NewSymbol): Promise<SymbolRecord> {
-    const { created } = await this.insertSymbolsIfMissing([symbol]);
-    if (created.length === 0) throw new ConflictError(`symbol ${symbol.symbol} already exists`);
-    return (await this.getSymbol(symbol.symbol))!;
+    const { rows } = await this.#query<SymbolRow>(
+      `INSERT INTO symbols (symbol, base_asset, quote_asset, status, is_active, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING *`,
+      [symbol.symbol, symbol.baseAsset, symbol.quoteAsset, symbol.status, symbol.isActive, this.#now()],
+    );
+    if (!rows[0]) throw new ConflictError(`symbol ${symbol.symbol} already exists`);
+    return toSymbol(rows[0]);
   }
 
   async insertSymbolsIfMissing(
@@ -523,19 +505,12 @@ export class PostgresStore implements Store {
   }
 
   async listCandles(query: CandleQuery): Promise<Candle[]> {
-    // Rows as arrays, not objects keyed by column: reads of thousands of rows stay cheap.
-    let result: pg.QueryArrayResult<CandleTuple>;
-    try {
-      result = await this.#pool.query<CandleTuple>({
-        text: `SELECT ${CANDLE_FIELDS} FROM candles
-          WHERE symbol = $1 AND resolution = $2 AND open_time BETWEEN $3 AND $4 ORDER BY open_time`,
-        values: [query.symbol, query.resolution, query.from, query.to],
-        rowMode: 'array',
-      });
-    } catch (error) {
-      throw translate(error);
-    }
-    return result.rows.map((row) => toCandle(query.symbol, query.resolution, row));
+    const rows = await this.#queryArrays<CandleTuple>(
+      `SELECT ${CANDLE_FIELDS} FROM candles
+       WHERE symbol = $1 AND resolution = $2 AND open_time BETWEEN $3 AND $4 ORDER BY open_time`,
+      [query.symbol, query.resolution, query.from, query.to],
+    );
+    return rows.map((row) => toCandle(query.symbol, query.resolution, row));
   }
 
   async countCandles(query: CandleQuery): Promise<number> {

@@ -26,8 +26,10 @@ import type {
 import {
   checkFenceToken,
   FENCE_KEY_PREFIX,
+  toCandle,
   toSymbol,
   toUser,
+  type CandleTuple,
   type SymbolRow,
   type UserRow,
 } from '../sql-rows.js';
@@ -58,38 +60,6 @@ function switchToWal(db: Database.Database): void {
     }
   }
 }
-
-type CandleTuple = [
-  openTime: number,
-  closeTime: number,
-  open: string,
-  high: string,
-  low: string,
-  close: string,
-  volume: string,
-  quoteVolume: string,
-  trades: number,
-  takerBuyVolume: string,
-  takerBuyQuoteVolume: string,
-  closed: number,
-];
-
-const toCandle = (symbol: string, interval: string, row: CandleTuple): Candle => ({
-  symbol,
-  interval,
-  openTime: row[0],
-  closeTime: row[1],
-  open: row[2],
-  high: row[3],
-  low: row[4],
-  close: row[5],
-  volume: row[6],
-  quoteVolume: row[7],
-  trades: row[8],
-  takerBuyVolume: row[9],
-  takerBuyQuoteVolume: row[10],
-  closed: row[11] === 1,
-});
 
 const candleParams = (candle: Candle, eventTime: number) => ({
   symbol: candle.symbol,
