@@ -9,11 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../src/adapters/postgres/migrations.js';
 import { PostgresStore } from '../src/adapters/postgres/store.js';
 import { openStore } from '../src/adapters/create-store.js';
-import { aggregateCandles } from '../src/domain/candle.js';
 import { FencedError, UnavailableError } from '../src/domain/errors.js';
-import { createFixedGrid, DAY_MS } from '../src/domain/intervals.js';
-import { RESOLUTION_MS, ROLLUP_SOURCES } from '../src/domain/rollups.js';
-import { runStoreContract } from './store-contract.js';
+import { expectExactRollups, runStoreContract } from './store-contract.js';
 import { startPostgresServer, type PostgresServer } from './helpers/postgres-server.js';
 import { createSyntheticMarket } from './helpers/synthetic-market.js';
 
@@ -105,20 +102,7 @@ describe('postgres store on a server', () => {
       await Promise.all(
         market.candles1m.map((candle, i) => stores[i % stores.length]!.upsertCandles([candle])),
       );
-      for (const { resolution } of ROLLUP_SOURCES) {
-        const grid = createFixedGrid(RESOLUTION_MS[resolution]);
-        const expected = aggregateCandles(market.candles1m, {
-          interval: resolution,
-          bucketAt: (t) => grid.bucketAt(t),
-        });
-        const stored = await stores[0].listCandles({
-          symbol: 'BTCUSDT',
-          resolution,
-          from: START - DAY_MS,
-          to: START + DAY_MS,
-        });
-        expect(stored, resolution).toEqual(expected);
-      }
+      await expectExactRollups(stores[0], market.candles1m);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
     }
