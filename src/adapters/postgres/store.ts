@@ -101,7 +101,10 @@ const INSERT_CANDLES = `INSERT INTO candles (symbol, resolution, ${CANDLE_FIELDS
     closed = excluded.closed, event_time = excluded.event_time`;
 
 /** The column arrays of INSERT_CANDLES. */
-function candleColumns(candles: readonly Candle[], eventTime: (candle: Candle) => number): unknown[][] {
+function candleColumns<C extends Candle>(
+  candles: readonly C[],
+  eventTime: (candle: C) => number,
+): unknown[][] {
   return [
     candles.map((c) => c.symbol),
     candles.map((c) => c.interval),
@@ -450,7 +453,7 @@ export class PostgresStore implements Store {
         `${INSERT_CANDLES}
          WHERE candles.closed = false AND (excluded.closed OR excluded.event_time > candles.event_time)
          RETURNING symbol, open_time`,
-        candleColumns(rows, (c) => (c as StoredCandle).eventTime),
+        candleColumns(rows, (c) => c.eventTime),
       );
       const touched = new Map<string, number[]>();
       for (const row of written) {
@@ -472,7 +475,7 @@ export class PostgresStore implements Store {
       const bucketMs = RESOLUTION_MS[resolution];
       const buckets = new Map<string, number[]>();
       for (const [symbol, times] of changed) buckets.set(symbol, touchedBuckets(times, resolution));
-      const ranges = [...buckets].flatMap(([symbol, opens]) => opens.map((open) => ({ symbol, open })));
+      const ranges = [...buckets].flatMap(([symbol, opens]) => opens.map((bucket) => ({ symbol, bucket })));
       if (ranges.length === 0) return;
       const { rows } = await client.query<[symbol: string, bucket: number, ...CandleTuple]>({
         text: `SELECT b.symbol, b.bucket, ${CANDLE_FIELDS}
@@ -480,7 +483,7 @@ export class PostgresStore implements Store {
           JOIN candles c ON c.symbol = b.symbol AND c.resolution = $3
             AND c.open_time BETWEEN b.bucket AND b.bucket + $4 - 1
           ORDER BY b.symbol, c.open_time`,
-        values: [ranges.map((r) => r.symbol), ranges.map((r) => r.open), source, bucketMs],
+        values: [ranges.map((r) => r.symbol), ranges.map((r) => r.bucket), source, bucketMs],
         rowMode: 'array',
       });
       const sources = new Map<string, Candle[]>();
