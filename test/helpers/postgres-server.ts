@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { freePort } from './redis-server.js';
+import { freePort } from './free-port.js';
 
 const DEBIAN_ROOT = '/usr/lib/postgresql';
 const START_TIMEOUT_MS = 20_000;
