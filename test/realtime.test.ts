@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryCache } from '../src/adapters/memory/cache.js';
 import { candleToJson } from '../src/domain/candle.js';
 import { generatedSymbolNames } from '../src/binance/simulator/index.js';
-import { MINUTE_MS } from '../src/domain/intervals.js';
+import { HOUR_MS, MINUTE_MS } from '../src/domain/intervals.js';
 import { splitSymbol } from '../src/domain/symbol.js';
 import type { ClientEventName, PriceUpdate } from '../src/realtime/events.js';
 import {
@@ -522,9 +522,10 @@ describe('Socket.IO with a cache', () => {
 describe('Socket.IO session close', () => {
   it('pushes the closed session and the new one to subscribers when a session closes, and closes with the app', async () => {
     const boundary = Date.parse('2026-01-01T05:00:00Z');
-    // Four simulated minutes (four real seconds) before the 05:00 boundary.
+    // Four simulated minutes (four real seconds) before the 05:00 boundary, with history back to
+    // the 01:00 session's open: a session whose history starts inside it is not shown once closed.
     const cache = new MemoryCache({ now: Date.now });
-    const h = await startRealtimeHarness(boundary - 4 * MINUTE_MS, { cache });
+    const h = await startRealtimeHarness(boundary - 4 * MINUTE_MS, { cache, lookbackMs: 4 * HOUR_MS });
     try {
       const client = h.client();
       await ask(client, 'subscribe', { symbol: 'ETHUSDT' });
@@ -551,7 +552,7 @@ describe('Socket.IO session close', () => {
 
   it('waits for a closed session whose last candle comes late, and pushes it final', async () => {
     const boundary = Date.parse('2026-01-01T05:00:00Z');
-    const h = await startRealtimeHarness(boundary - 2 * MINUTE_MS);
+    const h = await startRealtimeHarness(boundary - 2 * MINUTE_MS, { lookbackMs: 4 * HOUR_MS });
     try {
       const client = h.client();
       await ask(client, 'subscribe', { symbol: 'ETHUSDT' });

@@ -66,11 +66,53 @@ describe('candle reads across stretches without candles', () => {
       FIRST + 45 * MINUTE_MS,
       SECOND,
     ]);
-    // Sessions of the default calendar open at 21:00 and 01:00 UTC around both pieces' midnights.
+    // Sessions of the default calendar open at 21:00 UTC before both pieces' midnights. The second
+    // piece's holds only the minutes after the stretch, as Binance's would; the first piece's is
+    // left out, since stored history starts inside it.
     expect(await openTimes({ symbol: SYMBOL, interval: 'session', limit: 2 })).toEqual([
-      FIRST - 3 * HOUR_MS,
       SECOND - 3 * HOUR_MS,
     ]);
+  });
+
+  it('leaves out the closed buckets that open before the first stored minute, since they are partial', async () => {
+    // A backfill's lookback counted back from 14:37: the day, the session and the hour it starts in
+    // hold only part of the exchange's candle.
+    const symbol = 'MIDUSDT';
+    const day = FIRST + 5 * DAY_MS;
+    const start = day + 14 * HOUR_MS + 37 * MINUTE_MS;
+    await store.upsertCandles(
+      createSyntheticMarket({ symbol, start, minutes: 2 * 24 * 60, seed: 4 }).candles1m,
+    );
+    const first = async (interval: Parameters<typeof reader.read>[0]['interval'], offsetMs = 0) => ({
+      forward: (await openTimes({ symbol, interval, offsetMs, from: 0, limit: 1 }))[0],
+      backward: (await openTimes({ symbol, interval, offsetMs, to: SECOND, limit: 5000 }))[0],
+    });
+    expect(await first('1m')).toEqual({ forward: start, backward: start });
+    expect(await first('1h')).toEqual({ forward: day + 15 * HOUR_MS, backward: day + 15 * HOUR_MS });
+    expect(await first('1d')).toEqual({ forward: day + DAY_MS, backward: day + DAY_MS });
+    // timeZone=8: days open at 16:00 UTC.
+    expect(await first('1d', 8 * HOUR_MS)).toEqual({
+      forward: day + 16 * HOUR_MS,
+      backward: day + 16 * HOUR_MS,
+    });
+    expect(await first('session')).toEqual({ forward: day + 17 * HOUR_MS, backward: day + 17 * HOUR_MS });
+  });
+
+  it('still shows a partial bucket while it is forming, as the current candle', async () => {
+    // A first start at 14:37 with a lookback of 20 minutes: the 13:00 session is all there is.
+    const symbol = 'NEWUSDT';
+    const day = FIRST + 8 * DAY_MS;
+    const start = day + 14 * HOUR_MS + 17 * MINUTE_MS;
+    await store.upsertCandles(createSyntheticMarket({ symbol, start, minutes: 20, seed: 5 }).candles1m);
+    const during = createCandleReader({
+      store,
+      calendar: createSessionCalendar({ hours: [1, 5, 9, 13, 17, 21], timeZone: 'UTC' }),
+      now: () => start + 20 * MINUTE_MS,
+    });
+    const [current] = await during.read({ symbol, interval: 'session', limit: 6 });
+    expect(current).toMatchObject({ openTime: day + 13 * HOUR_MS, closed: false });
+    // Once it has closed, it is partial history and no longer shown.
+    expect(await openTimes({ symbol, interval: 'session', limit: 6 })).toEqual([]);
   });
 
   it('ends at the last stored candle and answers fewer than limit past it', async () => {

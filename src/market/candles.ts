@@ -54,22 +54,31 @@ function resolutionFor(buckets: readonly Bucket[]): StoredResolution {
   );
 }
 
-/** Up to `count` buckets from `start` in one direction, staying within the stored span. */
+/**
+ * The open time of the first bucket shown. A bucket that opens before the first stored candle is
+ * partial (a backfill's lookback counts back from any minute, an import starts at a file's first):
+ * once closed it would be a candle unlike the exchange's, so it is left out. While it is still
+ * forming it is shown, as the current candle as far as it is known, rather than none at all.
+ */
+function firstShown(grid: BucketGrid, span: CandleSpan, now: number): number {
+  const first = grid.bucketAt(span.firstOpenTime);
+  return first.openTime < span.firstOpenTime && first.closeTime < now
+    ? grid.next(first).openTime
+    : first.openTime;
+}
+
+/** Up to `count` buckets from `start` in one direction, from `earliest` to the stored span's end. */
 function walk(
   grid: BucketGrid,
   start: Bucket,
   count: number,
   direction: 1 | -1,
-  span: CandleSpan,
-  to: number,
+  earliest: number,
+  latest: number,
 ): Bucket[] {
   const buckets: Bucket[] = [];
   let bucket = start;
-  while (
-    buckets.length < count &&
-    bucket.closeTime >= span.firstOpenTime &&
-    bucket.openTime <= Math.min(span.lastOpenTime, to)
-  ) {
+  while (buckets.length < count && bucket.openTime >= earliest && bucket.openTime <= latest) {
     buckets.push(bucket);
     bucket = direction === 1 ? grid.next(bucket) : grid.previous(bucket);
   }
@@ -111,22 +120,24 @@ export function createCandleReader({ store, calendar, now }: CandleReaderDeps): 
       if (!span) return [];
       const grid = gridFor(request);
       const to = request.to ?? Number.MAX_SAFE_INTEGER;
+      const earliest = firstShown(grid, span, now());
+      const latest = Math.min(span.lastOpenTime, to);
       const forward = request.from !== undefined;
       let candles: Candle[] = [];
       let start: Bucket;
       if (forward) {
-        const from = Math.max(request.from ?? 0, grid.bucketAt(span.firstOpenTime).openTime);
+        const from = Math.max(request.from ?? 0, earliest);
         start = grid.bucketAt(from);
         if (start.openTime < from) start = grid.next(start);
       } else {
-        start = grid.bucketAt(Math.min(to, span.lastOpenTime));
+        start = grid.bucketAt(latest);
       }
       const direction = forward ? 1 : -1;
       // A halt leaves buckets empty, so `limit` buckets may hold fewer candles: after each range,
       // the next one starts at the bucket of the nearest stored candle beyond it, however far.
       for (let jumps = 0; ; jumps++) {
         const wanted = request.limit - candles.length;
-        const buckets = walk(grid, start, wanted, direction, span, to);
+        const buckets = walk(grid, start, wanted, direction, earliest, latest);
         const edge = forward ? buckets.at(-1) : buckets[0];
         if (!edge) break;
         const found = await fetch(request, grid, buckets);

@@ -64,6 +64,8 @@ export interface RealtimeHarnessOptions {
   readonly symbols?: readonly string[];
   /** Default BROADCAST_INTERVAL_MS. */
   readonly broadcastIntervalMs?: number;
+  /** BACKFILL_LOOKBACK (default 20 minutes). */
+  readonly lookbackMs?: number;
 }
 
 export async function startRealtimeHarness(
@@ -87,7 +89,7 @@ export async function startRealtimeHarness(
       restUrl: exchange.restUrl,
       symbols,
       trackTop: 242,
-      lookbackMs: 20 * MINUTE_MS,
+      lookbackMs: options.lookbackMs ?? 20 * MINUTE_MS,
       deadAfterMs: 1500,
       backoffBaseMs: 50,
       pollIntervalMs: 100,
