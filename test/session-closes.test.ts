@@ -3,7 +3,8 @@
  * Socket.IO clients, share a bus over a throwaway redis-server and one accelerated clock. The
  * ingesting instance announces a close on the bus once it has stored the session's last candle,
  * and every instance pushes `interval_data` to its own subscribers on hearing it; with the bus
- * down, an instance pushes after waiting for the announcement in vain.
+ * down, an instance pushes after waiting for the announcement in vain. Over the same Redis, one
+ * instance stopping lets go of its own Socket.IO clients only.
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +24,8 @@ import {
 const BOUNDARY = Date.parse('2026-01-01T05:00:00Z');
 /** Simulated time before the boundary when the instances start: ten real seconds at SPEED. */
 const LEAD_MS = 10 * MINUTE_MS;
+/** History back to the closing 01:00 session's open: one starting inside it is not shown once closed. */
+const LOOKBACK_MS = 5 * HOUR_MS;
 /** Long enough that a push within the test cannot be the fallback's. */
 const NEVER_MS = 120_000;
 
@@ -65,12 +68,14 @@ describe('session closes across instances', () => {
         cache: a.cache,
         sessionCloses: sessionCloseChannel(a.bus, () => true),
         sessionAnnounceWaitMs: NEVER_MS,
+        lookbackMs: LOOKBACK_MS,
       }),
       startRealtimeHarness(0, {
         clock,
         cache: b.cache,
         sessionCloses: sessionCloseChannel(b.bus, () => false),
         sessionAnnounceWaitMs: NEVER_MS,
+        lookbackMs: LOOKBACK_MS,
       }),
     ]);
     harnesses.push(ingesting, other);
@@ -110,6 +115,7 @@ describe('session closes across instances', () => {
       clock,
       sessionCloses: sessionCloseChannel(platform().bus, () => true),
       sessionAnnounceWaitMs: 1500,
+      lookbackMs: LOOKBACK_MS,
     });
     harnesses.push(h);
     const client = h.client();
@@ -120,5 +126,53 @@ describe('session closes across instances', () => {
     const pushed = await nextEvent(client, 'interval_data', () => true, 15_000);
     expect(pushed.intervals[0]).toMatchObject({ closeTime: BOUNDARY - 1, closed: true });
     expect(await sessionCloses(h)).toEqual({ pushed: 1, unannounced: 1, refusedAnnouncements: 0 });
+  }, 40_000);
+});
+
+describe('Socket.IO across instances', () => {
+  let redis: RedisServer;
+  const platforms: Platform[] = [];
+  const harnesses: RealtimeHarness[] = [];
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    for (const h of harnesses) await h.stop();
+    for (const p of platforms) await p.close();
+    await redis.stop();
+  });
+  const platform = (): Platform => {
+    const created = createPlatform({
+      redisUrl: redis.url,
+      logger: pino({ level: 'silent' }),
+      now: Date.now,
+      historyOnSubscribeMs: HOUR_MS,
+    });
+    platforms.push(created);
+    return created;
+  };
+
+  it('leaves the clients of the other instances connected and served when one instance stops', async () => {
+    const clock = createAcceleratedClock({ start: BOUNDARY - 2 * HOUR_MS, speed: SPEED });
+    const [a, b] = [platform(), platform()];
+    const [stopped, staying] = await Promise.all([
+      startRealtimeHarness(0, { clock, cache: a.cache, adapter: a.socketAdapter }),
+      startRealtimeHarness(0, { clock, cache: b.cache, adapter: b.socketAdapter }),
+    ]);
+    harnesses.push(stopped, staying);
+    const onStopped = stopped.client();
+    const onStaying = staying.client();
+    await ask(onStopped, 'subscribe', { symbol: 'ETHUSDT' });
+    await ask(onStaying, 'subscribe', { symbol: 'ETHUSDT' });
+    const disconnects: string[] = [];
+    onStaying.on('disconnect', (reason) => disconnects.push(reason));
+    const leftStopped = new Promise((resolve) => onStopped.once('disconnect', resolve));
+
+    await stopped.stop(); // a rolling deploy or a scale-in: its own clients are let go
+    expect(await leftStopped).toBe('io server disconnect');
+    // The other instance's client keeps its connection and its updates.
+    await nextEvent(onStaying, 'price_update', (update) => update.symbol === 'ETHUSDT', 5000);
+    expect(disconnects).toEqual([]);
+    expect(onStaying.connected).toBe(true);
   }, 40_000);
 });

@@ -517,8 +517,9 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       closing.abort();
       broadcaster.close();
       sessionPush.stop();
-      // Not io.close(): that would also close the HTTP server, which Fastify closes itself.
-      io.disconnectSockets(true);
+      // Not io.close(): that would also close the HTTP server, which Fastify closes itself. Local:
+      // through the Redis adapter a plain disconnectSockets lets go of every instance's clients.
+      io.local.disconnectSockets(true);
       // Their disconnect packets leave on the next turn (batchWrites) before the transports close.
       await new Promise((resolve) => setImmediate(resolve));
       io.engine.close();

@@ -17,6 +17,7 @@ import {
 import { MINUTE_MS } from '../../src/domain/intervals.js';
 import { createSessionCalendar } from '../../src/domain/session-calendar.js';
 import { buildApp } from '../../src/http/build-app.js';
+import type { RealtimeSettings } from '../../src/realtime/gateway.js';
 import type { Cache } from '../../src/ports/cache.js';
 import { buildLiveLink, type LiveLinkParts } from '../../src/market/build-live-link.js';
 import { createCandleReader } from '../../src/market/candles.js';
@@ -66,6 +67,8 @@ export interface RealtimeHarnessOptions {
   readonly broadcastIntervalMs?: number;
   /** BACKFILL_LOOKBACK (default 20 minutes). */
   readonly lookbackMs?: number;
+  /** Socket.IO's adapter across instances (a platform's `socketAdapter`). */
+  readonly adapter?: RealtimeSettings['adapter'];
 }
 
 export async function startRealtimeHarness(
@@ -115,6 +118,7 @@ export async function startRealtimeHarness(
       cache: options.cache,
       sessionCloses: options.sessionCloses,
       sessionAnnounceWaitMs: options.sessionAnnounceWaitMs,
+      adapter: options.adapter,
     },
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
