@@ -18,7 +18,10 @@ export function readConfigOrExit(): Config {
   }
 }
 
-/** Stops the service once on SIGTERM or SIGINT and exits 0 (1 when the stop fails or hangs). */
+/**
+ * Stops the service on the first SIGTERM or SIGINT, ignoring any that follow, and exits 0 (1 when
+ * the stop fails or hangs).
+ */
 export function stopOnSignals(service: Service, logger: Logger): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -40,8 +43,10 @@ export function stopOnSignals(service: Service, logger: Logger): void {
       },
     );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // `on`, not `once`: a repeated signal (npm and a terminal both pass Ctrl-C on) must meet the
+  // guard above, not Node's default action, which would end the process before the flush.
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 export function exitOnFatal(error: unknown): never {

@@ -89,6 +89,21 @@ describe('the service process', () => {
     expect(await service.exit).toBe(0);
   });
 
+  it('stops once and exits 0 when the stop signal comes twice, as npm and a terminal both pass Ctrl-C on', async () => {
+    const service = startService(env('twice.db'));
+    const url = await service.url;
+    await waitForLink(url, 0);
+    service.child.kill('SIGINT');
+    const deadline = Date.now() + WAIT_LIMIT_MS;
+    while (!service.lines.some((line) => line.includes('"msg":"stopping"')) && Date.now() < deadline) {
+      await sleep(5);
+    }
+    service.child.kill('SIGINT'); // while the first stop is under way
+    expect(await service.exit).toBe(0);
+    expect(service.lines.filter((line) => line.includes('"msg":"stopping"'))).toHaveLength(1);
+    expect(service.lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
+  });
+
   it('refuses to start on invalid configuration, naming every bad variable at once', async () => {
     const service = startService({
       PORT: 'eighty',
