@@ -21,6 +21,8 @@ export const REDACTED_PATHS = [
   '*.databaseUrl',
   '*.redisUrl',
   '*.admin',
+  // ioredis errors carry their command; its arguments may hold a password or a whole payload.
+  '*.command.args',
 ];
 
 export function loggerOptions(level: string): LoggerOptions {

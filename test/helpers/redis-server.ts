@@ -42,7 +42,8 @@ async function accepting(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+/** `args`: more redis-server options, e.g. `['--requirepass', secret]`. */
+export async function startRedisServer(args: readonly string[] = []): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redis-test-'));
   let child: ChildProcess | undefined;
@@ -50,7 +51,10 @@ export async function startRedisServer(): Promise<RedisServer> {
   const start = async (): Promise<void> => {
     const server = spawn(
       REDIS_SERVER_BINARY,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        ...['--dir', dir, ...args],
+      ],
       { stdio: 'ignore' },
     );
     child = server;

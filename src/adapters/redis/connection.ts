@@ -42,7 +42,10 @@ export function createRedisConnection(url: string, options: RedisConnectionOptio
   redis.on('error', (error: Error) => {
     if (down) return;
     down = true;
-    logger.warn({ err: error }, 'redis unreachable; retrying');
+    // The reason only: ioredis attaches the failed command to its error, and a refused password's
+    // is `HELLO 3 AUTH default <password>`.
+    const { code } = error as { code?: string };
+    logger.warn({ code, reason: error.message }, 'redis unreachable; retrying');
   });
   redis.on('ready', () => {
     if (down) logger.info('redis reachable again');
