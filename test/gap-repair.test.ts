@@ -72,6 +72,52 @@ describe('gap repair', () => {
     }
   });
 
+  it('fetches the minute in progress again once it has ended and settled, for a stream that never closes it', async () => {
+    // A symbol whose stream is not live (not subscribed yet, or no longer tracked): only REST can
+    // close the minute that was forming when it was repaired.
+    let time = Date.parse('2026-01-01T00:10:20Z');
+    const now = () => time;
+    exchange = await startExchange(now);
+    const store = new SqliteStore({ path: ':memory:', now });
+    const repair = createGapRepair({
+      store,
+      rest: createRestClient({ baseUrl: exchange.restUrl, now }),
+      logger: pino({ level: 'silent' }),
+      now,
+      lookbackMs: 5 * MINUTE_MS,
+      retryDelayMs: 200,
+    });
+    try {
+      const from = Date.parse('2026-01-01T00:05:00Z');
+      const forming = Date.parse('2026-01-01T00:10:00Z');
+      repair.request(SYMBOL, from);
+      await repair.idle();
+      const [stored] = await store.listCandles({
+        symbol: SYMBOL,
+        resolution: '1m',
+        from: forming,
+        to: forming,
+      });
+      expect(stored).toMatchObject({ closed: false });
+
+      time = forming + MINUTE_MS + REST_KLINE_SETTLE_MS; // ended and settled; 00:11 is in progress
+      await vi.waitFor(() => expectEveryCandleStored(store, exchange!, [SYMBOL], from, forming));
+      // Only the unfinished minute was fetched again: nothing of 00:11, which is the stream's.
+      const after = await store.listCandles({
+        symbol: SYMBOL,
+        resolution: '1m',
+        from: forming + MINUTE_MS,
+        to: time,
+      });
+      expect(after).toEqual([]);
+      expect(await store.listRepairGaps()).toEqual([]);
+    } finally {
+      repair.stop();
+      await repair.idle();
+      await store.close();
+    }
+  });
+
   it('keeps a gap it could not repair in the store, and the next process repairs it from there', async () => {
     const time = Date.parse('2026-01-01T01:00:30Z');
     const now = () => time;
@@ -112,7 +158,10 @@ describe('gap repair', () => {
       for (const gap of await second.listRepairGaps()) resumed.request(gap.symbol, gap.since);
       await resumed.idle();
       await expectEveryCandleStored(second, exchange, [SYMBOL], gapFrom, lastStored);
-      expect(await second.listRepairGaps()).toEqual([]);
+      // The gap is settled; the minute in progress stays owed until it has ended and settled.
+      expect(await second.listRepairGaps()).toEqual([
+        { symbol: SYMBOL, since: Date.parse('2026-01-01T01:00:00Z') },
+      ]);
       resumed.stop();
       await second.close();
     } finally {

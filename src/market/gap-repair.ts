@@ -4,10 +4,11 @@
  * range each, merged), so the queue is bounded by the universe. A range fetched completely is
  * repaired even when minutes are missing from it: Binance produces no kline during a halt, and a
  * halted minute must not be fetched forever. An unknown symbol is reported, not retried. A minute
- * that ended too recently to be final on REST (REST_KLINE_SETTLE_MS) is stored as forming and
- * fetched again once it has settled (a no-op if the stream closed it meanwhile), at most
- * MAX_SETTLE_FOLLOW_UPS times in a row; a later repair starts a minute before the last stored
- * candle, so it fetches such a minute again too. Every explicit gap start still owed is recorded
+ * REST serves unfinished, the one in progress or one that ended too recently to be final on REST
+ * (REST_KLINE_SETTLE_MS), is stored as forming and fetched again, alone, once it has settled (a
+ * no-op if the stream closed it meanwhile), at most MAX_SETTLE_FOLLOW_UPS times in a row: the
+ * stream may never close it (its subscription not live yet, or the symbol no longer tracked). A
+ * later repair starts a minute before the last stored candle, so it fetches such a minute again too. Every explicit gap start still owed is recorded
  * in the store (`recordRepairGaps`) until a repair covers it, so a gap that outlives its process
  * (a crash, a restart while REST is down, another instance taking over ingestion) is resumed.
  */
@@ -67,11 +68,22 @@ export interface GapRepairStatus {
   readonly recent: readonly RepairRecord[];
 }
 
-/** A queued repair: from an explicit gap start, from what is already known, or the earlier of both. */
+/**
+ * A queued repair: from an explicit gap start, from what is already known, or the earlier of both;
+ * up to now, or up to `until` (the open time of the last minute wanted) for a follow-up.
+ */
 interface Wanted {
   readonly since: number | undefined;
   readonly fromKnown: boolean;
+  readonly until?: number;
 }
+
+/** Two repairs of one symbol as one: the earliest start and the latest end. */
+const merged = (a: Wanted, b: Wanted): Wanted => ({
+  since: a.since === undefined ? b.since : Math.min(a.since, b.since ?? Infinity),
+  fromKnown: a.fromKnown || b.fromKnown,
+  until: a.until === undefined || b.until === undefined ? undefined : Math.max(a.until, b.until),
+});
 
 export interface GapRepair {
   /**
@@ -170,38 +182,50 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
 
   async function repair(symbol: string, wanted: Wanted): Promise<void> {
     const from = await startOf(symbol, wanted);
-    const to = now();
+    const to = Math.min(now(), wanted.until ?? Infinity);
     let stored = 0;
-    /** The first minute that ended before `to` but came back still forming (not yet settled). */
-    let unsettled: { openTime: number; closeTime: number } | undefined;
+    /** The first and the last minute that came back unfinished (in progress, or not yet settled). */
+    let unfinished: { first: number; last: number; lastCloseTime: number } | undefined;
     for await (const page of rest.klinesRange({ symbol, from, to })) {
       if (stopped) return;
       await store.upsertCandles(page);
       stored += page.length;
-      unsettled ??= page.find((candle) => !candle.closed && candle.closeTime < to);
+      for (const candle of page) {
+        if (candle.closed) continue;
+        unfinished = {
+          first: unfinished?.first ?? candle.openTime,
+          last: candle.openTime,
+          lastCloseTime: candle.closeTime,
+        };
+      }
     }
-    // Everything before the current minute (or the unsettled one) is now as the exchange has it,
-    // missing minutes included; a follow-up below records its own gap after this one is settled.
-    repairedThrough.set(symbol, (unsettled?.openTime ?? bucketOpenTime(to, MINUTE_MS)) - MINUTE_MS);
+    // Everything before the first unfinished minute (or the current one) is now as the exchange
+    // has it, missing minutes included; a follow-up below records its own gap after this one is
+    // settled.
+    const through = unfinished
+      ? unfinished.first - MINUTE_MS
+      : (wanted.until ?? bucketOpenTime(to, MINUTE_MS) - MINUTE_MS);
+    repairedThrough.set(symbol, Math.max(through, repairedThrough.get(symbol) ?? -Infinity));
     settle(symbol, from);
     const followUp = (followUps.get(symbol) ?? 0) + 1;
-    if (!unsettled || followUp > MAX_SETTLE_FOLLOW_UPS) {
-      if (unsettled) {
-        logger.warn({ symbol, openTime: unsettled.openTime }, 'minute still not settled on REST');
-        owe(symbol, unsettled.openTime); // left for the next start (or the next repair) to fetch
+    if (!unfinished || followUp > MAX_SETTLE_FOLLOW_UPS) {
+      if (unfinished) {
+        logger.warn({ symbol, openTime: unfinished.first }, 'minute still not settled on REST');
+        owe(symbol, unfinished.first); // left for the next start (or the next repair) to fetch
       }
       followUps.delete(symbol);
     } else {
       followUps.set(symbol, followUp);
-      owe(symbol, unsettled.openTime);
-      // Fetched again once settled, or after the retry delay if that comes first (a test's clock
-      // runs faster than its timers); never sooner than SETTLE_RECHECK_MIN_MS.
-      const settlesIn = unsettled.closeTime + REST_KLINE_SETTLE_MS - now();
+      owe(symbol, unfinished.first);
+      // Fetched again once the last has settled, or after the retry delay if that comes first (a
+      // test's clock runs faster than its timers); never sooner than SETTLE_RECHECK_MIN_MS. Only
+      // these minutes: the one in progress by then is the stream's, and would be unfinished again.
+      const settlesIn = unfinished.lastCloseTime + REST_KLINE_SETTLE_MS - now();
       const delay = Math.min(
         retryDelayMs,
         Math.max(SETTLE_RECHECK_MIN_MS, settlesIn + SETTLE_RECHECK_MIN_MS),
       );
-      later(symbol, { since: unsettled.openTime, fromKnown: false }, delay);
+      later(symbol, { since: unfinished.first, fromKnown: false, until: unfinished.last }, delay);
     }
     repairedRanges++;
     candlesStored += stored;
@@ -214,8 +238,7 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
   function later(symbol: string, wanted: Wanted, delayMs = retryDelayMs): void {
     const timer = setTimeout(() => {
       retryTimers.delete(timer);
-      if (wanted.since !== undefined) api.request(symbol, wanted.since);
-      if (wanted.fromKnown) api.request(symbol);
+      enqueue(symbol, wanted);
     }, delayMs);
     timer.unref();
     retryTimers.add(timer);
@@ -245,18 +268,19 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     }
   }
 
+  function enqueue(symbol: string, wanted: Wanted): void {
+    if (stopped || unknown.has(symbol)) return;
+    if (wanted.since !== undefined) owe(symbol, wanted.since);
+    const queued = queue.get(symbol);
+    queue.set(symbol, queued ? merged(queued, wanted) : wanted);
+    worker ??= run().finally(() => {
+      worker = undefined;
+    });
+  }
+
   const api: GapRepair = {
     request(symbol, from) {
-      if (stopped || unknown.has(symbol)) return;
-      if (from !== undefined) owe(symbol, from);
-      const queued = queue.get(symbol) ?? { since: undefined, fromKnown: false };
-      queue.set(symbol, {
-        since: from === undefined ? queued.since : Math.min(from, queued.since ?? Infinity),
-        fromKnown: queued.fromKnown || from === undefined,
-      });
-      worker ??= run().finally(() => {
-        worker = undefined;
-      });
+      enqueue(symbol, { since: from, fromKnown: from === undefined });
     },
     async idle() {
       while (worker) await worker;
