@@ -99,6 +99,30 @@ describe('configuration', () => {
     expect(message).not.toContain('short'); // a bad secret is named, never echoed
   });
 
+  it('names a DATABASE_URL that names no store beside the other bad variables, echoing no password', () => {
+    const failureOf = (env: Record<string, string>): string => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      throw new Error(`accepted ${JSON.stringify(env)}`);
+    };
+    const emptyPath = failureOf({ DATABASE_URL: 'sqlite:', PORT: 'abc' });
+    expect(emptyPath).toMatch(/DATABASE_URL: "sqlite:" needs a path/);
+    expect(emptyPath).toContain('PORT');
+    for (const url of ['mongodb://user:s3cret@db/market', 'mongodb+srv://user:s3cret@cluster/market']) {
+      const mongo = failureOf({ DATABASE_URL: url, PORT: 'abc' });
+      expect(mongo).toMatch(/DATABASE_URL: mongodb(\+srv)?:\/\/… is not supported yet/);
+      expect(mongo).toContain('PORT');
+      expect(mongo).not.toContain('s3cret');
+    }
+    for (const url of ['sqlite::memory:', 'sqlite:data/x.db', 'postgres://u:p@db/m', 'postgresql://db/m']) {
+      expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+    }
+  });
+
   it('is documented in .env.example, every variable, and the example itself is valid', () => {
     const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
     const documented = [...example.matchAll(/^#? ?([A-Z_]+)=(.*)$/gm)];
