@@ -145,6 +145,25 @@ describe('read API', () => {
       }
     });
 
+    it('reads an offset whose unencoded + arrived as a space as that + offset', async () => {
+      for (const from of [
+        '2024-09-21T02:00:05+02:00',
+        '2024-09-21T02:00:05+0200',
+        '2024-09-21+02:00:05+02:00',
+        '2024-09-20T23:00:05-01:00',
+      ]) {
+        // Written into the URL as it is: the query parser reads its + as a space.
+        const { status, body } = await get<{ timestamp: number }[]>(
+          `${API}/price-data/BTCUSDT?from=${from}&limit=1`,
+        );
+        expect(status, from).toBe(200);
+        expect(
+          body.data.map((s) => s.timestamp),
+          from,
+        ).toEqual([DAY + 5250]);
+      }
+    });
+
     it('reads from a time given as ISO 8601 or epoch ms', async () => {
       const iso = await get<{ timestamp: number }[]>(
         `${API}/price-data/btcusdt?from=2024-09-21T00:00:05Z&limit=2`,
@@ -277,7 +296,24 @@ describe('read API', () => {
       [
         'every bad field at once',
         `aggregated?interval=2d&limit=-1&from=x&timeZone=zz`,
-        ['interval', 'limit', 'from'],
+        ['interval', 'limit', 'from', 'timeZone'],
+      ],
+      [
+        'a bad timeZone beside a bad limit',
+        `aggregated?interval=1h&limit=abc&timeZone=99`,
+        ['limit', 'timeZone'],
+      ],
+      // An unencoded + is read as a space: ` 15:00` is still +15:00, out of range.
+      [
+        'a bad timeZone beside a bad interval',
+        `aggregated?interval=bogus&timeZone=+15:00`,
+        ['interval', 'timeZone'],
+      ],
+      ['from after to beside a limit that is no number', `?from=2000&to=1000&limit=ten`, ['from', 'limit']],
+      [
+        'timeZone with session beside a limit that is no number',
+        `aggregated?interval=session&timeZone=8&limit=ten`,
+        ['timeZone', 'limit'],
       ],
     ])('names the bad field: %s', async (_name, path, fields) => {
       const url = `${API}/price-data/BTCUSDT${path.startsWith('?') ? '' : '/'}${path}`;
@@ -288,6 +324,32 @@ describe('read API', () => {
         expect.arrayContaining([...fields].sort()),
       );
       for (const source of body.errorSources ?? []) expect(source.message.length).toBeGreaterThan(0);
+    });
+
+    it('names every bad field of the path and the query in one answer', async () => {
+      const { status, body } = await get(`${API}/price-data/b!/aggregated?interval=9m&limit=0`);
+      expect(status).toBe(400);
+      expect(body.errorSources?.map((e) => e.path)).toEqual(['symbol', 'limit', 'interval']);
+    });
+
+    it('refuses impossible dates and times instead of rolling them over to the next day or month', async () => {
+      for (const from of [
+        '2024-02-30',
+        '2023-02-29',
+        '2024-04-31',
+        '2024-00-10',
+        '2024-09-21T24:00:00Z',
+        '2024-09-21T23:60:00Z',
+        '2024-09-21T23:59:60Z',
+        '2024-09-21T00:00:00+24:00',
+        '2024-09-21T00:00:00-01:60',
+      ]) {
+        const { status, body } = await get(`${API}/price-data/BTCUSDT?from=${encodeURIComponent(from)}`);
+        expect(status, from).toBe(400);
+        expect(body.errorSources?.map((e) => e.path)).toEqual(['from']);
+      }
+      const leapDay = await get(`${API}/price-data/BTCUSDT?from=2024-02-29T23:59:59.999Z`);
+      expect(leapDay.status).toBe(200);
     });
 
     it('answers 400, not 500, for a time past year 9999, which a zone with daylight saving cannot place', async () => {

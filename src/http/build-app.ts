@@ -8,7 +8,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { Redis } from 'ioredis';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider-zod';
 
 import { setUpAccounts, type AuthSettings } from '../auth/setup.js';
 import type { CandleReader } from '../market/candles.js';
@@ -17,7 +17,7 @@ import type { PriceReader } from '../market/prices.js';
 import type { Store } from '../ports/store.js';
 import { createRealtimeGateway, type RealtimeSettings } from '../realtime/gateway.js';
 import { registerAuthentication } from './auth.js';
-import { registerErrorHandling } from './errors.js';
+import { createFrameworkErrorHandler, registerClosingRefusal, registerErrorHandling } from './errors.js';
 import { registerHardening } from './hardening.js';
 import { registerLinkMetrics } from './link-metrics.js';
 import { createMetricsRegistry, registerMetrics } from './metrics.js';
@@ -26,10 +26,13 @@ import { priceDataRoutes } from './routes/price-data.js';
 import { symbolRoutes } from './routes/symbols.js';
 import { systemRoutes, type PlatformStatusSource } from './routes/system.js';
 import { userRoutes } from './routes/users.js';
+import { registerRequestValidation } from './validation.js';
 
 export const API_PREFIX = '/api/v1';
 /** Largest request body accepted, in bytes (larger gets 413). */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** Longest path segment the router accepts, in characters (longer gets 414); Fastify's default. */
+export const MAX_PATH_PARAM_CHARS = 100;
 /** Socket.IO settings when none are given: SPEC section 3's defaults, no live price source. */
 const DEFAULT_REALTIME: RealtimeSettings = {
   broadcastIntervalMs: 1000,
@@ -74,15 +77,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: MAX_BODY_BYTES,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PATH_PARAM_CHARS },
     trustProxy: fastifyTrustProxy(deps.trustProxy),
+    frameworkErrors: createFrameworkErrorHandler({ maxParamLength: MAX_PATH_PARAM_CHARS }),
+    // Answered in the envelope instead (errors.ts registerClosingRefusal).
+    return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
 
-  app.setValidatorCompiler(validatorCompiler);
+  registerRequestValidation(app);
   // Responses are built by our own code; the schemas document them, JSON.stringify writes them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   registerErrorHandling(app);
   await registerHardening(app, { corsOrigins: deps.corsOrigins ?? ['*'] });
+  registerClosingRefusal(app);
   // Before anything is attached to the server: a store that cannot answer fails the build cleanly.
   const accounts = await setUpAccounts(deps, deps.auth);
 

@@ -1,10 +1,10 @@
 /**
  * The one place errors become HTTP statuses (SPEC section 5). Domain errors map by class; request
- * validation names every bad field (an unknown field by its own name); 401 carries
- * `WWW-Authenticate`, 429 `Retry-After`; 5xx bodies never carry internal text.
+ * validation (validation.ts) names every bad field; 401 carries `WWW-Authenticate`, 429
+ * `Retry-After`; 5xx bodies never carry internal text. What Fastify would answer by itself (a URL
+ * it cannot route, a request arriving while the app closes) is answered in the envelope too.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AppError,
   ConflictError,
@@ -33,36 +33,8 @@ function statusOf(error: AppError): number {
   return 500;
 }
 
-interface ValidationEntry {
-  readonly keyword?: string;
-  readonly instancePath: string;
-  readonly message?: string;
-  readonly params?: Record<string, unknown>;
-}
-
-function validationIssues(error: FastifyError & { validation: ValidationEntry[] }): FieldIssue[] {
-  const context = error.validationContext ?? 'request';
-  const pathOf = (instancePath: string): string => instancePath.replace(/^\//, '').replaceAll('/', '.');
-  return error.validation.flatMap((issue) => {
-    const path = pathOf(issue.instancePath);
-    // A strict object names its unknown keys in one issue: each becomes its own field, by name.
-    const keys = issue.keyword === 'unrecognized_keys' ? issue.params?.keys : undefined;
-    if (Array.isArray(keys)) {
-      return keys.map((key) => ({
-        path: path ? `${path}.${String(key)}` : String(key),
-        message: 'is not allowed',
-      }));
-    }
-    return [{ path: path || context, message: issue.message ?? 'is invalid' }];
-  });
-}
-
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (hasZodFastifySchemaValidationErrors(error)) {
-      const issues = validationIssues(error);
-      return reply.code(400).send(failure(400, `invalid ${error.validationContext ?? 'request'}`, issues));
-    }
     if (error instanceof AppError) {
       const status = statusOf(error);
       if (status >= 500) request.log.warn({ err: error }, 'request failed');
@@ -86,4 +58,57 @@ export function registerErrorHandling(app: FastifyInstance): void {
       .code(404)
       .send(failure(404, `route ${request.method} ${request.url.split('?')[0] ?? ''} not found`)),
   );
+}
+
+/**
+ * Answers 503 in the envelope to a request that arrives (on a kept-alive connection) once the app
+ * has begun to close; Fastify's own answer (`return503OnClosing`, turned off in build-app.ts) has
+ * no envelope. Register it before any other preClose hook, so the flag is set as closing begins,
+ * and after the security headers' hook, so the answer carries them.
+ */
+export function registerClosingRefusal(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
+    void reply.code(503).send(failure(503, 'the service is shutting down'));
+  });
+}
+
+export interface FrameworkErrorSettings {
+  /** The router's `maxParamLength`: a longer path segment is answered 414. */
+  readonly maxParamLength: number;
+}
+
+/**
+ * Fastify's `frameworkErrors`: what its router meets before any hook or the error handler runs
+ * (a malformed percent-encoding, a path segment over `maxParamLength`), answered in the envelope
+ * with Fastify's own status (400, 414) and the URL named as the bad field.
+ */
+export function createFrameworkErrorHandler(settings: FrameworkErrorSettings) {
+  const urlIssues: Record<string, { readonly message: string; readonly issue: FieldIssue }> = {
+    FST_ERR_BAD_URL: {
+      message: 'invalid URL',
+      issue: { path: 'url', message: 'has a malformed percent-encoding' },
+    },
+    FST_ERR_MAX_PARAM_LENGTH: {
+      message: 'URI too long',
+      issue: { path: 'url', message: `has a path segment longer than ${settings.maxParamLength} characters` },
+    },
+  };
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const status = error.statusCode ?? 500;
+    const known = urlIssues[error.code];
+    if (known) {
+      void reply.code(status).send(failure(status, known.message, [known.issue]));
+    } else if (status >= 400 && status < 500) {
+      void reply.code(status).send(failure(status, error.message));
+    } else {
+      request.log.error({ err: error }, 'routing failed');
+      void reply.code(500).send(failure(500, 'Internal Server Error'));
+    }
+  };
 }

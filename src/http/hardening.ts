@@ -1,8 +1,9 @@
 /**
  * HTTP hardening for the whole app: security headers (helmet, with a CSP that the Swagger UI at
- * /docs runs under), CORS from CORS_ORIGINS, and a JSON body parser that refuses deep nesting
- * before parsing and keeps Fastify's prototype-poisoning protection. The body size limit is
- * Fastify's own `bodyLimit` (build-app.ts MAX_BODY_BYTES), answered 413 by the error handler.
+ * /docs runs under), CORS from CORS_ORIGINS (an OPTIONS request that is not a preflight is a 400
+ * in the envelope), and a JSON body parser that refuses deep nesting before parsing and keeps
+ * Fastify's prototype-poisoning protection. The body size limit is Fastify's own `bodyLimit`
+ * (build-app.ts MAX_BODY_BYTES), answered 413 by the error handler.
  */
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
@@ -14,6 +15,8 @@ import { ValidationError } from '../domain/errors.js';
 export const MAX_JSON_NESTING_DEPTH = 16;
 /** How long a browser may cache a CORS preflight answer, in seconds. */
 export const CORS_PREFLIGHT_MAX_AGE_SECONDS = 600;
+/** The request headers without which an OPTIONS request is not a CORS preflight. */
+const PREFLIGHT_HEADERS = ['origin', 'access-control-request-method'] as const;
 
 export interface HardeningSettings {
   /** CORS_ORIGINS: exact origins, or `*` for any. */
@@ -78,8 +81,22 @@ export async function registerHardening(app: FastifyInstance, settings: Hardenin
     },
   });
 
+  // A preflight without its two headers is refused here, in the envelope and naming what is
+  // missing, before @fastify/cors would answer it in plain text (its `strictPreflight`).
+  app.addHook('onRequest', async (request) => {
+    if (request.method !== 'OPTIONS') return;
+    const missing = PREFLIGHT_HEADERS.filter((name) => request.headers[name] === undefined);
+    if (missing.length > 0) {
+      throw new ValidationError(
+        'invalid CORS preflight request',
+        missing.map((name) => ({ path: name, message: 'is required in a CORS preflight request' })),
+      );
+    }
+  });
+
   const origins = settings.corsOrigins;
   await app.register(fastifyCors, {
+    strictPreflight: false,
     origin: origins.includes('*') ? '*' : [...origins],
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'OPTIONS'],
     allowedHeaders: ['Content-Type', 'Authorization'],

@@ -1,29 +1,52 @@
-/** Shared request schemas: times (epoch ms or ISO 8601), limits, symbols. */
+/** Shared request schemas: times (epoch ms or ISO 8601), limits, symbols, checks across fields. */
 import { z } from 'zod';
-import { MAX_TIME_MS } from '../domain/intervals.js';
+import { MAX_TIME_MS, MINUTE_MS } from '../domain/intervals.js';
 import { isSymbolName } from '../domain/symbol.js';
 
 const EPOCH_MS_PATTERN = /^\d{1,16}$/;
+/**
+ * ISO 8601 as a query carries it. The offset's sign may be a space: an unencoded `+` in a query
+ * string is read as a space (`?from=2024-09-21T00:00:00+02:00` arrives as `…00:00:00 02:00`).
+ */
 const ISO_8601_PATTERN =
-  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+  /^(?<year>\d{4})-(?<month>\d{2})-(?<day>\d{2})(?:[T ](?<hour>\d{2}):(?<minute>\d{2})(?::(?<second>\d{2})(?:\.(?<fraction>\d{1,9}))?)?(?:Z|(?<sign>[+\- ])(?<offsetHours>\d{2}):?(?<offsetMinutes>\d{2}))?)?$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
-/** ISO 8601 text with its zone made explicit: a time without an offset is UTC, never server-local. */
-function asUtcIso(text: string): string {
-  const iso = text.replace(' ', 'T').replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
-  if (!iso.includes('T') || /(?:Z|[+-]\d{2}:\d{2})$/.test(iso)) return iso;
-  return `${iso}Z`;
+function daysInMonth(year: number, month: number): number {
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+}
+
+/**
+ * Epoch ms of ISO 8601 text, or undefined for text that is not one or names an impossible time.
+ * Computed from the fields rather than by `Date.parse`, which rolls `2024-02-30` over to March 1
+ * and `T24:00` to the next day, and reads a time without an offset in the server's zone (here it
+ * is UTC).
+ */
+function isoToEpochMs(text: string): number | undefined {
+  const fields = ISO_8601_PATTERN.exec(text)?.groups;
+  if (!fields) return undefined;
+  const number = (name: string): number => Number(fields[name] ?? 0);
+  const [year, month, day] = [number('year'), number('month'), number('day')];
+  const [hour, minute, second] = [number('hour'), number('minute'), number('second')];
+  const [offsetHours, offsetMinutes] = [number('offsetHours'), number('offsetMinutes')];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) return undefined;
+  // Digits past milliseconds are dropped, as Date.parse does.
+  const ms = Number((fields.fraction ?? '').padEnd(3, '0').slice(0, 3));
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day); // not Date.UTC, which reads years 0-99 as 1900-1999
+  date.setUTCHours(hour, minute, second, ms);
+  const offsetSign = fields.sign === '-' ? -1 : 1;
+  return date.getTime() - offsetSign * (offsetHours * 60 + offsetMinutes) * MINUTE_MS;
 }
 
 /** A point in time as epoch ms (`1726876800000`) or ISO 8601 (`2024-09-21T00:00:00Z`), parsed to epoch ms. */
 export const timeQuery = z
   .string()
   .transform((text, ctx) => {
-    const ms = EPOCH_MS_PATTERN.test(text)
-      ? Number(text)
-      : ISO_8601_PATTERN.test(text)
-        ? Date.parse(asUtcIso(text))
-        : Number.NaN;
-    if (!Number.isSafeInteger(ms) || ms < 0) {
+    const ms = EPOCH_MS_PATTERN.test(text) ? Number(text) : isoToEpochMs(text);
+    if (ms === undefined || !Number.isSafeInteger(ms) || ms < 0) {
       ctx.addIssue({ code: 'custom', message: 'must be epoch milliseconds or an ISO 8601 time' });
       return z.NEVER;
     }
@@ -62,7 +85,39 @@ export const symbolName = z
 
 export const symbolParams = z.object({ symbol: symbolName });
 
-/** Adds the `from <= to` rule to a query that has both. */
+/** What a check across fields is given: the fields that parsed, and the names of those that did not. */
+export type CrossFieldCheck<T> = (
+  fields: Partial<T>,
+  ctx: z.RefinementCtx<T>,
+  failed: ReadonlySet<keyof T>,
+) => void;
+
+/**
+ * Adds a check across the fields of an object schema that runs even when some field failed.
+ * zod skips an object's own checks once any field has an issue, so a body with one wrong type
+ * would not be told that its other fields disagree: the 400 must name every bad field (SPEC
+ * section 5). A field that failed holds zod's leftovers, so the check sees only the fields that
+ * parsed (and `failed` names the others).
+ */
+export function withCrossFieldCheck<S extends z.ZodObject>(
+  schema: S,
+  check: CrossFieldCheck<z.output<S>>,
+): S {
+  return schema.superRefine(
+    (value, ctx) => {
+      const failed = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+      const fields = Object.fromEntries(Object.entries(value).filter(([key]) => !failed.has(key)));
+      check(fields as Partial<z.output<S>>, ctx, failed as ReadonlySet<keyof z.output<S>>);
+    },
+    // Skipped only when the input itself is not an object: then there are no fields to compare.
+    {
+      when: (payload) =>
+        !payload.issues.some((issue) => issue.code === 'invalid_type' && (issue.path?.length ?? 0) === 0),
+    },
+  );
+}
+
+/** The `from <= to` rule of a query that has both, for `withCrossFieldCheck`. */
 export function checkRange(
   value: { from?: number | undefined; to?: number | undefined },
   ctx: z.RefinementCtx,

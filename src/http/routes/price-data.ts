@@ -8,7 +8,7 @@ import type { CandleReader } from '../../market/candles.js';
 import type { PriceReader } from '../../market/prices.js';
 import type { Store } from '../../ports/store.js';
 import { ok } from '../envelope.js';
-import { checkRange, limitQuery, symbolParams, timeQuery } from '../schemas.js';
+import { checkRange, limitQuery, symbolParams, timeQuery, withCrossFieldCheck } from '../schemas.js';
 
 export interface PriceDataRouteDeps {
   readonly store: Store;
@@ -18,37 +18,45 @@ export interface PriceDataRouteDeps {
 
 const toNumber = Number.parseFloat;
 
-const rangeQuery = (defaultLimit: number, maxLimit: number) =>
+const rangeFields = (defaultLimit: number, maxLimit: number) =>
   z.object({ from: timeQuery, to: timeQuery, limit: limitQuery(defaultLimit, maxLimit) });
+
+const rangeQuery = (defaultLimit: number, maxLimit: number) =>
+  withCrossFieldCheck(rangeFields(defaultLimit, maxLimit), checkRange);
 
 const INTERVAL_NAMES = [...STANDARD_INTERVAL_NAMES, SESSION_INTERVAL] as const;
 
-const aggregatedQuery = rangeQuery(500, 1000)
-  .extend({
-    interval: z.enum(INTERVAL_NAMES, { message: `must be one of ${INTERVAL_NAMES.join(', ')}` }),
-    timeZone: z
-      .string()
-      .max(8)
-      .optional()
-      .describe('Binance timeZone offset, e.g. -1:00, 8, 05:45; standard intervals only'),
+/** Binance's `timeZone`, parsed to its offset in ms. */
+const timeZoneQuery = z
+  .string()
+  .max(8)
+  .transform((text, ctx) => {
+    try {
+      return parseTimeZoneOffset(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
   })
-  .superRefine((query, ctx) => {
+  .optional()
+  .describe('Binance timeZone offset, e.g. -1:00, 8, 05:45; standard intervals only');
+
+const aggregatedQuery = withCrossFieldCheck(
+  rangeFields(500, 1000).extend({
+    interval: z.enum(INTERVAL_NAMES, { message: `must be one of ${INTERVAL_NAMES.join(', ')}` }),
+    timeZone: timeZoneQuery,
+  }),
+  (query, ctx) => {
     checkRange(query, ctx);
-    if (query.timeZone === undefined) return;
-    if (query.interval === SESSION_INTERVAL) {
+    if (query.timeZone !== undefined && query.interval === SESSION_INTERVAL) {
       ctx.addIssue({
         code: 'custom',
         path: ['timeZone'],
         message: 'does not apply to session, which uses INTERVAL_TIMEZONE',
       });
-      return;
     }
-    try {
-      parseTimeZoneOffset(query.timeZone);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', path: ['timeZone'], message: (error as Error).message });
-    }
-  });
+  },
+);
 
 function candleMeta(candles: readonly Candle[], limit: number) {
   return {
@@ -73,7 +81,7 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
           tags: ['price-data'],
           summary: '1-second price samples, ascending',
           params: symbolParams,
-          querystring: rangeQuery(500, 5000).superRefine(checkRange),
+          querystring: rangeQuery(500, 5000),
         },
       },
       async (request) => {
@@ -122,7 +130,7 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
           tags: ['price-data'],
           summary: 'Session candles ascending, the forming one last',
           params: symbolParams,
-          querystring: rangeQuery(6, 1000).superRefine(checkRange),
+          querystring: rangeQuery(6, 1000),
         },
       },
       async (request) => {
@@ -144,8 +152,7 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
       },
       async (request) => {
         const symbol = await knownSymbol(request.params.symbol);
-        const { timeZone, ...query } = request.query;
-        const offsetMs = timeZone === undefined ? 0 : parseTimeZoneOffset(timeZone);
+        const { timeZone: offsetMs = 0, ...query } = request.query;
         const found = await candles.read({ symbol, ...query, offsetMs });
         return ok(found.map(candleToJson), `${query.interval} candles`, candleMeta(found, query.limit));
       },

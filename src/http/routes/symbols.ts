@@ -10,7 +10,7 @@ import { splitSymbol, type NewSymbol } from '../../domain/symbol.js';
 import type { Store } from '../../ports/store.js';
 import { BEARER_SECURITY, type AuthGuards } from '../auth.js';
 import { ok } from '../envelope.js';
-import { booleanQuery, symbolName, symbolParams } from '../schemas.js';
+import { booleanQuery, symbolName, symbolParams, withCrossFieldCheck } from '../schemas.js';
 
 /** Longest accepted `search` text, in characters. */
 export const MAX_SEARCH_LENGTH = 32;
@@ -23,8 +23,8 @@ const ASSET_PATTERN = /^[\p{Lu}\p{Lo}\p{N}]{1,20}$/u;
 
 const asset = z.string().trim().toUpperCase().regex(ASSET_PATTERN, 'must be an asset such as BTC');
 
-const symbolBody = z
-  .strictObject({
+const symbolBody = withCrossFieldCheck(
+  z.strictObject({
     symbol: symbolName,
     baseAsset: asset
       .optional()
@@ -35,21 +35,30 @@ const symbolBody = z
         'default: the symbol without its base asset, else the longest known quote suffix (USDT, BTC, …); must end the symbol',
       ),
     isActive: z.boolean().default(true),
-  })
-  .superRefine(({ symbol, baseAsset, quoteAsset }, ctx) => {
+  }),
+  ({ symbol, baseAsset, quoteAsset }, ctx, failed) => {
     // A Binance symbol is its base asset followed by its quote asset: what is given must spell it.
+    if (symbol === undefined) return; // a bad symbol is named on its own; nothing to spell
     const issue = (path: 'baseAsset' | 'quoteAsset', message: string): void =>
       ctx.addIssue({ code: 'custom', path: [path], message });
-    if (baseAsset !== undefined && !(symbol.startsWith(baseAsset) && symbol !== baseAsset))
-      issue('baseAsset', 'must begin the symbol, with a quote asset after it');
-    else if (quoteAsset !== undefined && !(symbol.endsWith(quoteAsset) && symbol !== quoteAsset))
-      issue('quoteAsset', 'must end the symbol, with a base asset before it');
-    else if (baseAsset !== undefined && quoteAsset !== undefined && baseAsset + quoteAsset !== symbol)
+    const baseBegins = baseAsset === undefined || (symbol.startsWith(baseAsset) && symbol !== baseAsset);
+    const quoteEnds = quoteAsset === undefined || (symbol.endsWith(quoteAsset) && symbol !== quoteAsset);
+    if (!baseBegins) issue('baseAsset', 'must begin the symbol, with a quote asset after it');
+    if (!quoteEnds) issue('quoteAsset', 'must end the symbol, with a base asset before it');
+    const bothGiven = baseAsset !== undefined && quoteAsset !== undefined;
+    if (bothGiven && baseBegins && quoteEnds && baseAsset + quoteAsset !== symbol)
       issue('quoteAsset', 'must be the rest of the symbol after the base asset');
-    // A quote asset that can be neither given nor read from the name would be stored as "".
-    else if (baseAsset === undefined && quoteAsset === undefined && splitSymbol(symbol).quoteAsset === '')
+    // A quote asset that can be neither given nor read from the name would be stored as "". An
+    // asset given but refused was given: the caller is told what is wrong with it instead.
+    const neitherGiven =
+      baseAsset === undefined &&
+      quoteAsset === undefined &&
+      !failed.has('baseAsset') &&
+      !failed.has('quoteAsset');
+    if (neitherGiven && splitSymbol(symbol).quoteAsset === '')
       issue('quoteAsset', 'must be given: no known quote asset ends the symbol');
-  });
+  },
+);
 
 /**
  * A bulk entry: a bare name stands for `{ symbol: name }` and is checked as that object, so every
