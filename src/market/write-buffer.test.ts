@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../adapters/sqlite/store.js';
@@ -5,7 +6,7 @@ import type { StoredCandle } from '../domain/candle.js';
 import { MINUTE_MS } from '../domain/intervals.js';
 import { withWriteFaults, type FaultyStore } from '../../test/helpers/faulty-store.js';
 import { createSyntheticMarket } from '../../test/helpers/synthetic-market.js';
-import { createWriteBuffer, type WriteBuffer } from './write-buffer.js';
+import { createWriteBuffer, FINAL_FLUSH_RETRY_MS, type WriteBuffer } from './write-buffer.js';
 
 const START = Date.parse('2024-09-21T00:00:00Z');
 const market = createSyntheticMarket({ symbol: 'BTCUSDT', start: START, minutes: 30, seed: 4 });
@@ -85,6 +86,40 @@ describe('write buffer', () => {
     await buffer.stop();
     expect(await stored()).toHaveLength(1);
     expect(await real.listPriceSamples({ symbol: 'BTCUSDT', limit: 1, order: 'asc' })).toHaveLength(1);
+  });
+
+  it('tries its last flush again when stopped while the store briefly fails, and loses nothing', async () => {
+    buffer.addCandle(minute(0));
+    buffer.addSample({ symbol: 'BTCUSDT', price: '1', timestamp: START });
+    faulty.failing = true;
+    const stopped = buffer.stop();
+    await sleep(FINAL_FLUSH_RETRY_MS / 2);
+    faulty.failing = false; // the store is back before the next try
+    await stopped;
+    expect(faulty.writeAttempts).toBeGreaterThanOrEqual(2);
+    expect(await stored()).toHaveLength(1);
+    expect(await real.listPriceSamples({ symbol: 'BTCUSDT', limit: 1, order: 'asc' })).toHaveLength(1);
+  });
+
+  it('logs the first refusal of every outage, not only of the first one', async () => {
+    const lines: string[] = [];
+    const logged = createWriteBuffer({
+      store: faulty.store,
+      logger: pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }),
+      maxPendingCandles: 2,
+    });
+    const outage = async (first: number) => {
+      faulty.failing = true;
+      logged.addCandle(minute(first));
+      logged.addCandle(minute(first + 1));
+      expect(logged.addCandle(minute(first + 2))).toBe(false);
+      await expect(logged.flush()).rejects.toThrow();
+      faulty.failing = false;
+      await logged.flush();
+    };
+    await outage(0);
+    await outage(10);
+    expect(lines.filter((line) => line.includes('write buffer full'))).toHaveLength(2);
   });
 
   it('serializes concurrent flushes so none writes the same batch twice', async () => {

@@ -6,8 +6,10 @@
  * buffer (newer arrivals win) and is retried on the next flush, without loss, until the bound. Past
  * the bound a new key is refused and counted loudly: the caller marks a gap for repair.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { mergeCandle, type StoredCandle } from '../domain/candle.js';
+import { FencedError } from '../domain/errors.js';
 import { sampleSecond, type PriceSample } from '../domain/price.js';
 import type { Store } from '../ports/store.js';
 
@@ -17,6 +19,13 @@ export const FLUSH_INTERVAL_MS = 1000;
 export const MAX_PENDING_CANDLES = 50_000;
 /** Distinct price samples (symbol and second) held at most; ~3 minutes of 242 symbols. */
 export const MAX_PENDING_SAMPLES = 50_000;
+/**
+ * Tries of the last flush when the buffer stops, and the wait between them in ms: a store that is
+ * briefly busy or failing over (a lock held by an import, a PostgreSQL switchover) must not cost
+ * the price samples held, which no repair can fetch again. Well within SHUTDOWN_TIMEOUT_MS.
+ */
+export const FINAL_FLUSH_ATTEMPTS = 4;
+export const FINAL_FLUSH_RETRY_MS = 500;
 
 export interface WriteBufferStats {
   readonly pendingCandles: number;
@@ -62,14 +71,17 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
   let flushes = 0;
   let failedFlushes = 0;
   let refused = 0;
+  /** Refusals since the store last took a flush: each outage is logged from its first refusal. */
+  let refusedInOutage = 0;
   let lastError: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
 
   const refuse = (what: string): false => {
     refused++;
-    // Loud on the first refusal and then every thousandth, so a long outage cannot flood the log.
-    if (refused === 1 || refused % 1000 === 0) {
+    refusedInOutage++;
+    // Loud on an outage's first refusal and then every thousandth, so it cannot flood the log.
+    if (refusedInOutage === 1 || refusedInOutage % 1000 === 0) {
       logger.error({ refused, lastError }, `write buffer full: refusing ${what} until the store recovers`);
     }
     return false;
@@ -96,6 +108,7 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
       if (batchCandles.size > 0) await store.upsertCandles([...batchCandles.values()]);
       if (batchSamples.size > 0) await store.insertPriceSamples([...batchSamples.values()]);
       flushes++;
+      refusedInOutage = 0;
     } catch (error) {
       failedFlushes++;
       lastError = error instanceof Error ? error.message : String(error);
@@ -143,7 +156,23 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
     async stop() {
       clearInterval(timer);
       timer = undefined;
-      await flush();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await flush();
+          return;
+        } catch (error) {
+          // A fenced store refuses for good: another instance ingests now, and repairs what was held.
+          if (attempt >= FINAL_FLUSH_ATTEMPTS || error instanceof FencedError) {
+            logger.error(
+              { err: error, pendingCandles: candles.size, pendingSamples: samples.size },
+              'last flush failed: what the buffer held is not stored',
+            );
+            throw error;
+          }
+          logger.warn({ err: error, attempt }, 'last flush failed; trying again');
+          await sleep(FINAL_FLUSH_RETRY_MS);
+        }
+      }
     },
     stats: () => ({
       pendingCandles: candles.size,
