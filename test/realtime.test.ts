@@ -28,6 +28,7 @@ import {
   type RealtimeHarness,
 } from './helpers/realtime-harness.js';
 import { openRawClient } from './helpers/raw-socket-client.js';
+import { SHUTDOWN_TIMEOUT_MS } from '../src/process.js';
 import { waitUntil } from './helpers/service-checks.js';
 
 /** The gateway's figures as `/system/status` shows them. */
@@ -517,6 +518,23 @@ describe('Socket.IO with a cache', () => {
       await h.stop();
     }
   });
+});
+
+describe('Socket.IO at shutdown', () => {
+  it(
+    'closes with the app within the shutdown time while a client no longer answers',
+    async () => {
+      const h = await startRealtimeHarness(Date.parse('2026-01-01T02:00:30Z'));
+      const silent = await openRawClient(h.url);
+      silent.socket.pause(); // gone off the network: it never answers the server's close frame
+      try {
+        await h.stop(); // the link, then the app: done well before SHUTDOWN_TIMEOUT_MS
+      } finally {
+        silent.socket.terminate();
+      }
+    },
+    SHUTDOWN_TIMEOUT_MS,
+  );
 });
 
 describe('Socket.IO session close', () => {

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Socket as TcpSocket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
+import { WebSocketServer, type ServerOptions as WsServerOptions } from 'ws';
 import { SECOND_MS, type PriceSample } from '../domain/price.js';
 import { UnavailableError } from '../domain/errors.js';
 import type { CandleReader } from '../market/candles.js';
@@ -60,6 +61,24 @@ const SLOW_ROOM = 'slow-clients';
 export const MAX_CLIENT_BACKLOG_BYTES = 16 * 1024 * 1024;
 /** Real ms between reads of the closed sessions not final yet at a session close. */
 export const SESSION_FINAL_RETRY_MS = 2000;
+/**
+ * How long a closing WebSocket waits for the client's answering close frame before its TCP socket
+ * is destroyed, in ms (ws's own default is 30 s). A client that no longer answers (a phone gone
+ * off the network, a frozen tab) would otherwise hold the HTTP server's close, and with it the
+ * service's stop, past SHUTDOWN_TIMEOUT_MS.
+ */
+export const WS_CLOSE_TIMEOUT_MS = 1000;
+
+/** ws's server options with `closeTimeout`, which ws 8.23 takes and @types/ws does not list yet. */
+type WebSocketServerOptions = WsServerOptions & { readonly closeTimeout?: number };
+
+/** ws's server with WS_CLOSE_TIMEOUT_MS, as Engine.IO's `wsEngine`. */
+class PromptlyClosingWebSocketServer extends WebSocketServer {
+  constructor(options: WsServerOptions) {
+    const withTimeout: WebSocketServerOptions = { ...options, closeTimeout: WS_CLOSE_TIMEOUT_MS };
+    super(withTimeout);
+  }
+}
 /**
  * Reads of a closed session, SESSION_FINAL_RETRY_MS apart, before it is pushed as it is: a closing
  * kline arriving late, or one lost with a connection and stored by gap repair once REST has it
@@ -238,6 +257,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    wsEngine: PromptlyClosingWebSocketServer,
     ...(settings.adapter ? { adapter: settings.adapter } : {}),
     cors: { origin: deps.corsOrigins.includes('*') ? '*' : [...deps.corsOrigins] },
   });
