@@ -193,6 +193,15 @@ describe('REST klines', () => {
       msg: 'Invalid symbol.',
     });
   });
+
+  it('answers 400 to a request target that is no URL path, and keeps serving', async () => {
+    const ex = await exchange();
+    // `//` alone reads as a URL with an empty host: resolving it against a base throws.
+    const reply = await get(ex, '//');
+    expect(reply.status).toBe(400);
+    expect(typeof field(reply.body, 'msg')).toBe('string');
+    expect((await get(ex, '/api/v3/ping')).status).toBe(200);
+  });
 });
 
 describe('REST weights and other endpoints', () => {
@@ -492,6 +501,15 @@ describe('stream faults', () => {
     );
     expect(bad.length).toBeGreaterThan(0);
     expect(corrupted.socket.readyState).toBe(corrupted.socket.OPEN);
+  });
+
+  it('refuses with HTTP 400 an upgrade to a target that is no URL path or not valid percent-encoding, and keeps serving', async () => {
+    const ex = await exchange();
+    await expect(openStream(`${ex.wsUrl}/ws/%ZZ`)).rejects.toThrow('HTTP 400');
+    await expect(openStream(`${ex.wsUrl}//`)).rejects.toThrow('HTTP 400');
+    const client = await stream(ex, '/ws/btcusdt@kline_1m');
+    expect(client.socket.readyState).toBe(client.socket.OPEN);
+    expect(ex.stats()).toMatchObject({ connectionsRejected: 2, connectionsAccepted: 1 });
   });
 
   it('refuses the next upgrades with HTTP 503, then accepts again', async () => {

@@ -81,6 +81,48 @@ describe('stream client', () => {
     await waitFor(() => client!.status().state === 'connected');
   });
 
+  it('resumes from when it first connected when the exchange refused its first connections', async () => {
+    exchange = await createSimulatedExchange({ symbols: SYMBOLS, includeUniverseExtras: false });
+    exchange.faults.rejectConnections(3);
+    const resumes: { symbols: string[]; since: number | undefined }[] = [];
+    client = createStreamClient({
+      baseUrl: exchange.wsUrl,
+      logger: pino({ level: 'silent' }),
+      now: Date.now,
+      onEvent: () => undefined,
+      onResume: (symbols, since) => resumes.push({ symbols, since }),
+      backoffBaseMs: 20,
+    });
+    client.setSymbols(SYMBOLS);
+    const before = Date.now();
+    client.start();
+    const after = Date.now();
+    await waitFor(() => resumes.length === 1);
+    expect(exchange.stats().connectionsRejected).toBe(3);
+    // Nothing streamed before the first ready connection: the gap to repair began at the start.
+    expect(resumes[0]!.symbols.sort()).toEqual([...SYMBOLS].sort());
+    expect(resumes[0]!.since).toBeGreaterThanOrEqual(before);
+    expect(resumes[0]!.since).toBeLessThanOrEqual(after);
+  });
+
+  it('replaces a replacement told of a server shutdown while subscribing, as soon as it takes over', async () => {
+    // Five SUBSCRIBEs a quarter second apart: a replacement is subscribing for over a second.
+    const { exchange: sim } = await start();
+    await waitFor(() => client!.status().state === 'connected');
+    const shutdownLater = (connectionId: number) =>
+      sim.faults.serverShutdown({ connectionId, closeAfterMs: 5 * 60_000 });
+    const first = sim.connections()[0]!.id;
+    shutdownLater(first);
+    await waitFor(() => sim.connections().length === 2);
+    const second = sim.connections().find((c) => c.id !== first)!.id;
+    shutdownLater(second); // the exchange is going away for the replacement too
+    // Neither connection is left for the exchange to cut: each is replaced, then closed by the client.
+    await waitFor(() => client!.status().replacements === 2);
+    await waitFor(() => sim.connections().length === 1);
+    expect(sim.connections()[0]!.id).toBeGreaterThan(second);
+    expect(client!.status()).toMatchObject({ reconnects: 0, connections: 1, state: 'connected' });
+  });
+
   it('unsubscribes a symbol live', async () => {
     const { exchange: sim } = await start({ urlStreams: 100, subscribeBatchStreams: 200 });
     await waitFor(() => client!.status().state === 'connected');
@@ -90,6 +132,31 @@ describe('stream client', () => {
       '!miniTicker@arr',
       'btcusdt@kline_1m',
       'ethusdt@kline_1m',
+    ]);
+  });
+
+  it('leaves unsubscribed the symbols removed while its connection was still opening', async () => {
+    const { exchange: sim } = await start();
+    // The socket is still connecting (its upgrade needs a network round trip).
+    client!.setSymbols(SYMBOLS.slice(0, 2));
+    await waitFor(() => client!.status().state === 'connected'); // every control frame answered
+    expect([...sim.connections()[0]!.streams].sort()).toEqual([
+      '!miniTicker@arr',
+      'btcusdt@kline_1m',
+      'ethusdt@kline_1m',
+    ]);
+  });
+
+  it('unsubscribes a URL stream removed while its connection was still opening', async () => {
+    const { exchange: sim } = await start({ urlStreams: 3 });
+    client!.setSymbols(['ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT']); // btcusdt was in the URL
+    await waitFor(() => client!.status().state === 'connected'); // every control frame answered
+    expect([...sim.connections()[0]!.streams].sort()).toEqual([
+      '!miniTicker@arr',
+      'bnbusdt@kline_1m',
+      'ethusdt@kline_1m',
+      'solusdt@kline_1m',
+      'xrpusdt@kline_1m',
     ]);
   });
 });
@@ -162,6 +229,37 @@ describe('stream client against a scripted server', () => {
       setTimeout(() => ws.send(JSON.stringify({ result: null, id })), delayMs);
     });
   };
+
+  it('counts a miniTicker array with some bad elements as malformed and still delivers the good ones', async () => {
+    const [good] = (JSON.parse(tickerFrame(1)) as { data: unknown[] }).data;
+    const bad = { e: '24hrMiniTicker', E: 1, s: 'ETHUSDT', c: 'NaN', o: '1', h: '1', l: '1', v: '1', q: '1' };
+    const { events } = await start((_attempt, _request, _socket, accept) => {
+      void accept().then((ws) => {
+        answerSubscribes(ws);
+        ws.send(JSON.stringify({ stream: '!miniTicker@arr', data: [good, bad] }));
+      });
+    });
+    client!.setSymbols(['BTCUSDT', 'ETHUSDT']); // only tracked symbols' elements are read
+    await waitFor(() => events.length === 1);
+    expect(events[0]!.event).toMatchObject({ type: 'miniTickers', tickers: [{ symbol: 'BTCUSDT' }] });
+    expect(client!.status().malformed).toBe(1);
+  });
+
+  it('hands up no frame that arrives after it was stopped, during the close handshake', async () => {
+    let server: WebSocket | undefined;
+    const { events } = await start((_attempt, _request, _socket, accept) => {
+      void accept().then((ws) => {
+        server = ws;
+        answerSubscribes(ws);
+      });
+    });
+    await waitFor(() => client!.status().state === 'connected');
+    // Written to the wire before the client's close frame: it arrives once the client has stopped.
+    server!.send(tickerFrame(1));
+    client!.stop();
+    await new Promise((resolve) => server!.once('close', resolve));
+    expect(events).toEqual([]);
+  });
 
   it('reconnects when its replacement fails after the connection being replaced has closed', async () => {
     let first: WebSocket | undefined;

@@ -6,6 +6,7 @@ import { ScriptedClock, startScriptedServer, type ScriptedServer } from '../../t
 import { UnavailableError } from '../domain/errors.js';
 import { DAY_MS } from '../domain/intervals.js';
 import {
+  DEFAULT_WAF_BLOCK_PAUSE_MS,
   MAX_RETRIES,
   WEIGHT_WINDOW_SKEW_MS,
   createRestClient,
@@ -418,6 +419,31 @@ describe('errors that are not retried', () => {
       message: '/api/v3/time: blocked by the WAF (HTTP 403)',
     });
     expect(server.requests).toHaveLength(1);
+  });
+
+  it('pauses every other call for a minute after a 403, so they do not all meet the block', async () => {
+    clock = new ScriptedClock(T0 + 30_000, 'manual');
+    const rest = client();
+    server.script({ status: 403, body: '<html>Forbidden</html>' }, { body: { serverTime: 2 } });
+    await expect(rest.serverTime()).rejects.toMatchObject({ status: 403 });
+    expect(rest.status()).toMatchObject({ pausedUntil: T0 + 30_000 + DEFAULT_WAF_BLOCK_PAUSE_MS });
+    const next = rest.serverTime();
+    await vi.waitFor(() => expect(clock.sleeping).toBe(1));
+    expect(server.requests).toHaveLength(1);
+    clock.advance(DEFAULT_WAF_BLOCK_PAUSE_MS);
+    await expect(next).resolves.toBe(2);
+    expect(server.requests[1]!.at).toBe(T0 + 30_000 + DEFAULT_WAF_BLOCK_PAUSE_MS);
+  });
+
+  it('waits out the Retry-After of a 403 when it carries one', async () => {
+    server.script(
+      { status: 403, body: '<html>Forbidden</html>', headers: { 'retry-after': '5' } },
+      { body: { serverTime: 2 } },
+    );
+    const rest = client();
+    await expect(rest.serverTime()).rejects.toMatchObject({ status: 403 });
+    await expect(rest.serverTime()).resolves.toBe(2);
+    expect(clock.sleeps).toEqual([5000]);
   });
 
   it('refuses calls beyond the pending limit instead of queueing them', async () => {

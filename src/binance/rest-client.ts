@@ -1,8 +1,9 @@
 /**
  * Binance Spot REST client for market data (BINANCE.md section 3): klines for gap repair,
  * exchangeInfo and ticker/24hr for the universe, time. Paces itself on `X-MBX-USED-WEIGHT-1M`,
- * waits out 429/418 for every call, retries 5xx and timeouts with jittered backoff, and raises
- * other 4xx at once as BinanceApiError. Body decoding lives in ./rest-wire.ts.
+ * waits out 429/418 for every call, pauses every call after a 403 (WAF block) and raises it,
+ * retries 5xx and timeouts with jittered backoff, and raises other 4xx at once as BinanceApiError.
+ * Body decoding lives in ./rest-wire.ts.
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { StoredCandle } from '../domain/candle.js';
@@ -46,6 +47,12 @@ export const WEIGHT_WINDOW_SKEW_MS = 1000;
 /** Waits when a 429/418 has no Retry-After; bans start at 2 minutes (BINANCE.md 3.8). */
 export const DEFAULT_RATE_LIMIT_PAUSE_MS = 60_000;
 export const DEFAULT_BAN_PAUSE_MS = 120_000;
+/**
+ * How long every call waits after a 403, the WAF's block (BINANCE.md 3.8: "a rate-limit or security
+ * block", no duration given; a Retry-After is honoured if one comes). Sending on would meet the
+ * block again and, when it is about the rate, prolong it; a minute is one weight window.
+ */
+export const DEFAULT_WAF_BLOCK_PAUSE_MS = 60_000;
 /** Full-jitter exponential backoff for 5xx, -1007/-1008 and timeouts. */
 export const BACKOFF_BASE_MS = 1000;
 export const BACKOFF_CAP_MS = 30_000;
@@ -94,7 +101,7 @@ export interface RestClientStatus {
   readonly usedWeight: number;
   readonly weightLimit: number;
   readonly weightResetsAt: number;
-  /** Epoch ms until which no request leaves after a 429/418; null when not paused. */
+  /** Epoch ms until which no request leaves after a 429/418/403; null when not paused. */
   readonly pausedUntil: number | null;
   readonly lastError: RestErrorRecord | null;
   /** HTTP requests sent, retries included. */
@@ -214,7 +221,14 @@ export function createRestClient(options: RestClientOptions): RestClient {
         error: apiError(path, status, text, banned ? 'IP banned' : 'rate limited'),
       };
     }
-    const error = apiError(path, status, text, status === 403 ? 'blocked by the WAF' : 'request failed');
+    if (status === 403) {
+      // Blocked for the IP like a 429, so every call waits; this one is raised, not retried, since
+      // a security block may be about the request itself (BINANCE.md 3.8: SQL keywords).
+      const retryAfter = response.headers.get('retry-after');
+      budget.pause(receivedAt + parseRetryAfterMs(retryAfter, DEFAULT_WAF_BLOCK_PAUSE_MS));
+      throw apiError(path, status, text, 'blocked by the WAF');
+    }
+    const error = apiError(path, status, text, 'request failed');
     const code = error.binanceCode;
     if (status >= 500 || (code !== undefined && RETRYABLE_BINANCE_CODES.has(code))) {
       return { kind: 'transient', error };
@@ -312,7 +326,7 @@ export function createRestClient(options: RestClientOptions): RestClient {
 }
 
 /**
- * The used weight of Binance's current calendar-minute window (BINANCE.md 3.8) and the 429/418
+ * The used weight of Binance's current calendar-minute window (BINANCE.md 3.8) and the 429/418/403
  * pause. The `X-MBX-USED-WEIGHT-1M` header is the truth (other processes on the IP count too);
  * requests in flight are added on top until their answer reports them.
  */

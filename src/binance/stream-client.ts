@@ -88,7 +88,10 @@ interface Slot {
   attempt: number;
   reconnectTimer: NodeJS.Timeout | undefined;
   ageTimer: NodeJS.Timeout | undefined;
-  /** The last frame of a ready (fully subscribed) current connection: where a gap starts. */
+  /**
+   * The last frame of a ready (fully subscribed) current connection: where a gap starts. Before the
+   * first frame, the time of the slot's first connection attempt.
+   */
   lastFrameAt: number | undefined;
   /** Set once the slot has lost its connection: the next ready connection reports a resume. */
   gap: boolean;
@@ -108,11 +111,18 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
   let malformed = 0;
   let lastError: string | undefined;
   let lastMessageAt: number | undefined;
+  /** Connections that received `serverShutdown`: the exchange closes them soon (BINANCE.md 1.6). */
+  const shutdownAnnounced = new WeakSet<StreamConnection>();
 
   const symbolsOf = (slot: Slot): string[] =>
     [...slot.streams].map(symbolOfStream).filter((s): s is string => s !== undefined);
 
   function connect(slot: Slot, role: 'current' | 'replacement'): void {
+    // A slot whose first connections never get ready still resumes from an explicit start: the
+    // repair that started with it fetched up to about now, and by the time a later resume is
+    // repaired the live stream has stored newer minutes, so "from the last stored candle" would
+    // skip the outage.
+    slot.lastFrameAt ??= now();
     let connection: StreamConnection | undefined = undefined;
     let good = false;
     connection = openStreamConnection({
@@ -136,6 +146,8 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
           if (connection === slot.current && slot.ready) slot.lastFrameAt = receivedAt;
           if (event.type === 'serverShutdown') {
             logger.info({ connection: connection?.id }, 'serverShutdown: replacing the connection now');
+            // A replacement told to go is replaced in turn once it takes over, not left to be cut.
+            if (connection) shutdownAnnounced.add(connection);
             if (connection === slot.current) replace(slot);
             return;
           }
@@ -153,6 +165,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
             replacements++;
             scheduleAge(slot);
             options.onResume(symbolsOf(slot), since);
+            replaceIfAnnounced(slot);
           } else if (connection === slot.current) {
             slot.ready = true;
             scheduleAge(slot);
@@ -189,6 +202,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
               slot.replacement = undefined;
               clearTimeout(slot.reconnectTimer);
               reconnects++;
+              replaceIfAnnounced(slot);
             } else {
               scheduleRetry(slot, 'current');
             }
@@ -226,6 +240,11 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
   function replace(slot: Slot): void {
     if (!running || slot.replacement || !slot.current) return;
     connect(slot, 'replacement');
+  }
+
+  /** A connection that became current after its own serverShutdown is replaced at once. */
+  function replaceIfAnnounced(slot: Slot): void {
+    if (slot.current && shutdownAnnounced.has(slot.current)) replace(slot);
   }
 
   function closeSlot(slot: Slot): void {

@@ -136,6 +136,8 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
   }
 
   function enqueue(method: 'SUBSCRIBE' | 'UNSUBSCRIBE', list: readonly string[]): void {
+    // Before 'open' the stream set alone changes: the open-time control frames are built from it.
+    if (socket.readyState === WebSocket.CONNECTING) return;
     for (let i = 0; i < list.length; i += batchStreams) {
       controls.push({ kind: 'control', method, params: list.slice(i, i + batchStreams) });
     }
@@ -151,24 +153,45 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
 
   socket.on('open', () => {
     touch();
-    enqueue('SUBSCRIBE', options.streams.slice(urlStreams));
+    // What subscribe() and unsubscribe() changed while the socket was opening: the URL streams
+    // since removed, and every stream wanted now beyond the URL's.
+    const named = new Set(inUrl);
+    const droppedFromUrl = inUrl.filter((stream) => !streams.has(stream));
+    const beyondUrl = [...streams].filter((stream) => !named.has(stream));
+    enqueue('UNSUBSCRIBE', droppedFromUrl);
+    enqueue('SUBSCRIBE', beyondUrl);
     markReadyWhenDone();
   });
+  // Once close() is called the owner is done with this connection: frames still arriving during
+  // the close handshake are not handed up, and pings need no pong.
   socket.on('ping', (payload: Buffer) => {
+    if (closed) return;
     touch();
     pendingPong = payload;
     pump();
   });
-  socket.on('pong', touch);
+  socket.on('pong', () => {
+    if (!closed) touch();
+  });
   socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+    if (closed) return;
     touch();
     const receivedAt = now();
     // binaryType is the default 'nodebuffer', so a text frame arrives as one Buffer.
     const text = isBinary ? '' : (data as Buffer).toString('utf8');
-    const { result } = decodeFrameDetailed(text, { wantsTicker: options.wantsTicker });
+    const { result, dropped, firstDropReason } = decodeFrameDetailed(text, {
+      wantsTicker: options.wantsTicker,
+    });
     if (!result.ok) {
       handlers.onMalformed(result.reason, text.slice(0, 200));
       return;
+    }
+    // The good miniTickers of a partly bad array are still delivered; the bad ones are counted.
+    if (dropped > 0) {
+      handlers.onMalformed(
+        `${dropped} miniTicker(s) dropped; first: ${firstDropReason ?? 'unknown'}`,
+        text.slice(0, 200),
+      );
     }
     const event = result.event;
     if (event.type === 'reply' || event.type === 'controlError') {

@@ -211,7 +211,13 @@ export function createRestHandler(deps: RestDeps): RestHandler {
       pending.add(timer);
     };
 
-    const url = new URL(req.url ?? '/', 'http://simulator');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://simulator');
+    } catch {
+      // A target such as `//` reads as a URL with an empty host; it must not throw out of the listener.
+      return reply(400, { code: -1000, msg: 'Malformed request target.' });
+    }
     const route = routes.get(url.pathname);
     if (!route) return reply(404, { code: -1000, msg: 'Unknown endpoint.' });
     if (req.method !== 'GET') return reply(405, { code: -1000, msg: 'Method not allowed.' });

@@ -89,18 +89,24 @@ export class StreamHub implements ConnectionFaultTarget {
       this.options.faults.rejectConnections--;
       return refuse('503 Service Unavailable');
     }
-    const url = new URL(req.url ?? '/', 'http://simulator');
+    let url: URL;
     let names: string[];
     let combined: boolean;
-    if (url.pathname === '/stream') {
-      // URLSearchParams has already undone any URL-encoding ([CL 2025-12-02], BINANCE.md 1.2).
-      names = (url.searchParams.get('streams') ?? '').split('/');
-      combined = true;
-    } else if (url.pathname === '/ws' || url.pathname.startsWith('/ws/')) {
-      names = decodeURIComponent(url.pathname.slice('/ws'.length)).split('/');
-      combined = false;
-    } else {
-      return refuse('404 Not Found');
+    // A client's bad target (`//`, `/ws/%ZZ`) must not throw out of the server's listener.
+    try {
+      url = new URL(req.url ?? '/', 'http://simulator');
+      if (url.pathname === '/stream') {
+        // URLSearchParams has already undone any URL-encoding ([CL 2025-12-02], BINANCE.md 1.2).
+        names = (url.searchParams.get('streams') ?? '').split('/');
+        combined = true;
+      } else if (url.pathname === '/ws' || url.pathname.startsWith('/ws/')) {
+        names = decodeURIComponent(url.pathname.slice('/ws'.length)).split('/');
+        combined = false;
+      } else {
+        return refuse('404 Not Found');
+      }
+    } catch {
+      return refuse('400 Bad Request');
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, url, names, combined));
   }
