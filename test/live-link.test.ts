@@ -49,6 +49,22 @@ describe('live link against the simulated exchange', () => {
     await finish(harness);
   });
 
+  it('repairs the minutes missed while the exchange refused every connection from the start', async () => {
+    harness = await startHarness();
+    // Set before the link's first upgrade reaches the exchange (that needs a network round trip).
+    harness.exchange.faults.rejectConnections(Number.MAX_SAFE_INTEGER);
+    await harness.pass(4 * MINUTE_MS);
+    expect(harness.parts.link.status().binance.state).not.toBe('connected');
+    // REST answers slowly from now on, so the live stream has stored the new minute before each
+    // symbol's repair reads where to start: only an explicit gap start covers the outage.
+    harness.exchange.faults.restDelay(100);
+    harness.exchange.faults.rejectConnections(0);
+    await vi.waitFor(() => expect(harness!.parts.link.status().binance.state).toBe('connected'), {
+      timeout: 20_000,
+    });
+    await finish(harness, 5 * MINUTE_MS);
+  });
+
   it('reconnects after a clean close and after a stall with the socket open', async () => {
     harness = await startHarness();
     await harness.pass(3 * MINUTE_MS);
@@ -147,6 +163,17 @@ describe('live link against the simulated exchange', () => {
     const until = harness.now() - 2 * MINUTE_MS;
     const sol = await store.listCandles({ symbol: 'SOLUSDT', resolution: '1m', from: 0, to: until });
     expect(sol.length).toBeGreaterThanOrEqual(20);
+    // ETHUSDT keeps no forming minute: the one in progress when it was deactivated was fetched
+    // again once it had ended, and every stored minute equals the exchange's.
+    const eth = await store.listCandles({ symbol: 'ETHUSDT', resolution: '1m', from: 0, to: harness.now() });
+    expect(eth.filter((candle) => !candle.closed)).toEqual([]);
+    await expectEveryCandleStored(
+      store,
+      harness.exchange,
+      ['ETHUSDT'],
+      eth[0]!.openTime,
+      eth.at(-1)!.openTime,
+    );
   });
 
   it('slows its outgoing pace after a 1008 close', async () => {

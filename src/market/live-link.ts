@@ -169,9 +169,14 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
         return [symbol, Math.min(stored, owed.get(symbol) ?? Infinity)] as const;
       }),
     );
+    // A symbol no longer tracked keeps the minute that was forming: no stream will close it now, so
+    // it is repaired once more, and gap repair fetches that minute again once it has ended.
+    const ends = await Promise.all(
+      removed.map(async (symbol) => [symbol, await storedRepairStart(store, symbol, lookback)] as const),
+    );
     tracked = next;
     stream.setSymbols(tracked);
-    for (const [symbol, from] of starts) repair.request(symbol, from);
+    for (const [symbol, from] of [...starts, ...ends]) repair.request(symbol, from);
     logger.info({ added, removed, tracked: tracked.length }, 'tracked symbols changed');
   }
 
