@@ -32,6 +32,8 @@ export interface WriteBufferStats {
   readonly pendingSamples: number;
   readonly flushes: number;
   readonly failedFlushes: number;
+  /** Flushes failed in a row, up to now (0 once one succeeds): the store is not taking writes. */
+  readonly consecutiveFailedFlushes: number;
   /** Updates refused because the buffer was full (each one a gap for repair to fill). */
   readonly refused: number;
   readonly lastError: string | undefined;
@@ -70,6 +72,7 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
   let samples = new Map<string, PriceSample>();
   let flushes = 0;
   let failedFlushes = 0;
+  let consecutiveFailedFlushes = 0;
   let refused = 0;
   /** Refusals since the store last took a flush: each outage is logged from its first refusal. */
   let refusedInOutage = 0;
@@ -108,9 +111,11 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
       if (batchCandles.size > 0) await store.upsertCandles([...batchCandles.values()]);
       if (batchSamples.size > 0) await store.insertPriceSamples([...batchSamples.values()]);
       flushes++;
+      consecutiveFailedFlushes = 0;
       refusedInOutage = 0;
     } catch (error) {
       failedFlushes++;
+      consecutiveFailedFlushes++;
       lastError = error instanceof Error ? error.message : String(error);
       // Put the batch back under whatever arrived meanwhile: the merge keeps the newest of each key.
       const arrivedCandles = candles;
@@ -179,6 +184,7 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
       pendingSamples: samples.size,
       flushes,
       failedFlushes,
+      consecutiveFailedFlushes,
       refused,
       lastError,
     }),

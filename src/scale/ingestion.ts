@@ -71,6 +71,7 @@ const IDLE_STATUS: LiveLinkStatus = {
     pendingSamples: 0,
     flushes: 0,
     failedFlushes: 0,
+    consecutiveFailedFlushes: 0,
     refused: 0,
     lastError: undefined,
   },

@@ -11,6 +11,12 @@ import { failure, ok } from '../envelope.js';
 
 /** How long the store may take to answer a health check before it counts as down. */
 export const HEALTH_CHECK_TIMEOUT_MS = 2000;
+/**
+ * Flushes of the live link's write buffer failed in a row (one a second) after which health says
+ * degraded: a store that answers a ping but refuses writes (a full disk, a read-only file system,
+ * a PostgreSQL standby) is losing what the service ingests.
+ */
+export const DEGRADED_AFTER_FAILED_FLUSHES = 3;
 
 /**
  * `value` with every field present: one not known yet (no message received, no error so far) is
@@ -99,11 +105,14 @@ export function systemRoutes({
           check(() => store.ping()),
           platform && cacheHealth(platform),
         ]);
+        const failedFlushes = live?.status().writes.consecutiveFailedFlushes ?? 0;
+        const writesOk = failedFlushes < DEGRADED_AFTER_FAILED_FLUSHES;
         const checks = {
           store: { ok: storeCheck.ok, driver: store.driver },
+          ...(live ? { writes: { ok: writesOk, failedFlushesInARow: failedFlushes } } : {}),
           ...(cache ? { cache: { ok: cache.healthy, driver: cache.driver } } : {}),
         };
-        if (!storeCheck.ok) {
+        if (!storeCheck.ok || !writesOk) {
           return reply.code(503).send({ ...failure(503, 'degraded'), data: { status: 'degraded', checks } });
         }
         // Without Redis the instance still serves everything from the store and its own memory, so

@@ -1,0 +1,96 @@
+/**
+ * `/system/health` while the store answers its ping but refuses writes (a full disk, a read-only
+ * file system, a PostgreSQL standby): the live link against the simulated exchange writes through a
+ * store whose writes can be switched to fail.
+ */
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/adapters/sqlite/store.js';
+import { createAcceleratedClock, createSimulatedExchange } from '../src/binance/simulator/index.js';
+import { MINUTE_MS } from '../src/domain/intervals.js';
+import { DEGRADED_AFTER_FAILED_FLUSHES } from '../src/http/routes/system.js';
+import { buildLiveLink } from '../src/market/build-live-link.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { withWriteFaults } from './helpers/faulty-store.js';
+
+const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
+/** Bounded waits for the link's flushes, in real ms. */
+const WAIT_MS = 10_000;
+
+interface Health {
+  readonly statusCode: number;
+  readonly data: { status: string; checks?: { writes?: { ok: boolean; failedFlushesInARow: number } } };
+}
+
+describe('health while the store refuses writes', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it(`says degraded with 503 after ${DEGRADED_AFTER_FAILED_FLUSHES} failed flushes in a row, and ok once writes succeed again`, async () => {
+    const clock = createAcceleratedClock({ start: Date.parse('2026-01-01T00:00:30Z'), speed: 60 });
+    const now = () => clock.now();
+    const exchange = await createSimulatedExchange({
+      clock,
+      symbols: SYMBOLS,
+      includeUniverseExtras: false,
+      seed: 7,
+    });
+    cleanups.push(() => exchange.close());
+    const real = new SqliteStore({ path: ':memory:', now });
+    const faulty = withWriteFaults(real);
+    const parts = buildLiveLink(
+      {
+        wsUrl: exchange.wsUrl,
+        restUrl: exchange.restUrl,
+        symbols: SYMBOLS,
+        trackTop: 242,
+        lookbackMs: 5 * MINUTE_MS,
+        deadAfterMs: 1500,
+        backoffBaseMs: 50,
+        pollIntervalMs: 100,
+        flushIntervalMs: 100,
+        repairRetryDelayMs: 200,
+      },
+      { store: faulty.store, logger: pino({ level: 'silent' }), now },
+    );
+    const t: TestApp = await createTestApp({ store: real, now, live: parts.link });
+    cleanups.push(() => t.app.close());
+    parts.link.start();
+    cleanups.push(async () => {
+      faulty.failing = false;
+      await parts.link.stop();
+    });
+    const health = async (): Promise<Health> => {
+      const response = await t.app.inject({ url: '/api/v1/system/health' });
+      return { statusCode: response.statusCode, data: response.json<{ data: Health['data'] }>().data };
+    };
+    const waitFor = async (wanted: (h: Health) => boolean): Promise<Health> => {
+      const deadline = Date.now() + WAIT_MS;
+      for (;;) {
+        const h = await health();
+        if (wanted(h)) return h;
+        if (Date.now() > deadline) throw new Error(`health never turned as wanted: ${JSON.stringify(h)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+
+    await waitFor(() => parts.link.status().writes.flushes > 0);
+    expect(await health()).toEqual({ statusCode: 200, data: { status: 'ok' } });
+
+    faulty.failing = true; // the ping still answers: only writes fail
+    const degraded = await waitFor((h) => h.statusCode === 503);
+    expect(degraded.data.status).toBe('degraded');
+    expect(degraded.data.checks?.writes).toEqual({
+      ok: false,
+      failedFlushesInARow: expect.any(Number) as number,
+    });
+    expect(degraded.data.checks!.writes!.failedFlushesInARow).toBeGreaterThanOrEqual(
+      DEGRADED_AFTER_FAILED_FLUSHES,
+    );
+
+    faulty.failing = false;
+    expect(await waitFor((h) => h.statusCode === 200)).toEqual({ statusCode: 200, data: { status: 'ok' } });
+  }, 30_000);
+});
