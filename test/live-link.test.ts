@@ -2,6 +2,7 @@
  * The live link against the simulated exchange (issue 3): whatever the exchange does, every closed
  * 1m candle stored for every symbol equals the exchange's. Time runs at SPEED (a minute a second).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
@@ -174,6 +175,45 @@ describe('live link against the simulated exchange', () => {
       eth[0]!.openTime,
       eth.at(-1)!.openTime,
     );
+  });
+
+  it('applies the newest activation change when a slow read of the symbols ends after a later one', async () => {
+    const real = new SqliteStore({ path: ':memory:' });
+    await real.insertSymbolsIfMissing(
+      ['BTCUSDT', 'ETHUSDT'].map((symbol) => ({
+        symbol,
+        ...splitSymbol(symbol),
+        status: 'TRADING',
+        isActive: true,
+      })),
+    );
+    let slowNextRead = false;
+    // The store as the link sees it: one read of the symbols can be made to answer late.
+    const store = new Proxy(real, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        // Called on the real store: its private fields are not the proxy's.
+        if (property !== 'listSymbols')
+          return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+        return async (...args: Parameters<SqliteStore['listSymbols']>) => {
+          const found = await target.listSymbols(...args);
+          if (slowNextRead) {
+            slowNextRead = false;
+            await sleep(500);
+          }
+          return found;
+        };
+      },
+    });
+    harness = await startHarness({ store, link: { symbols: undefined, pollIntervalMs: 60_000 } });
+    await vi.waitFor(() => expect(harness!.parts.link.tracked()).toEqual(['BTCUSDT', 'ETHUSDT']));
+
+    slowNextRead = true;
+    const slow = harness.parts.link.refreshSymbols(); // reads both active, answers late
+    await real.setSymbolActive('ETHUSDT', false);
+    const later = harness.parts.link.refreshSymbols(); // an admin's change, noticed meanwhile
+    await Promise.all([slow, later]);
+    expect(harness.parts.link.tracked()).toEqual(['BTCUSDT']);
   });
 
   it('slows its outgoing pace after a 1008 close', async () => {

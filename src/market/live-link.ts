@@ -150,7 +150,30 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     if (changed.length > 0) logger.info({ changed }, 'symbol statuses changed on the exchange');
   }
 
-  async function refreshSymbols(): Promise<void> {
+  let refreshing: Promise<void> | undefined;
+  let refreshQueued: Promise<void> | undefined;
+  /**
+   * One read-and-apply of the tracked symbols at a time: two at once (the poll and a change
+   * announced on the bus) could apply the older read last. A call made while one runs waits for the
+   * next run, which reads after it was made; calls made meanwhile share that run.
+   */
+  function refreshSymbols(): Promise<void> {
+    if (!refreshing) {
+      refreshing = applySymbols().finally(() => {
+        refreshing = undefined;
+      });
+      return refreshing;
+    }
+    refreshQueued ??= refreshing
+      .catch(() => undefined)
+      .then(() => {
+        refreshQueued = undefined;
+        return refreshSymbols();
+      });
+    return refreshQueued;
+  }
+
+  async function applySymbols(): Promise<void> {
     const active = (await store.listSymbols({ active: true })).map((record) => record.symbol);
     const allowed = deps.symbols ? new Set(deps.symbols) : undefined;
     const next = allowed ? active.filter((symbol) => allowed.has(symbol)) : active;
