@@ -50,6 +50,7 @@ describe('gap repair', () => {
       now,
       lookbackMs: 5 * MINUTE_MS,
       retryDelayMs: 200,
+      settleRecheckMaxMs: 200, // the test moves its clock by hand: no real wait for a settle
     });
     try {
       const from = closeOfLast - 5 * MINUTE_MS;
@@ -86,6 +87,7 @@ describe('gap repair', () => {
       now,
       lookbackMs: 5 * MINUTE_MS,
       retryDelayMs: 200,
+      settleRecheckMaxMs: 200, // the test moves its clock by hand: no real wait for a settle
     });
     try {
       const from = Date.parse('2026-01-01T00:05:00Z');

@@ -52,6 +52,7 @@ describe('health while the store refuses writes', () => {
         pollIntervalMs: 100,
         flushIntervalMs: 100,
         repairRetryDelayMs: 200,
+        settleRecheckMaxMs: 200,
       },
       { store: faulty.store, logger: pino({ level: 'silent' }), now },
     );

@@ -29,6 +29,7 @@ export interface LiveLinkSettings {
   readonly statusRefreshMs?: number;
   readonly flushIntervalMs?: number;
   readonly repairRetryDelayMs?: number;
+  readonly settleRecheckMaxMs?: number;
   readonly maxStreamsPerConnection?: number;
 }
 
@@ -85,6 +86,7 @@ export function buildLiveLink(settings: LiveLinkSettings, deps: LiveLinkDependen
     now,
     lookbackMs: settings.lookbackMs,
     retryDelayMs: settings.repairRetryDelayMs,
+    settleRecheckMaxMs: settings.settleRecheckMaxMs,
   });
   const stream = createStreamClient({
     baseUrl: settings.wsUrl,

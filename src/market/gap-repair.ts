@@ -8,9 +8,10 @@
  * (REST_KLINE_SETTLE_MS), is stored as forming and fetched again, alone, once it has settled (a
  * no-op if the stream closed it meanwhile), at most MAX_SETTLE_FOLLOW_UPS times in a row: the
  * stream may never close it (its subscription not live yet, or the symbol no longer tracked). A
- * later repair starts a minute before the last stored candle, so it fetches such a minute again too. Every explicit gap start still owed is recorded
- * in the store (`recordRepairGaps`) until a repair covers it, so a gap that outlives its process
- * (a crash, a restart while REST is down, another instance taking over ingestion) is resumed.
+ * later repair starts a minute before the last stored candle, so it fetches such a minute again
+ * too. Every explicit gap start still owed is recorded in the store (`recordRepairGaps`) until a
+ * repair covers it, so a gap that outlives its process (a crash, a restart while REST is down,
+ * another instance taking over ingestion) is resumed.
  */
 import type { Logger } from 'pino';
 import type { RestClient } from '../binance/rest-client.js';
@@ -24,6 +25,11 @@ export const INVALID_SYMBOL_CODE = -1121;
 export const REPAIR_RETRY_DELAY_MS = 30_000;
 /** The least wait before fetching an unsettled minute again, in ms (clocks may disagree a little). */
 export const SETTLE_RECHECK_MIN_MS = 1000;
+/**
+ * The longest wait before fetching an unfinished minute again, in ms: a minute that began just
+ * before the fetch has settled this long after it (a later close time means a clock far off).
+ */
+export const SETTLE_RECHECK_MAX_MS = MINUTE_MS + REST_KLINE_SETTLE_MS + SETTLE_RECHECK_MIN_MS;
 /**
  * Follow-up fetches of unsettled minutes in a row for one symbol, at most: a local clock far ahead
  * of the exchange's would otherwise take the exchange's forming minute for an ended one for ever.
@@ -106,6 +112,8 @@ export interface GapRepairOptions {
   /** How far back a symbol with no stored candle is fetched (BACKFILL_LOOKBACK). */
   readonly lookbackMs: number;
   readonly retryDelayMs?: number;
+  /** SETTLE_RECHECK_MAX_MS; tests on an accelerated clock wait in real ms, so less. */
+  readonly settleRecheckMaxMs?: number;
 }
 
 export function createGapRepair(options: GapRepairOptions): GapRepair {
@@ -217,12 +225,12 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     } else {
       followUps.set(symbol, followUp);
       owe(symbol, unfinished.first);
-      // Fetched again once the last has settled, or after the retry delay if that comes first (a
-      // test's clock runs faster than its timers); never sooner than SETTLE_RECHECK_MIN_MS. Only
-      // these minutes: the one in progress by then is the stream's, and would be unfinished again.
+      // Fetched again once the last has settled, never sooner than SETTLE_RECHECK_MIN_MS nor later
+      // than SETTLE_RECHECK_MAX_MS. Only these minutes: the one in progress by then is the
+      // stream's, and would be unfinished again.
       const settlesIn = unfinished.lastCloseTime + REST_KLINE_SETTLE_MS - now();
       const delay = Math.min(
-        retryDelayMs,
+        options.settleRecheckMaxMs ?? SETTLE_RECHECK_MAX_MS,
         Math.max(SETTLE_RECHECK_MIN_MS, settlesIn + SETTLE_RECHECK_MIN_MS),
       );
       later(symbol, { since: unfinished.first, fromKnown: false, until: unfinished.last }, delay);

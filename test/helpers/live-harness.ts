@@ -67,6 +67,7 @@ export async function startHarness(
       pollIntervalMs: 100,
       flushIntervalMs: 100,
       repairRetryDelayMs: 200,
+      settleRecheckMaxMs: 200,
       ...options.link,
     },
     { store, logger: pino({ level: 'silent' }), now },

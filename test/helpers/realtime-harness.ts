@@ -98,6 +98,7 @@ export async function startRealtimeHarness(
       pollIntervalMs: 100,
       flushIntervalMs: 100,
       repairRetryDelayMs: 200,
+      settleRecheckMaxMs: 200,
     },
     { store, logger, now },
   );
