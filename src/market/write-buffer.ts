@@ -6,6 +6,7 @@
  * buffer (newer arrivals win) and is retried on the next flush, without loss, until the bound. Past
  * the bound a new key is refused and counted loudly: the caller marks a gap for repair.
  */
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { mergeCandle, type StoredCandle } from '../domain/candle.js';
@@ -20,11 +21,13 @@ export const MAX_PENDING_CANDLES = 50_000;
 /** Distinct price samples (symbol and second) held at most; ~3 minutes of 242 symbols. */
 export const MAX_PENDING_SAMPLES = 50_000;
 /**
- * Tries of the last flush when the buffer stops, and the wait between them in ms: a store that is
- * briefly busy or failing over (a lock held by an import, a PostgreSQL switchover) must not cost
- * the price samples held, which no repair can fetch again. Well within SHUTDOWN_TIMEOUT_MS.
+ * When the buffer stops, its last flush is tried again for this long, in ms, this many ms apart: a
+ * store that is briefly busy or failing over (a lock held by an import, a PostgreSQL switchover)
+ * must not cost the price samples held, which no repair can fetch again. No try starts after the
+ * budget, and one try takes at most the store's own timeout (5 s, SQLite's busy timeout and
+ * PostgreSQL's connect timeout), so the stop stays within SHUTDOWN_TIMEOUT_MS (10 s).
  */
-export const FINAL_FLUSH_ATTEMPTS = 4;
+export const FINAL_FLUSH_BUDGET_MS = 3000;
 export const FINAL_FLUSH_RETRY_MS = 500;
 
 export interface WriteBufferStats {
@@ -161,13 +164,15 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
     async stop() {
       clearInterval(timer);
       timer = undefined;
+      const started = performance.now();
       for (let attempt = 1; ; attempt++) {
         try {
           await flush();
           return;
         } catch (error) {
           // A fenced store refuses for good: another instance ingests now, and repairs what was held.
-          if (attempt >= FINAL_FLUSH_ATTEMPTS || error instanceof FencedError) {
+          const spent = performance.now() - started + FINAL_FLUSH_RETRY_MS > FINAL_FLUSH_BUDGET_MS;
+          if (spent || error instanceof FencedError) {
             logger.error(
               { err: error, pendingCandles: candles.size, pendingSamples: samples.size },
               'last flush failed: what the buffer held is not stored',
