@@ -10,7 +10,7 @@ import type { RestClient } from '../binance/rest-client.js';
 import { ALL_STATUSES_EXCHANGE_INFO_QUERY } from '../binance/rest-wire.js';
 import type { StreamClient, StreamClientStatus } from '../binance/stream-client.js';
 import type { Store } from '../ports/store.js';
-import { storedRepairStart, type GapRepair, type GapRepairStatus } from './gap-repair.js';
+import { refetchFrom, storedRepairStart, type GapRepair, type GapRepairStatus } from './gap-repair.js';
 import type { Ingest } from './ingest.js';
 import { selectTopSymbols } from './universe.js';
 import type { WriteBuffer, WriteBufferStats } from './write-buffer.js';
@@ -174,6 +174,7 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
   }
 
   async function applySymbols(): Promise<void> {
+    if (stopped) return; // a run queued before the stop: the store may be closing
     const active = (await store.listSymbols({ active: true })).map((record) => record.symbol);
     const allowed = deps.symbols ? new Set(deps.symbols) : undefined;
     const next = allowed ? active.filter((symbol) => allowed.has(symbol)) : active;
@@ -194,9 +195,15 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     );
     // A symbol no longer tracked keeps the minute that was forming: no stream will close it now, so
     // it is repaired once more, and gap repair fetches that minute again once it has ended.
-    const ends = await Promise.all(
-      removed.map(async (symbol) => [symbol, await storedRepairStart(store, symbol, lookback)] as const),
-    );
+    // One with nothing stored yet has no such minute (and no lookback to fetch now it is untracked).
+    const ends = (
+      await Promise.all(
+        removed.map(async (symbol) => {
+          const span = await store.candleSpan(symbol);
+          return span ? ([symbol, refetchFrom(span.lastOpenTime)] as const) : undefined;
+        }),
+      )
+    ).filter((end) => end !== undefined);
     tracked = next;
     stream.setSymbols(tracked);
     for (const [symbol, from] of [...starts, ...ends]) repair.request(symbol, from);
