@@ -98,7 +98,8 @@ describe('the service process', () => {
     while (!service.lines.some((line) => line.includes('"msg":"stopping"')) && Date.now() < deadline) {
       await sleep(5);
     }
-    service.child.kill('SIGINT'); // while the first stop is under way
+    expect(service.child.exitCode).toBeNull(); // the first stop is still under way
+    expect(service.child.kill('SIGINT')).toBe(true);
     expect(await service.exit).toBe(0);
     expect(service.lines.filter((line) => line.includes('"msg":"stopping"'))).toHaveLength(1);
     expect(service.lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
