@@ -36,7 +36,8 @@ const duration = (fallback: string, max?: { ms: number; text: string }) =>
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
-const SQLITE_PREFIX = 'sqlite:';
+/** How a `DATABASE_URL` for SQLite begins; the rest is the file's path (or `:memory:`). */
+export const SQLITE_PREFIX = 'sqlite:';
 const POSTGRES_SCHEMES = ['postgres://', 'postgresql://'] as const;
 /** In SPEC section 3, but no adapter is written for them yet. */
 const NOT_YET_SUPPORTED_SCHEMES = ['mongodb://', 'mongodb+srv://'] as const;

@@ -4,12 +4,10 @@
  * SPEC but not written yet, included) already stops the service at start beside every other bad
  * variable; it is asked again here for callers that did not load the config.
  */
-import { ConfigError, databaseUrlProblem } from '../config.js';
+import { ConfigError, databaseUrlProblem, SQLITE_PREFIX } from '../config.js';
 import type { Store } from '../ports/store.js';
 import { PostgresStore } from './postgres/store.js';
 import { SqliteStore } from './sqlite/store.js';
-
-const SQLITE_PREFIX = 'sqlite:';
 
 export interface OpenStoreOptions {
   /** Told of a PostgreSQL connection lost while idle (the pool replaces it). */

@@ -19,7 +19,10 @@ const REQUEST_PARTS = [
 
 type RequestPart = (typeof REQUEST_PARTS)[number][0];
 
-/** Field issues of one part: dotted paths, the part's name for the part itself, an unknown key by its own name. */
+/**
+ * Field issues of one part: dotted paths, the part's name for the part itself, an unknown key by
+ * its own name.
+ */
 function fieldIssues(issues: readonly z.core.$ZodIssue[], part: string): FieldIssue[] {
   return issues.flatMap((issue) => {
     const path = issue.path.map(String).join('.');
