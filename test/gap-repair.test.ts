@@ -14,7 +14,7 @@ import { createRestClient } from '../src/binance/rest-client.js';
 import { REST_KLINE_SETTLE_MS } from '../src/binance/rest-wire.js';
 import { createSimulatedExchange, toCandle, type SimulatedExchange } from '../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
-import { createGapRepair } from '../src/market/gap-repair.js';
+import { createGapRepair, SETTLE_RECHECK_MIN_MS } from '../src/market/gap-repair.js';
 import { expectEveryCandleStored } from './helpers/service-checks.js';
 
 const SYMBOL = 'BTCUSDT';
@@ -67,6 +67,41 @@ describe('gap repair', () => {
       );
       expect(repair.status().repairedRanges).toBeGreaterThanOrEqual(2);
     } finally {
+      repair.stop();
+      await repair.idle();
+      await store.close();
+    }
+  });
+
+  it('fetches a minute that had just ended again once it has settled, not once the minute in progress has too', async () => {
+    const closeOfLast = Date.parse('2026-01-01T00:10:00Z');
+    // 00:09 ended 9 s ago, not final on REST yet; 00:10 is in progress, and REST (8 s behind) has it.
+    let time = closeOfLast + 9000;
+    const now = () => time;
+    exchange = await startExchange(now, LAG_MS);
+    const store = new SqliteStore({ path: ':memory:', now });
+    // The follow-up's timer is the production one (not capped for the test), on a fake clock.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const repair = createGapRepair({
+      store,
+      rest: createRestClient({ baseUrl: exchange.restUrl, now }),
+      logger: pino({ level: 'silent' }),
+      now,
+      lookbackMs: 5 * MINUTE_MS,
+    });
+    try {
+      const from = closeOfLast - 5 * MINUTE_MS;
+      repair.request(SYMBOL, from);
+      await repair.idle();
+      const fetched = await store.listCandles({ symbol: SYMBOL, resolution: '1m', from, to: closeOfLast });
+      expect(fetched.slice(-2).map((candle) => candle.closed)).toEqual([false, false]);
+      // 00:09 settles 10 s after its close: its follow-up is due then, whatever 00:10 still does.
+      time = closeOfLast + REST_KLINE_SETTLE_MS + LAG_MS;
+      vi.advanceTimersByTime(REST_KLINE_SETTLE_MS - 9000 + SETTLE_RECHECK_MIN_MS);
+      await repair.idle();
+      await expectEveryCandleStored(store, exchange, [SYMBOL], from, closeOfLast - MINUTE_MS);
+    } finally {
+      vi.useRealTimers();
       repair.stop();
       await repair.idle();
       await store.close();

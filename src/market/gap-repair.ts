@@ -193,7 +193,7 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     const to = Math.min(now(), wanted.until ?? Infinity);
     let stored = 0;
     /** The first and the last minute that came back unfinished (in progress, or not yet settled). */
-    let unfinished: { first: number; last: number; lastCloseTime: number } | undefined;
+    let unfinished: { first: number; firstCloseTime: number; last: number } | undefined;
     for await (const page of rest.klinesRange({ symbol, from, to })) {
       if (stopped) return;
       await store.upsertCandles(page);
@@ -202,8 +202,8 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
         if (candle.closed) continue;
         unfinished = {
           first: unfinished?.first ?? candle.openTime,
+          firstCloseTime: unfinished?.firstCloseTime ?? candle.closeTime,
           last: candle.openTime,
-          lastCloseTime: candle.closeTime,
         };
       }
     }
@@ -225,10 +225,11 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     } else {
       followUps.set(symbol, followUp);
       owe(symbol, unfinished.first);
-      // Fetched again once the last has settled, never sooner than SETTLE_RECHECK_MIN_MS nor later
-      // than SETTLE_RECHECK_MAX_MS. Only these minutes: the one in progress by then is the
-      // stream's, and would be unfinished again.
-      const settlesIn = unfinished.lastCloseTime + REST_KLINE_SETTLE_MS - now();
+      // Fetched again once the first has settled (a minute that just ended, within seconds; the
+      // one in progress, if it is still unfinished then, gets a follow-up of its own), never
+      // sooner than SETTLE_RECHECK_MIN_MS nor later than SETTLE_RECHECK_MAX_MS. Only these
+      // minutes: the one in progress by then is the stream's, and would be unfinished again.
+      const settlesIn = unfinished.firstCloseTime + REST_KLINE_SETTLE_MS - now();
       const delay = Math.min(
         options.settleRecheckMaxMs ?? SETTLE_RECHECK_MAX_MS,
         Math.max(SETTLE_RECHECK_MIN_MS, settlesIn + SETTLE_RECHECK_MIN_MS),
