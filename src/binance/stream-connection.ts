@@ -162,8 +162,10 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
     enqueue('SUBSCRIBE', beyondUrl);
     markReadyWhenDone();
   });
-  // Once close() is called the owner is done with this connection: frames still arriving during
-  // the close handshake are not handed up, and pings need no pong.
+  // Once close() is called pings need no pong. Frames still arriving during the close handshake
+  // are handed up: at a stop, the link flushes after its connections close, and the closing kline
+  // of a minute that ended just before the stop is among them (a lease lost meanwhile has its
+  // writes refused by the store's fence anyway).
   socket.on('ping', (payload: Buffer) => {
     if (closed) return;
     touch();
@@ -174,7 +176,6 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
     if (!closed) touch();
   });
   socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-    if (closed) return;
     touch();
     const receivedAt = now();
     // binaryType is the default 'nodebuffer', so a text frame arrives as one Buffer.
