@@ -76,9 +76,9 @@ describe('the service process on PostgreSQL', () => {
     // Long enough for a minute that closed while the service was down, repaired from REST at once
     // and so not yet final there, to be fetched again once settled (REST_KLINE_SETTLE_MS).
     await sleep(REST_KLINE_SETTLE_MS + 2500);
+    const stoppedAt = exchange.clock.now();
     service.child.kill('SIGTERM');
     expect(await service.exit).toBe(0);
-    const stoppedAt = exchange.clock.now();
 
     await expectNoCandleMissing(databaseUrl, exchange, SYMBOLS, {
       startedAt,

@@ -165,9 +165,9 @@ describe('scale-out over Redis', () => {
         2 * MINUTE_MS,
       );
       await sleep(2000); // the last flush
+      const stoppedAt = exchange.clock.now();
       b.child.kill('SIGTERM');
       expect(await b.exit).toBe(0);
-      const stoppedAt = exchange.clock.now();
       await expectNoCandleMissingSince(databaseUrl, startedAt, stoppedAt);
     },
     180_000,
@@ -255,9 +255,9 @@ describe('scale-out over Redis', () => {
     expect((await readStatus(url)).ingestion?.role).toBe('ingesting');
     await moreUpdates(watcher.updates, 2, 20_000);
 
+    const stoppedAt = exchange.clock.now();
     service.child.kill('SIGTERM');
     expect(await service.exit).toBe(0);
-    const stoppedAt = exchange.clock.now();
     await expectNoCandleMissingSince(sqliteFile('outage.db'), startedAt, stoppedAt);
   }, 180_000);
 });

@@ -132,9 +132,9 @@ describe('the service process', () => {
     // Long enough for a minute that closed while the service was down, repaired from REST at once
     // and so not yet final there, to be fetched again once settled (REST_KLINE_SETTLE_MS).
     await sleep(REST_KLINE_SETTLE_MS + 2500);
+    const stoppedAt = exchange.clock.now();
     service.child.kill('SIGTERM');
     expect(await service.exit).toBe(0);
-    const stoppedAt = exchange.clock.now();
 
     await expectNoCandleMissing(`sqlite:${join(dir, 'sigkill.db')}`, exchange, SYMBOLS, {
       startedAt,

@@ -28,11 +28,17 @@ export async function expectEveryCandleStored(
 }
 
 /**
- * After a service ran on `databaseUrl` from `startedAt` to `stoppedAt` (exchange time) with a
- * backfill lookback of `lookbackMinutes`, every closed 1m candle from its lookback to the minute
- * before it stopped is stored. The lookback is counted from the service's own start, a moment after
- * `startedAt`: when a minute boundary falls in between, its oldest minute is one later than
- * `startedAt`'s, so the check starts there.
+ * How long before the stop signal a minute must have ended for its closing kline to be stored: a
+ * minute ending as the service stops may be left forming (the next start repairs it).
+ */
+export const STOP_SLACK_MS = 2000;
+
+/**
+ * After a service ran on `databaseUrl` from `startedAt` until it was told to stop at `stoppedAt`
+ * (exchange time) with a backfill lookback of `lookbackMinutes`, every closed 1m candle from its
+ * lookback to the last minute that ended STOP_SLACK_MS before the stop is stored. The lookback is
+ * counted from the service's own start, a moment after `startedAt`: when a minute boundary falls
+ * in between, its oldest minute is one later than `startedAt`'s, so the check starts there.
  */
 export async function expectNoCandleMissing(
   databaseUrl: string,
@@ -43,7 +49,7 @@ export async function expectNoCandleMissing(
   const store = await openStore(databaseUrl);
   try {
     const from = bucketOpenTime(run.startedAt, MINUTE_MS) - (run.lookbackMinutes - 1) * MINUTE_MS;
-    const last = bucketOpenTime(run.stoppedAt, MINUTE_MS) - MINUTE_MS;
+    const last = bucketOpenTime(run.stoppedAt - STOP_SLACK_MS, MINUTE_MS) - MINUTE_MS;
     await expectEveryCandleStored(store, exchange, symbols, from, last);
   } finally {
     await store.close();
