@@ -14,6 +14,7 @@ import { createRestClient } from '../src/binance/rest-client.js';
 import { REST_KLINE_SETTLE_MS } from '../src/binance/rest-wire.js';
 import { createSimulatedExchange, toCandle, type SimulatedExchange } from '../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
+import type { Store } from '../src/ports/store.js';
 import { createGapRepair, SETTLE_RECHECK_MIN_MS } from '../src/market/gap-repair.js';
 import { expectEveryCandleStored } from './helpers/service-checks.js';
 
@@ -31,8 +32,29 @@ const startExchange = (now: () => number, restKlineLagMs?: number) =>
     restKlineLagMs,
   });
 
+interface RepairSettings {
+  readonly maxRetries?: number;
+  readonly retryDelayMs?: number;
+  readonly settleRecheckMaxMs?: number;
+}
+/** The test moves its clock by hand: a follow-up need not wait in real time for a settle. */
+const HAND_MOVED_CLOCK: RepairSettings = { retryDelayMs: 200, settleRecheckMaxMs: 200 };
+/** A failed request or repair is not tried again within the test. */
+const NO_RETRY: RepairSettings = { maxRetries: 0, retryDelayMs: 3_600_000 };
+
 describe('gap repair', () => {
   let exchange: SimulatedExchange | undefined;
+  /** Gap repair into `store` from the exchange's REST, on the test's clock. */
+  const repairOf = (store: Store, now: () => number, settings: RepairSettings = {}) =>
+    createGapRepair({
+      store,
+      rest: createRestClient({ baseUrl: exchange!.restUrl, now, maxRetries: settings.maxRetries }),
+      logger: pino({ level: 'silent' }),
+      now,
+      lookbackMs: 5 * MINUTE_MS,
+      retryDelayMs: settings.retryDelayMs,
+      settleRecheckMaxMs: settings.settleRecheckMaxMs,
+    });
   afterEach(async () => {
     await exchange?.close();
   });
@@ -43,15 +65,7 @@ describe('gap repair', () => {
     const now = () => time;
     exchange = await startExchange(now, LAG_MS);
     const store = new SqliteStore({ path: ':memory:', now });
-    const repair = createGapRepair({
-      store,
-      rest: createRestClient({ baseUrl: exchange.restUrl, now }),
-      logger: pino({ level: 'silent' }),
-      now,
-      lookbackMs: 5 * MINUTE_MS,
-      retryDelayMs: 200,
-      settleRecheckMaxMs: 200, // the test moves its clock by hand: no real wait for a settle
-    });
+    const repair = repairOf(store, now, HAND_MOVED_CLOCK);
     try {
       const from = closeOfLast - 5 * MINUTE_MS;
       const stored = () => store.listCandles({ symbol: SYMBOL, resolution: '1m', from, to: closeOfLast - 1 });
@@ -82,13 +96,7 @@ describe('gap repair', () => {
     const store = new SqliteStore({ path: ':memory:', now });
     // The follow-up's timer is the production one (not capped for the test), on a fake clock.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const repair = createGapRepair({
-      store,
-      rest: createRestClient({ baseUrl: exchange.restUrl, now }),
-      logger: pino({ level: 'silent' }),
-      now,
-      lookbackMs: 5 * MINUTE_MS,
-    });
+    const repair = repairOf(store, now);
     try {
       const from = closeOfLast - 5 * MINUTE_MS;
       repair.request(SYMBOL, from);
@@ -115,15 +123,7 @@ describe('gap repair', () => {
     const now = () => time;
     exchange = await startExchange(now);
     const store = new SqliteStore({ path: ':memory:', now });
-    const repair = createGapRepair({
-      store,
-      rest: createRestClient({ baseUrl: exchange.restUrl, now }),
-      logger: pino({ level: 'silent' }),
-      now,
-      lookbackMs: 5 * MINUTE_MS,
-      retryDelayMs: 200,
-      settleRecheckMaxMs: 200, // the test moves its clock by hand: no real wait for a settle
-    });
+    const repair = repairOf(store, now, HAND_MOVED_CLOCK);
     try {
       const from = Date.parse('2026-01-01T00:05:00Z');
       const forming = Date.parse('2026-01-01T00:10:00Z');
@@ -163,15 +163,7 @@ describe('gap repair', () => {
     const path = join(dir, 'store.db');
     const gapFrom = Date.parse('2026-01-01T00:30:00Z');
     const lastStored = Date.parse('2026-01-01T00:59:00Z');
-    const startRepair = (store: SqliteStore) =>
-      createGapRepair({
-        store,
-        rest: createRestClient({ baseUrl: exchange!.restUrl, now, maxRetries: 0 }),
-        logger: pino({ level: 'silent' }),
-        now,
-        lookbackMs: 5 * MINUTE_MS,
-        retryDelayMs: 3_600_000, // no retry within this process
-      });
+    const startRepair = (store: SqliteStore) => repairOf(store, now, NO_RETRY);
     try {
       // The first process: REST is down for its whole life, while live candles after the gap arrive.
       const first = new SqliteStore({ path, now });
@@ -211,14 +203,7 @@ describe('gap repair', () => {
     const now = () => time;
     exchange = await startExchange(now);
     const store = new SqliteStore({ path: ':memory:', now });
-    const repair = createGapRepair({
-      store,
-      rest: createRestClient({ baseUrl: exchange.restUrl, now, maxRetries: 0 }),
-      logger: pino({ level: 'silent' }),
-      now,
-      lookbackMs: 5 * MINUTE_MS,
-      retryDelayMs: 3_600_000,
-    });
+    const repair = repairOf(store, now, NO_RETRY);
     try {
       const first = Date.parse('2026-01-01T00:30:00Z');
       const second = Date.parse('2026-01-01T00:50:00Z');
