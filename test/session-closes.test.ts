@@ -35,13 +35,29 @@ async function sessionCloses(h: RealtimeHarness): Promise<SessionPushStatus> {
   return body.data.realtime.sessionCloses;
 }
 
-describe('session closes across instances', () => {
-  let redis: RedisServer;
+/**
+ * A throwaway redis-server for the calling `describe`, platforms (cache, bus, Socket.IO adapter)
+ * made on it, and the harnesses to stop before it goes: instances of one deployment.
+ */
+function instancesOnOneRedis() {
+  let server: RedisServer | undefined;
   const platforms: Platform[] = [];
   const harnesses: RealtimeHarness[] = [];
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    for (const h of harnesses) await h.stop();
+    for (const p of platforms) await p.close();
+    await server?.stop();
+  });
+  const redis = (): RedisServer => {
+    if (!server) throw new Error('redis-server not started yet');
+    return server;
+  };
   const platform = (): Platform => {
     const created = createPlatform({
-      redisUrl: redis.url,
+      redisUrl: redis().url,
       logger: pino({ level: 'silent' }),
       now: Date.now,
       historyOnSubscribeMs: HOUR_MS,
@@ -49,15 +65,11 @@ describe('session closes across instances', () => {
     platforms.push(created);
     return created;
   };
+  return { redis, platform, harnesses };
+}
 
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    for (const h of harnesses) await h.stop();
-    for (const p of platforms) await p.close();
-    await redis.stop();
-  });
+describe('session closes across instances', () => {
+  const { redis, platform, harnesses } = instancesOnOneRedis();
 
   it('pushes a close on every instance when the ingesting one announces it on the bus', async () => {
     const clock = createAcceleratedClock({ start: BOUNDARY - LEAD_MS, speed: SPEED });
@@ -120,7 +132,7 @@ describe('session closes across instances', () => {
     harnesses.push(h);
     const client = h.client();
     await ask(client, 'subscribe', { symbol: 'BTCUSDT' });
-    await redis.kill();
+    await redis().kill();
     expect(clock.now()).toBeLessThan(BOUNDARY);
 
     const pushed = await nextEvent(client, 'interval_data', () => true, 15_000);
@@ -130,27 +142,7 @@ describe('session closes across instances', () => {
 });
 
 describe('Socket.IO across instances', () => {
-  let redis: RedisServer;
-  const platforms: Platform[] = [];
-  const harnesses: RealtimeHarness[] = [];
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    for (const h of harnesses) await h.stop();
-    for (const p of platforms) await p.close();
-    await redis.stop();
-  });
-  const platform = (): Platform => {
-    const created = createPlatform({
-      redisUrl: redis.url,
-      logger: pino({ level: 'silent' }),
-      now: Date.now,
-      historyOnSubscribeMs: HOUR_MS,
-    });
-    platforms.push(created);
-    return created;
-  };
+  const { platform, harnesses } = instancesOnOneRedis();
 
   it('leaves the clients of the other instances connected and served when one instance stops', async () => {
     const clock = createAcceleratedClock({ start: BOUNDARY - 2 * HOUR_MS, speed: SPEED });
