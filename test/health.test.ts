@@ -12,6 +12,7 @@ import { DEGRADED_AFTER_FAILED_FLUSHES } from '../src/http/routes/system.js';
 import { buildLiveLink } from '../src/market/build-live-link.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { withWriteFaults } from './helpers/faulty-store.js';
+import { FAST_LINK_TIMINGS, SPEED } from './helpers/live-harness.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 /** Bounded waits for the link's flushes, in real ms. */
@@ -29,7 +30,7 @@ describe('health while the store refuses writes', () => {
   });
 
   it(`says degraded with 503 after ${DEGRADED_AFTER_FAILED_FLUSHES} failed flushes in a row, and ok once writes succeed again`, async () => {
-    const clock = createAcceleratedClock({ start: Date.parse('2026-01-01T00:00:30Z'), speed: 60 });
+    const clock = createAcceleratedClock({ start: Date.parse('2026-01-01T00:00:30Z'), speed: SPEED });
     const now = () => clock.now();
     const exchange = await createSimulatedExchange({
       clock,
@@ -47,12 +48,7 @@ describe('health while the store refuses writes', () => {
         symbols: SYMBOLS,
         trackTop: 242,
         lookbackMs: 5 * MINUTE_MS,
-        deadAfterMs: 1500,
-        backoffBaseMs: 50,
-        pollIntervalMs: 100,
-        flushIntervalMs: 100,
-        repairRetryDelayMs: 200,
-        settleRecheckMaxMs: 200,
+        ...FAST_LINK_TIMINGS,
       },
       { store: faulty.store, logger: pino({ level: 'silent' }), now },
     );

@@ -26,6 +26,19 @@ export const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 /** The accelerated clock starts in the past, so the exchange's HTTP `Date` (real time) never lags it. */
 export const CLOCK_START = Date.parse('2026-01-01T00:00:30Z');
 export const LOOKBACK_MS = 20 * MINUTE_MS;
+/**
+ * The live link's timings on a clock at SPEED: a silent connection is dead after 1.5 real seconds,
+ * reconnects, polls, flushes and repair retries come within a fraction of a real second, and an
+ * unfinished minute is fetched again after 200 real ms (12 simulated seconds) at most.
+ */
+export const FAST_LINK_TIMINGS = {
+  deadAfterMs: 1500,
+  backoffBaseMs: 50,
+  pollIntervalMs: 100,
+  flushIntervalMs: 100,
+  repairRetryDelayMs: 200,
+  settleRecheckMaxMs: 200,
+} as const satisfies Partial<LiveLinkSettings>;
 
 export interface Harness {
   readonly exchange: SimulatedExchange;
@@ -62,12 +75,7 @@ export async function startHarness(
       symbols: SYMBOLS,
       trackTop: 242,
       lookbackMs: LOOKBACK_MS,
-      deadAfterMs: 1500,
-      backoffBaseMs: 50,
-      pollIntervalMs: 100,
-      flushIntervalMs: 100,
-      repairRetryDelayMs: 200,
-      settleRecheckMaxMs: 200,
+      ...FAST_LINK_TIMINGS,
       ...options.link,
     },
     { store, logger: pino({ level: 'silent' }), now },

@@ -30,6 +30,7 @@ import type {
   ServerToClientEvents,
 } from '../../src/realtime/events.js';
 import type { SessionCloseChannel } from '../../src/realtime/session-push.js';
+import { FAST_LINK_TIMINGS } from './live-harness.js';
 
 export type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -93,12 +94,7 @@ export async function startRealtimeHarness(
       symbols,
       trackTop: 242,
       lookbackMs: options.lookbackMs ?? 20 * MINUTE_MS,
-      deadAfterMs: 1500,
-      backoffBaseMs: 50,
-      pollIntervalMs: 100,
-      flushIntervalMs: 100,
-      repairRetryDelayMs: 200,
-      settleRecheckMaxMs: 200,
+      ...FAST_LINK_TIMINGS,
     },
     { store, logger, now },
   );
