@@ -15,7 +15,12 @@ import { REST_KLINE_SETTLE_MS } from '../src/binance/rest-wire.js';
 import { createSimulatedExchange, toCandle, type SimulatedExchange } from '../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
 import type { Store } from '../src/ports/store.js';
-import { createGapRepair, SETTLE_RECHECK_MIN_MS } from '../src/market/gap-repair.js';
+import {
+  createGapRepair,
+  REPAIR_RETRY_DELAY_MS,
+  SETTLE_RECHECK_MAX_MS,
+  SETTLE_RECHECK_MIN_MS,
+} from '../src/market/gap-repair.js';
 import { expectEveryCandleStored } from './helpers/service-checks.js';
 
 const SYMBOL = 'BTCUSDT';
@@ -108,6 +113,37 @@ describe('gap repair', () => {
       vi.advanceTimersByTime(REST_KLINE_SETTLE_MS - 9000 + SETTLE_RECHECK_MIN_MS);
       await repair.idle();
       await expectEveryCandleStored(store, exchange, [SYMBOL], from, closeOfLast - MINUTE_MS);
+    } finally {
+      vi.useRealTimers();
+      repair.stop();
+      await repair.idle();
+      await store.close();
+    }
+  });
+
+  it('waits for the minute in progress to settle before fetching it again, not the retry delay', async () => {
+    const forming = Date.parse('2026-01-01T00:10:00Z');
+    let time = forming + 20_000; // 00:10 is in progress: final on REST from 00:11:10
+    const now = () => time;
+    exchange = await startExchange(now);
+    const store = new SqliteStore({ path: ':memory:', now });
+    // The production waits, on a fake clock.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const repair = repairOf(store, now);
+    try {
+      const from = forming - 5 * MINUTE_MS;
+      repair.request(SYMBOL, from);
+      await repair.idle();
+      const requests = exchange.stats().restRequests;
+      // After the retry delay the minute is still forming: fetching it then would gain nothing.
+      time += REPAIR_RETRY_DELAY_MS;
+      vi.advanceTimersByTime(REPAIR_RETRY_DELAY_MS);
+      await repair.idle();
+      expect(exchange.stats().restRequests).toBe(requests);
+      time = forming + MINUTE_MS + REST_KLINE_SETTLE_MS + SETTLE_RECHECK_MIN_MS;
+      vi.advanceTimersByTime(SETTLE_RECHECK_MAX_MS);
+      await repair.idle();
+      await expectEveryCandleStored(store, exchange, [SYMBOL], from, forming);
     } finally {
       vi.useRealTimers();
       repair.stop();
