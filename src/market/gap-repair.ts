@@ -43,11 +43,11 @@ export const MAX_SETTLE_FOLLOW_UPS = 5;
 export const refetchFrom = (lastStoredOpenTime: number): number => lastStoredOpenTime - MINUTE_MS;
 
 /** Where a repair from what is stored starts: `refetchFrom` the last stored candle, else `otherwise`. */
-export async function storedRepairStart(
+export async function storedRepairStart<T>(
   store: Pick<Store, 'candleSpan'>,
   symbol: string,
-  otherwise: number,
-): Promise<number> {
+  otherwise: T,
+): Promise<number | T> {
   const span = await store.candleSpan(symbol);
   return span ? refetchFrom(span.lastOpenTime) : otherwise;
 }

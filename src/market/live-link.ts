@@ -10,7 +10,7 @@ import type { RestClient } from '../binance/rest-client.js';
 import { ALL_STATUSES_EXCHANGE_INFO_QUERY } from '../binance/rest-wire.js';
 import type { StreamClient, StreamClientStatus } from '../binance/stream-client.js';
 import type { Store } from '../ports/store.js';
-import { refetchFrom, storedRepairStart, type GapRepair, type GapRepairStatus } from './gap-repair.js';
+import { storedRepairStart, type GapRepair, type GapRepairStatus } from './gap-repair.js';
 import type { Ingest } from './ingest.js';
 import { selectTopSymbols } from './universe.js';
 import type { WriteBuffer, WriteBufferStats } from './write-buffer.js';
@@ -199,8 +199,8 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     const ends = (
       await Promise.all(
         removed.map(async (symbol) => {
-          const span = await store.candleSpan(symbol);
-          return span ? ([symbol, refetchFrom(span.lastOpenTime)] as const) : undefined;
+          const from = await storedRepairStart(store, symbol, undefined);
+          return from === undefined ? undefined : ([symbol, from] as const);
         }),
       )
     ).filter((end) => end !== undefined);
