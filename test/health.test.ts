@@ -13,6 +13,7 @@ import { buildLiveLink } from '../src/market/build-live-link.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { withWriteFaults } from './helpers/faulty-store.js';
 import { FAST_LINK_TIMINGS, SPEED } from './helpers/live-harness.js';
+import { waitUntil } from './helpers/service-status.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 /** Bounded waits for the link's flushes, in real ms. */
@@ -63,21 +64,12 @@ describe('health while the store refuses writes', () => {
       const response = await t.app.inject({ url: '/api/v1/system/health' });
       return { statusCode: response.statusCode, data: response.json<{ data: Health['data'] }>().data };
     };
-    const waitFor = async (wanted: (h: Health) => boolean): Promise<Health> => {
-      const deadline = Date.now() + WAIT_MS;
-      for (;;) {
-        const h = await health();
-        if (wanted(h)) return h;
-        if (Date.now() > deadline) throw new Error(`health never turned as wanted: ${JSON.stringify(h)}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    };
-
-    await waitFor(() => parts.link.status().writes.flushes > 0);
+    await waitUntil('a first flush', async () => parts.link.status().writes.flushes > 0, WAIT_MS);
     expect(await health()).toEqual({ statusCode: 200, data: { status: 'ok' } });
 
     faulty.failing = true; // the ping still answers: only writes fail
-    const degraded = await waitFor((h) => h.statusCode === 503);
+    await waitUntil('health degraded', async () => (await health()).statusCode === 503, WAIT_MS);
+    const degraded = await health();
     expect(degraded.data.status).toBe('degraded');
     expect(degraded.data.checks?.writes).toEqual({
       ok: false,
@@ -88,6 +80,7 @@ describe('health while the store refuses writes', () => {
     );
 
     faulty.failing = false;
-    expect(await waitFor((h) => h.statusCode === 200)).toEqual({ statusCode: 200, data: { status: 'ok' } });
+    await waitUntil('health ok again', async () => (await health()).statusCode === 200, WAIT_MS);
+    expect(await health()).toEqual({ statusCode: 200, data: { status: 'ok' } });
   }, 30_000);
 });
