@@ -68,6 +68,7 @@ export async function startService(
   const link = createIngestion({
     store,
     logger,
+    now,
     lease: platform.lease,
     build: (fence, onFenced) => {
       // Taking over from another instance: what it failed to copy into the window is unknown.

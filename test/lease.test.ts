@@ -1,17 +1,23 @@
 /**
  * The ingestion lease against a real throwaway redis-server, with short timings: one holder at a
  * time, hand-over on release and on a lapse, stepping down when fenced, holding on through a
- * Redis restart, and letting go when taking over fails; and the fenced store that tells the holder when its token was superseded.
+ * Redis restart, letting go when taking over fails, and bidding again only after a hold-off; ingestion
+ * under the lease handing it on when its link hears nothing from Binance; and the fenced store that
+ * tells the holder when its token was superseded.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisConnection } from '../src/adapters/redis/connection.js';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
+import { createSimulatedExchange } from '../src/binance/simulator/index.js';
+import { MINUTE_MS } from '../src/domain/intervals.js';
 import { FencedError } from '../src/domain/errors.js';
-import { fenceWrites } from '../src/market/build-live-link.js';
-import { INGEST_FENCE } from '../src/scale/ingestion.js';
+import { buildLiveLink, fenceWrites } from '../src/market/build-live-link.js';
+import { INGEST_FENCE, createIngestion, type Ingestion } from '../src/scale/ingestion.js';
 import { createLease, type Lease } from '../src/scale/lease.js';
+import { freePort } from './helpers/free-port.js';
+import { FAST_LINK_TIMINGS } from './helpers/live-harness.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-server.js';
 import { waitUntil } from './helpers/service-checks.js';
 
@@ -139,6 +145,93 @@ describe('ingestion lease', () => {
     expect(a.lease.status()).toMatchObject({ holding: true, acquisitions: 1 });
     expect(a.events).toEqual(['acquired']);
     expect(b.events).toEqual(['acquired', 'lost: stopping']);
+  });
+
+  it('bids again only once the hold-off of a loss has passed, even with nobody else bidding', async () => {
+    const holdOffMs = 1000;
+    const a = await startLease(newKey(), 'a');
+    a.lease.lose('silent link', { holdOffMs });
+    await waitUntil('a stepped down', async () => !a.lease.status().holding, 2000);
+    // The key is free and the usual bid would come after ACQUIRE_MS: the hold-off keeps A back.
+    await sleep(holdOffMs / 2);
+    expect(a.lease.status().holding).toBe(false);
+    await waitUntil('a holds again', holding(a.lease), holdOffMs * 5);
+    expect(a.events).toEqual(['acquired', 'lost: silent link', 'acquired']);
+  });
+
+  describe('ingestion under the lease', () => {
+    /** On the real clock, as the simulated exchange here: the link's frames come once a second. */
+    const SILENT_LINK_YIELD_MS = 2000;
+    const HOLD_OFF_MS = 1000;
+
+    it('hands the lease to an instance that reaches Binance when its own link hears nothing', async () => {
+      const key = newKey();
+      const exchange = await createSimulatedExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], seed: 3 });
+      // A's path to the exchange is cut (nothing listens there); B's is fine. Both share one store.
+      const unreachable = `127.0.0.1:${await freePort()}`;
+      const store = new SqliteStore({ path: ':memory:' });
+      const ingestions: Ingestion[] = [];
+      const startIngestion = (holderId: string, urls: { wsUrl: string; restUrl: string }): Ingestion => {
+        const ingestion = createIngestion({
+          store,
+          logger,
+          now: Date.now,
+          silentLinkYieldMs: SILENT_LINK_YIELD_MS,
+          silenceCheckIntervalMs: 100,
+          yieldHoldOffMs: HOLD_OFF_MS,
+          lease: (callbacks) =>
+            createLease({
+              redis: connect(holderId),
+              key,
+              holderId,
+              logger,
+              ttlMs: TTL_MS,
+              renewIntervalMs: RENEW_MS,
+              acquireIntervalMs: ACQUIRE_MS,
+              ...callbacks,
+            }),
+          build: (fence, onFenced) =>
+            buildLiveLink(
+              {
+                ...urls,
+                symbols: ['BTCUSDT'],
+                trackTop: 242,
+                lookbackMs: 5 * MINUTE_MS,
+                ...FAST_LINK_TIMINGS,
+              },
+              { store, logger, now: Date.now, fence, onFenced },
+            ),
+        });
+        ingestions.push(ingestion);
+        ingestion.start();
+        return ingestion;
+      };
+      const role = (ingestion: Ingestion) => ingestion.ingestion().role;
+      try {
+        const a = startIngestion('a', { wsUrl: `ws://${unreachable}`, restUrl: `http://${unreachable}` });
+        await waitUntil('a ingests', async () => role(a) === 'ingesting', 5000);
+        const b = startIngestion('b', { wsUrl: exchange.wsUrl, restUrl: exchange.restUrl });
+        await waitUntil('b ingests', async () => role(b) === 'ingesting', SILENT_LINK_YIELD_MS * 5);
+        expect(role(a)).toBe('standby');
+        // B's link hears the exchange and its writes land in the shared store.
+        await waitUntil(
+          'b stores prices',
+          async () =>
+            (await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 1, order: 'asc' })).length > 0,
+          10_000,
+        );
+        // A link that hears the exchange keeps the lease: A's bids after its hold-off find it held.
+        await sleep(SILENT_LINK_YIELD_MS * 3);
+        expect(role(b)).toBe('ingesting');
+        expect(role(a)).toBe('standby');
+        expect(b.ingestion().lease).toMatchObject({ holding: true, acquisitions: 1 });
+        expect(a.ingestion().lease).toMatchObject({ holding: false, acquisitions: 1 });
+      } finally {
+        for (const ingestion of ingestions) await ingestion.stop();
+        await exchange.close();
+        await store.close();
+      }
+    });
   });
 });
 

@@ -6,15 +6,30 @@
  * the gaps the previous holder recorded as owed, so the minutes it missed are fetched from the
  * exchange. On losing the lease (another
  * holder, the store refusing the token, or a stop) the link stops and flushes what it may.
+ *
+ * A holder whose link hears nothing from Binance for SILENT_LINK_YIELD_MS (its network path or its
+ * address blocked, while Redis and the store still answer) hands the lease on and waits
+ * YIELD_HOLD_OFF_MS before bidding again, so an instance that can reach the exchange takes over and
+ * repairs the silent stretch. When no instance can, the lease goes round; each holder repairs on
+ * taking it, so nothing is lost to the rotation.
  */
 import type { Logger } from 'pino';
 import type { LiveLinkParts } from '../market/build-live-link.js';
 import type { LiveLinkStatus } from '../market/live-link.js';
 import type { Store, WriteFence } from '../ports/store.js';
-import type { LeaseFactory, LeaseStatus } from './lease.js';
+import { LEASE_ACQUIRE_INTERVAL_MS, type LeaseFactory, type LeaseStatus } from './lease.js';
 
 /** The store's fence for ingestion writes. */
 export const INGEST_FENCE = 'ingest';
+/**
+ * How long the ingesting instance's link may hear no frame from Binance before the lease is handed
+ * on, in ms: past a dead connection's detection (DEAD_AFTER_MS, 30 s) and several reconnects.
+ */
+export const SILENT_LINK_YIELD_MS = 90_000;
+/** How often the ingesting instance looks for that silence, in ms. */
+export const SILENCE_CHECK_INTERVAL_MS = 5000;
+/** How long an instance that handed the lease on waits before bidding again, in ms: five of the others' tries. */
+export const YIELD_HOLD_OFF_MS = 5 * LEASE_ACQUIRE_INTERVAL_MS;
 
 export interface IngestionStatus {
   readonly mode: 'single' | 'leased';
@@ -41,6 +56,13 @@ export interface IngestionDeps {
   readonly build: (fence?: WriteFence, onFenced?: () => void) => LiveLinkParts;
   /** With a lease factory, ingestion follows the lease; without, this process always ingests. */
   readonly lease?: LeaseFactory;
+  /** The live link's clock (its frames' receipt times). */
+  readonly now: () => number;
+  /** Overrides for tests, on `now`'s clock: SILENT_LINK_YIELD_MS. */
+  readonly silentLinkYieldMs?: number;
+  /** Overrides for tests, real ms: SILENCE_CHECK_INTERVAL_MS, YIELD_HOLD_OFF_MS. */
+  readonly silenceCheckIntervalMs?: number;
+  readonly yieldHoldOffMs?: number;
 }
 
 const IDLE_STATUS: LiveLinkStatus = {
@@ -78,8 +100,11 @@ const IDLE_STATUS: LiveLinkStatus = {
 };
 
 export function createIngestion(deps: IngestionDeps): Ingestion {
-  const { store, logger } = deps;
+  const { store, logger, now } = deps;
+  const silentLinkYieldMs = deps.silentLinkYieldMs ?? SILENT_LINK_YIELD_MS;
   let parts: LiveLinkParts | undefined;
+  /** Checks the ingesting link for silence; set while this instance ingests under the lease. */
+  let silenceWatch: NodeJS.Timeout | undefined;
 
   if (!deps.lease) {
     const single = deps.build();
@@ -108,8 +133,11 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
         throw error;
       }
       parts = next;
+      silenceWatch = watchForSilence(next);
     },
     async onLost() {
+      clearInterval(silenceWatch);
+      silenceWatch = undefined;
       const stopping = parts;
       parts = undefined;
       // A fenced link's last flush is refused; what it held is the new holder's to repair.
@@ -118,6 +146,28 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
         .catch((error: unknown) => logger.warn({ err: error }, 'live link stop failed'));
     },
   });
+
+  /** Hands the lease on once `watched` has heard nothing for silentLinkYieldMs while it had streams. */
+  function watchForSilence(watched: LiveLinkParts): NodeJS.Timeout {
+    let heardAt = now();
+    const timer = setInterval(() => {
+      const { streams, lastMessageAt } = watched.link.status().binance;
+      // With no stream there is nothing to hear: the silence counts from the first stream.
+      if (streams === 0) heardAt = now();
+      else if (lastMessageAt !== undefined && lastMessageAt > heardAt) heardAt = lastMessageAt;
+      const silentMs = now() - heardAt;
+      if (silentMs < silentLinkYieldMs) return;
+      logger.warn(
+        { silentMs },
+        'no frame from Binance: handing the ingestion lease to an instance that may reach it',
+      );
+      lease.lose(`no frame from Binance for ${Math.round(silentMs / 1000)} s`, {
+        holdOffMs: deps.yieldHoldOffMs ?? YIELD_HOLD_OFF_MS,
+      });
+    }, deps.silenceCheckIntervalMs ?? SILENCE_CHECK_INTERVAL_MS);
+    timer.unref();
+    return timer;
+  }
 
   return {
     start: () => lease.start(),

@@ -71,8 +71,12 @@ export interface Lease {
   start(): void;
   /** Stops trying and, when holding, releases the lease (a clean stop hands over at once). */
   stop(): Promise<void>;
-  /** Gives the lease up now (the store refused our fencing token): `onLost` runs, then we try again later. */
-  lose(reason: string): void;
+  /**
+   * Gives the lease up now (the store refused our fencing token, or our link to Binance is silent):
+   * `onLost` runs, then we try again after `holdOffMs` (by default the usual LEASE_ACQUIRE_INTERVAL_MS),
+   * which leaves the other instances time to take it first.
+   */
+  lose(reason: string, options?: { readonly holdOffMs?: number }): void;
   status(): LeaseStatus;
 }
 
@@ -87,7 +91,7 @@ export function createLease(options: LeaseOptions): Lease {
   let lastError: string | undefined;
   let stopped = true;
   /** A loss to act on at the loop's next turn (`lose()`), and the wake-up of its wait. */
-  let pendingLoss: string | undefined;
+  let pendingLoss: { readonly reason: string; readonly holdOffMs: number } | undefined;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
 
@@ -140,13 +144,16 @@ export function createLease(options: LeaseOptions): Lease {
 
   const run = async (): Promise<void> => {
     while (!stopped) {
+      /** How long to wait before the next claim when not holding. */
+      let pauseMs = acquireMs;
       try {
         if (pendingLoss !== undefined) {
-          const reason = pendingLoss;
+          const { reason, holdOffMs } = pendingLoss;
           pendingLoss = undefined;
           if (holding) {
             await transition(false, reason);
             await release();
+            pauseMs = Math.max(acquireMs, holdOffMs);
           }
         } else {
           await claim();
@@ -154,7 +161,7 @@ export function createLease(options: LeaseOptions): Lease {
       } catch (error) {
         logger.error({ err: error }, 'lease transition failed');
       }
-      if (!stopped && pendingLoss === undefined) await wait(holding ? renewMs : acquireMs);
+      if (!stopped && pendingLoss === undefined) await wait(holding ? renewMs : pauseMs);
     }
   };
 
@@ -173,9 +180,9 @@ export function createLease(options: LeaseOptions): Lease {
       await options.onLost('stopping');
       await release();
     },
-    lose(reason) {
+    lose(reason, lossOptions) {
       if (!holding || stopped) return;
-      pendingLoss = reason;
+      pendingLoss = { reason, holdOffMs: lossOptions?.holdOffMs ?? 0 };
       wake?.();
     },
     status: () => ({ holding, holderId, since, acquisitions, lastError }),
