@@ -3,11 +3,16 @@
  * path, the body and the query together, with the checks across fields still made beside a field
  * of the wrong type; and what Fastify would otherwise answer by itself (an undecodable URL, an
  * over-long path segment, an OPTIONS request that is no preflight, a request arriving while the
- * app closes).
+ * app closes); and 503 for a write the SQLite file cannot take now.
  */
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { MAX_PATH_PARAM_CHARS } from '../src/http/build-app.js';
 import { closingAfterEach, createTestApp, TEST_JWT_SECRET, type TestApp } from './helpers/app.js';
 import { call, login, type Answer } from './helpers/http.js';
@@ -151,5 +156,33 @@ describe("Fastify's own refusals, in the envelope", () => {
       message: 'the service is shutting down',
       errorSources: [],
     });
+  });
+});
+
+describe('a write the store cannot take now', () => {
+  const open = closingAfterEach();
+  const dir = mkdtempSync(join(tmpdir(), 'busy-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('answers 503 in the envelope while another instance holds the SQLite file, and writes once it lets go', async () => {
+    const path = join(dir, 'market.db');
+    const t = await open({ store: new SqliteStore({ path, busyTimeoutMs: 100 }) });
+    // Another instance on the same file, in the middle of a long write.
+    const other = new Database(path);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const body = { name: 'Ada', email: 'ada@example.com', password: 'a-long-enough-password' };
+      const refused = await call(t.app, 'POST', '/users/register', { body });
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatchObject({
+        success: false,
+        statusCode: 503,
+        message: 'the database is busy; try again shortly',
+      });
+      other.exec('ROLLBACK');
+      expect((await call(t.app, 'POST', '/users/register', { body })).status).toBe(201);
+    } finally {
+      other.close();
+    }
   });
 });

@@ -1,13 +1,15 @@
 /**
  * SqliteStore: the embedded store (better-sqlite3, WAL). Synchronous underneath, so every write
- * method runs in one transaction and cannot interleave with another.
+ * method runs in one transaction and cannot interleave with another. A write the file cannot take
+ * (locked by another instance past the busy timeout, a full disk, a read-only or failing file)
+ * rejects with UnavailableError, which the edges answer with 503, as PostgreSQL's outages.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Candle, StoredCandle } from '../../domain/candle.js';
-import { ConflictError } from '../../domain/errors.js';
+import { ConflictError, UnavailableError } from '../../domain/errors.js';
 import { sampleSecond, type PriceSample } from '../../domain/price.js';
 import { buildRollup, RESOLUTION_MS, ROLLUP_SOURCES, touchedBuckets } from '../../domain/rollups.js';
 import type { NewSymbol, SymbolRecord } from '../../domain/symbol.js';
@@ -36,7 +38,26 @@ import {
 import { MIGRATIONS } from './migrations.js';
 
 /** How long one connection waits for another's lock, in ms (SQLite's busy timeout). */
-const BUSY_TIMEOUT_MS = 5000;
+export const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * What a client hears for the SQLite result codes (primary code, before any `_` extension) that say
+ * the file cannot take a write now rather than that the request is wrong.
+ */
+const UNAVAILABLE_BECAUSE: Readonly<Record<string, string>> = {
+  SQLITE_BUSY: 'the database is busy; try again shortly',
+  SQLITE_LOCKED: 'the database is busy; try again shortly',
+  SQLITE_FULL: 'the database is full; writes are refused',
+  SQLITE_READONLY: 'the database cannot be written (read-only)',
+  SQLITE_IOERR: 'the database cannot be written (I/O error)',
+};
+
+function translate(error: unknown): unknown {
+  if (!(error instanceof Database.SqliteError)) return error;
+  const primary = /^SQLITE_[A-Z]+/.exec(error.code)?.[0] ?? '';
+  const because = UNAVAILABLE_BECAUSE[primary];
+  return because === undefined ? error : new UnavailableError(because, { cause: error });
+}
 /**
  * Switching a new file to WAL needs it to itself, and SQLite answers SQLITE_BUSY at once, without
  * its busy timeout, while another instance opening the same file holds it: tries at most this many
@@ -92,6 +113,8 @@ export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. */
   readonly path: string;
   readonly now?: () => number;
+  /** Tests: BUSY_TIMEOUT_MS. */
+  readonly busyTimeoutMs?: number;
 }
 
 export class SqliteStore implements Store {
@@ -104,7 +127,7 @@ export class SqliteStore implements Store {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.#db = new Database(options.path);
     this.#now = options.now ?? Date.now;
-    this.#db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    this.#db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
     if (options.path !== ':memory:') switchToWal(this.#db);
     this.#db.pragma('synchronous = NORMAL');
     this.#migrate();
@@ -240,9 +263,18 @@ export class SqliteStore implements Store {
     return;
   }
 
+  /** Runs a write, its unavailability (UNAVAILABLE_BECAUSE) turned into UnavailableError. */
+  #write<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+
   async insertSymbol(symbol: NewSymbol): Promise<SymbolRecord> {
     const row = this.#symbolParams(symbol);
-    if (this.#statements.insertSymbol.run(row).changes === 0) {
+    if (this.#write(() => this.#statements.insertSymbol.run(row)).changes === 0) {
       throw new ConflictError(`symbol ${symbol.symbol} already exists`);
     }
     return toSymbol(row);
@@ -253,12 +285,14 @@ export class SqliteStore implements Store {
   ): Promise<{ created: string[]; skipped: string[] }> {
     const created: string[] = [];
     const skipped: string[] = [];
-    this.#db.transaction(() => {
-      for (const symbol of symbols) {
-        const inserted = this.#statements.insertSymbol.run(this.#symbolParams(symbol)).changes > 0;
-        (inserted ? created : skipped).push(symbol.symbol);
-      }
-    })();
+    this.#write(() =>
+      this.#db.transaction(() => {
+        for (const symbol of symbols) {
+          const inserted = this.#statements.insertSymbol.run(this.#symbolParams(symbol)).changes > 0;
+          (inserted ? created : skipped).push(symbol.symbol);
+        }
+      })(),
+    );
     return { created, skipped };
   }
 
@@ -298,30 +332,31 @@ export class SqliteStore implements Store {
   }
 
   async setSymbolActive(symbol: string, isActive: boolean): Promise<SymbolRecord | undefined> {
-    this.#statements.setActive.run(isActive ? 1 : 0, symbol);
+    this.#write(() => this.#statements.setActive.run(isActive ? 1 : 0, symbol));
     return this.getSymbol(symbol);
   }
 
   async setSymbolStatus(symbol: string, status: string): Promise<SymbolRecord | undefined> {
-    this.#statements.setStatus.run(status, symbol);
+    this.#write(() => this.#statements.setStatus.run(status, symbol));
     return this.getSymbol(symbol);
   }
 
   async insertPriceSamples(samples: readonly PriceSample[], fence?: WriteFence): Promise<void> {
-    this.#db
-      .transaction(() => {
-        this.#checkFence(fence);
-        for (const sample of samples) {
-          this.#statements.insertSample.run(
-            sample.symbol,
-            sampleSecond(sample.timestamp),
-            sample.timestamp,
-            sample.price,
-          );
-        }
-      })
-      .immediate();
-    return;
+    this.#write(() =>
+      this.#db
+        .transaction(() => {
+          this.#checkFence(fence);
+          for (const sample of samples) {
+            this.#statements.insertSample.run(
+              sample.symbol,
+              sampleSecond(sample.timestamp),
+              sample.timestamp,
+              sample.price,
+            );
+          }
+        })
+        .immediate(),
+    );
   }
 
   async listPriceSamples(query: PriceSampleQuery): Promise<PriceSample[]> {
@@ -339,25 +374,27 @@ export class SqliteStore implements Store {
   }
 
   async deletePriceSamplesBefore(before: number, limit: number): Promise<number> {
-    return this.#statements.deleteSamples.run(sampleSecond(before), limit).changes;
+    return this.#write(() => this.#statements.deleteSamples.run(sampleSecond(before), limit).changes);
   }
 
   async upsertCandles(candles: readonly StoredCandle[], fence?: WriteFence): Promise<void> {
     if (candles.length === 0) return;
-    this.#db
-      .transaction(() => {
-        this.#checkFence(fence);
-        const touched = new Map<string, number[]>();
-        for (const candle of candles) {
-          if (this.#statements.upsertBase.run(candleParams(candle, candle.eventTime)).changes === 0) continue;
-          const times = touched.get(candle.symbol) ?? [];
-          times.push(candle.openTime);
-          touched.set(candle.symbol, times);
-        }
-        for (const [symbol, openTimes] of touched) this.#rewriteRollups(symbol, openTimes);
-      })
-      .immediate();
-    return;
+    this.#write(() =>
+      this.#db
+        .transaction(() => {
+          this.#checkFence(fence);
+          const touched = new Map<string, number[]>();
+          for (const candle of candles) {
+            if (this.#statements.upsertBase.run(candleParams(candle, candle.eventTime)).changes === 0)
+              continue;
+            const times = touched.get(candle.symbol) ?? [];
+            times.push(candle.openTime);
+            touched.set(candle.symbol, times);
+          }
+          for (const [symbol, openTimes] of touched) this.#rewriteRollups(symbol, openTimes);
+        })
+        .immediate(),
+    );
   }
 
   #rewriteRollups(symbol: string, baseOpenTimes: readonly number[]): void {
@@ -399,21 +436,25 @@ export class SqliteStore implements Store {
   }
 
   async recordRepairGaps(gaps: readonly RepairGap[], fence?: WriteFence): Promise<void> {
-    this.#db
-      .transaction(() => {
-        this.#checkFence(fence);
-        for (const gap of gaps) this.#statements.recordRepairGap.run(gap.symbol, gap.since);
-      })
-      .immediate();
+    this.#write(() =>
+      this.#db
+        .transaction(() => {
+          this.#checkFence(fence);
+          for (const gap of gaps) this.#statements.recordRepairGap.run(gap.symbol, gap.since);
+        })
+        .immediate(),
+    );
   }
 
   async clearRepairGap(symbol: string, from: number, fence?: WriteFence): Promise<void> {
-    this.#db
-      .transaction(() => {
-        this.#checkFence(fence);
-        this.#statements.clearRepairGap.run(symbol, from);
-      })
-      .immediate();
+    this.#write(() =>
+      this.#db
+        .transaction(() => {
+          this.#checkFence(fence);
+          this.#statements.clearRepairGap.run(symbol, from);
+        })
+        .immediate(),
+    );
   }
 
   async listRepairGaps(): Promise<RepairGap[]> {
@@ -435,7 +476,7 @@ export class SqliteStore implements Store {
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
         throw new ConflictError(`a user with email ${user.email} exists`, { cause: error });
       }
-      throw error;
+      throw translate(error);
     }
     return toUser(row);
   }
@@ -451,19 +492,23 @@ export class SqliteStore implements Store {
   }
 
   async updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined> {
-    const row = this.#statements.updateUser.get(changes.role ?? null, changes.passwordHash ?? null, id);
+    const row = this.#write(() =>
+      this.#statements.updateUser.get(changes.role ?? null, changes.passwordHash ?? null, id),
+    );
     return row && toUser(row);
   }
 
   async advanceFence(name: string): Promise<number> {
-    return this.#db
-      .transaction(() => {
-        const key = FENCE_KEY_PREFIX + name;
-        const next = Number(this.#statements.setting.get(key)?.value ?? '0') + 1;
-        this.#statements.putSetting.run(key, String(next));
-        return next;
-      })
-      .immediate();
+    return this.#write(() =>
+      this.#db
+        .transaction(() => {
+          const key = FENCE_KEY_PREFIX + name;
+          const next = Number(this.#statements.setting.get(key)?.value ?? '0') + 1;
+          this.#statements.putSetting.run(key, String(next));
+          return next;
+        })
+        .immediate(),
+    );
   }
 
   /**
@@ -482,7 +527,7 @@ export class SqliteStore implements Store {
   }
 
   async setSettingIfMissing(key: string, value: string): Promise<string> {
-    this.#statements.insertSetting.run(key, value);
+    this.#write(() => this.#statements.insertSetting.run(key, value));
     return this.#statements.setting.get(key)!.value;
   }
 }
