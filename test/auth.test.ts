@@ -26,9 +26,10 @@ const open = closingAfterEach();
 const me = (t: TestApp, token: string) => call<PublicUserJson>(t.app, 'GET', '/users/me', { token });
 
 /** Claims as our tokens carry them, for forging tokens the service must refuse. */
-function claims(userId: string, role: string, nowMs = Date.now()) {
-  const iat = Math.floor(nowMs / 1000);
-  return { sub: userId, role, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat, exp: iat + 3600 };
+/** A token's claims; `cred` as the service's own tokens carry it (a token without it is refused). */
+function claims(userId: string, role: string, cred?: unknown) {
+  const iat = Math.floor(Date.now() / 1000);
+  return { sub: userId, role, cred, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat, exp: iat + 3600 };
 }
 
 describe('accounts', () => {
@@ -166,14 +167,18 @@ describe('tokens', () => {
     expect((await me(t, unsigned)).status).toBe(401);
   });
 
-  it('refuses a token signed with another secret, or with the right secret under another algorithm', async () => {
+  it('refuses a token signed with another secret, with the right secret under another algorithm, or without cred', async () => {
     const t = await open();
-    const { user } = await registerUser(t.app);
-    const sign = (secret: string, alg: string) =>
-      new SignJWT(claims(user.id, 'user')).setProtectedHeader({ alg }).sign(new TextEncoder().encode(secret));
+    const { user, accessToken } = await registerUser(t.app);
+    const { cred } = decodeJwt(accessToken);
+    const sign = (secret: string, alg: string, credential = cred) =>
+      new SignJWT(claims(user.id, 'user', credential))
+        .setProtectedHeader({ alg })
+        .sign(new TextEncoder().encode(secret));
     expect((await me(t, await sign(TEST_JWT_SECRET, 'HS256'))).status).toBe(200);
     expect((await me(t, await sign('another-secret-of-enough-length-0123456789', 'HS256'))).status).toBe(401);
     expect((await me(t, await sign(TEST_JWT_SECRET, 'HS512'))).status).toBe(401);
+    expect((await me(t, await sign(TEST_JWT_SECRET, 'HS256', null))).status).toBe(401);
   });
 
   it('refuses a token whose role claim was changed to admin', async () => {
@@ -292,6 +297,14 @@ describe('the signing secret and the admin account at start', () => {
     });
     // The registrant's own password no longer opens the admin account; ADMIN_PASSWORD does.
     expect((await login(t.app, 'ops@example.com', 'original-password')).status).toBe(401);
+    // Nor does the token the registrant got before: it was issued under the replaced password.
+    expect((await me(t, registered.accessToken)).status).toBe(401);
+    const bySquatter = await call(t.app, 'POST', '/symbols', {
+      token: registered.accessToken,
+      body: { symbol: 'EVILUSDT' },
+    });
+    expect(bySquatter.status).toBe(401);
+    expect(await t.store.getSymbol('EVILUSDT')).toBeUndefined();
     const asAdmin = await login(t.app, 'ops@example.com', 'env-password', '10.9.0.1');
     expect(asAdmin.status).toBe(200);
     expect(asAdmin.body.data.user).toMatchObject({ id: registered.user.id, role: 'admin' });
@@ -306,6 +319,8 @@ describe('the signing secret and the admin account at start', () => {
       id: registered.user.id,
       role: 'admin',
     });
+    // The admin's token from before the restart still holds: the password was not replaced again.
+    expect((await me(again, asAdmin.body.data.accessToken)).body.data).toMatchObject({ role: 'admin' });
   });
 
   it('writes no password, hash or token into a log line', async () => {

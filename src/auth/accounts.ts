@@ -1,7 +1,11 @@
 /**
  * Accounts (SPEC section 5): registration, login and token authentication. The role of a new
- * account is always `user`; no password hash ever leaves this module (see `toPublicUser`).
+ * account is always `user`; no password hash ever leaves this module (see `toPublicUser`). A token
+ * holds only while the account keeps the password it was issued under (`credentialOf`), so
+ * replacing a password (ensure-admin.ts taking over an account registered with ADMIN_EMAIL, or a
+ * rotated ADMIN_PASSWORD) refuses every token issued before.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConflictError, UnauthorizedError } from '../domain/errors.js';
 import type { Role, Store, UserRecord } from '../ports/store.js';
 import type { PasswordHasher } from './passwords.js';
@@ -68,6 +72,20 @@ export function toPublicUser(record: UserRecord): PublicUser {
 
 const WRONG_CREDENTIALS = 'invalid email or password';
 
+/**
+ * The `cred` claim: a digest of the stored password hash, which a new password changes (argon2's
+ * salt makes it change even for the same password). It names the hash without revealing it.
+ */
+export function credentialOf(passwordHash: string): string {
+  return createHash('sha256').update(passwordHash).digest('base64url');
+}
+
+function sameCredential(claimed: string, current: string): boolean {
+  const a = Buffer.from(claimed);
+  const b = Buffer.from(current);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export function createAccounts(deps: {
   store: Pick<Store, 'createUser' | 'findUserByEmail' | 'findUserById'>;
   passwords: PasswordHasher;
@@ -76,7 +94,11 @@ export function createAccounts(deps: {
   const { store, passwords, tokens } = deps;
 
   async function session(record: UserRecord): Promise<Session> {
-    const accessToken = await tokens.sign({ userId: record.id, role: record.role });
+    const accessToken = await tokens.sign({
+      userId: record.id,
+      role: record.role,
+      credential: credentialOf(record.passwordHash),
+    });
     return { accessToken, user: toPublicUser(record) };
   }
 
@@ -107,7 +129,9 @@ export function createAccounts(deps: {
     async authenticate(token) {
       const claims = await tokens.verify(token);
       const record = await store.findUserById(claims.userId);
-      if (!record) throw new UnauthorizedError(INVALID_TOKEN_MESSAGE);
+      if (!record || !sameCredential(claims.credential, credentialOf(record.passwordHash))) {
+        throw new UnauthorizedError(INVALID_TOKEN_MESSAGE);
+      }
       return toPublicUser(record);
     },
   };

@@ -1,11 +1,13 @@
 /**
  * Access tokens: JWTs signed with HS256 through `jose`. Verification pins the algorithm, issuer and
  * audience, so a token with `alg: none`, another algorithm, another secret, an altered claim or a
- * past `exp` is refused. Claims: `sub` (user id), `role`, `iat`, `exp`, `iss`, `aud`.
+ * past `exp` is refused. Claims: `sub` (user id), `role`, `cred`, `iat`, `exp`, `iss`, `aud`.
  *
  * The `role` claim is informational, for clients (e.g. to show admin screens); it is never used for
  * authorization. The server identifies the user by `sub` and reads the role from the store on every
  * request (`Accounts.authenticate`), so a changed role takes effect at once, before the token expires.
+ * `cred` names the password the token was issued under (accounts.ts `credentialOf`): once the
+ * password is replaced, every token issued before is refused.
  */
 import { jwtVerify, SignJWT } from 'jose';
 import { UnauthorizedError } from '../domain/errors.js';
@@ -23,6 +25,8 @@ export interface TokenClaims {
   readonly userId: string;
   /** Informational for clients; never used for authorization (see the top of this file). */
   readonly role: Role;
+  /** Which password the token was issued under (accounts.ts `credentialOf`). */
+  readonly credential: string;
 }
 
 export interface TokenIssuer {
@@ -44,9 +48,9 @@ const isRole = (value: unknown): value is Role => value === 'user' || value === 
 export function createTokenIssuer({ secret, expiresInMs, now }: TokenSettings): TokenIssuer {
   const key = new TextEncoder().encode(secret);
   return {
-    async sign({ userId, role }) {
+    async sign({ userId, role, credential }) {
       const issuedAt = Math.floor(now() / 1000);
-      return new SignJWT({ role })
+      return new SignJWT({ role, cred: credential })
         .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: 'JWT' })
         .setSubject(userId)
         .setIssuer(TOKEN_ISSUER)
@@ -65,8 +69,9 @@ export function createTokenIssuer({ secret, expiresInMs, now }: TokenSettings): 
           requiredClaims: ['sub', 'iat', 'exp'],
           currentDate: new Date(now()),
         });
-        if (!payload.sub || !isRole(payload.role)) throw new Error('unexpected claims');
-        return { userId: payload.sub, role: payload.role };
+        const { sub, role, cred } = payload;
+        if (!sub || !isRole(role) || typeof cred !== 'string') throw new Error('unexpected claims');
+        return { userId: sub, role, credential: cred };
       } catch (error) {
         throw new UnauthorizedError(INVALID_TOKEN_MESSAGE, { cause: error });
       }
