@@ -18,7 +18,7 @@ import {
   type RealtimeStatus,
 } from '../src/realtime/gateway.js';
 import { MAX_SUBSCRIPTIONS_PER_CLIENT } from '../src/realtime/handlers.js';
-import { MAX_EVENT_BURST } from '../src/realtime/rate-limit.js';
+import { MAX_EVENT_BURST, THROTTLE_MS } from '../src/realtime/rate-limit.js';
 import {
   ask,
   BROADCAST_INTERVAL_MS,
@@ -44,6 +44,10 @@ const hourOfSamples = (symbol: string, to: number, base: number) =>
     price: `${base + (i % 100) / 100}`,
     timestamp: to - (3600 - i) * 1000,
   }));
+
+/** Events with ack ids that a client leaving its replies unread sends past the backlog bound. */
+const FLOOD_EVENTS = 5000;
+const FLOOD_FIRST_ACK_ID = 1000;
 
 /** Stores `symbols` inactive: clients may subscribe to them, the exchange link leaves them alone. */
 const storeInactiveSymbols = (h: RealtimeHarness, symbols: readonly string[]) =>
@@ -201,6 +205,7 @@ describe('Socket.IO gateway against the simulated exchange', () => {
       ['subscribe', { symbol: 'NOPEUSDT' }, 'UNKNOWN_SYMBOL'],
       ['get_interval_data', { symbol: 'NOPEUSDT' }, 'UNKNOWN_SYMBOL'],
       ['get_multiple_prices', { symbols: ['BTCUSDT', 'NOPEUSDT'] }, 'UNKNOWN_SYMBOL'],
+      ['unsubscribe', { symbol: 'NOPEUSDT' }, 'UNKNOWN_SYMBOL'],
     ];
     for (const [event, payload, code] of cases) {
       const error = nextEvent(client, 'error');
@@ -208,6 +213,23 @@ describe('Socket.IO gateway against the simulated exchange', () => {
       expect(ack.success, `${event} ${JSON.stringify(payload)}`).toBe(false);
       expect(await error).toMatchObject({ code, event, message: ack.success ? '' : ack.message });
     }
+    expect(client.connected).toBe(true);
+    expect(await ask(client, 'get_all_symbols')).toMatchObject({ success: true });
+  });
+
+  it('answers an event SPEC section 6 does not name with UNKNOWN_EVENT and a failed ack, and stays connected', async () => {
+    const client = h.client();
+    const error = nextEvent(client, 'error');
+    const untyped = client as unknown as {
+      timeout(ms: number): { emitWithAck(event: string, payload: unknown): Promise<unknown> };
+    };
+    const ack = await untyped.timeout(5000).emitWithAck('get_everything', {});
+    expect(ack).toEqual({ success: false, message: 'unknown event get_everything' });
+    expect(await error).toEqual({
+      code: 'UNKNOWN_EVENT',
+      event: 'get_everything',
+      message: 'unknown event get_everything',
+    });
     expect(client.connected).toBe(true);
     expect(await ask(client, 'get_all_symbols')).toMatchObject({ success: true });
   });
@@ -306,9 +328,13 @@ describe('Socket.IO gateway against the simulated exchange', () => {
     const before = await refusals();
     const reader = await openRawClient(h.url);
     const errors: string[] = [];
+    /** Ids of the acks received. */
+    const acks: number[] = [];
     reader.socket.on('message', (data: Buffer) => {
       const text = data.toString();
       if (text.startsWith('42["error",')) errors.push(text);
+      const ack = /^43(\d+)\[/.exec(text);
+      if (ack) acks.push(Number(ack[1]));
     });
     try {
       reader.socket.pause();
@@ -326,6 +352,11 @@ describe('Socket.IO gateway against the simulated exchange', () => {
       const subscriptions = (await realtimeStatus(h)).subscriptions;
       reader.emit('unsubscribe', { symbol: symbols[0] });
       await expect.poll(async () => (await realtimeStatus(h)).subscriptions).toBe(subscriptions - 1);
+      // Flooding on without reading adds nothing past the bound: no reply to each refused event,
+      // whether refused for the backlog or, once the budget is spent, for the rate.
+      for (let id = FLOOD_FIRST_ACK_ID; id < FLOOD_FIRST_ACK_ID + FLOOD_EVENTS; id++) {
+        reader.socket.send(`42${id}${JSON.stringify(['get_all_symbols', {}])}`);
+      }
       // Reading again, it finds every history it asked for, then the refusal, and is served again.
       reader.socket.resume();
       await expect.poll(() => errors.length, { timeout: 20_000 }).toBeGreaterThan(0);
@@ -333,6 +364,11 @@ describe('Socket.IO gateway against the simulated exchange', () => {
         'error',
         expect.objectContaining({ code: 'BACKLOG_FULL', event: 'get_all_symbols' }),
       ]);
+      // A last request's reply comes after any the flood got (one at most: the throttle's notice).
+      reader.socket.send(`421${JSON.stringify(['get_all_symbols', {}])}`);
+      await expect.poll(() => acks.includes(1), { timeout: 20_000 }).toBe(true);
+      expect(acks.filter((id) => id >= FLOOD_FIRST_ACK_ID).length).toBeLessThanOrEqual(1);
+      await sleep(THROTTLE_MS); // the flood throttled it
       reader.emit('subscribe', { symbol: 'BTCUSDT' });
       expectMatchesExchange(h, await reader.nextUpdate());
     } finally {
@@ -559,7 +595,7 @@ describe('Socket.IO session close', () => {
       });
       const lastMinute = h.exchange.market.trueKline('ETHUSDT', boundary - MINUTE_MS);
       expect(closed!.close).toBe(Number.parseFloat(lastMinute!.close));
-      if (next) expect(next).toMatchObject({ openTime: boundary, closed: false });
+      expect(next).toMatchObject({ openTime: boundary, closed: false });
       // Kept for the other instances' pushes (the cache's session aggregates).
       expect(candleToJson((await cache.getSession('ETHUSDT', closed!.openTime))!)).toEqual(closed);
       const disconnected = new Promise((resolve) => client.once('disconnect', resolve));

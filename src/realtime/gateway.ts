@@ -149,6 +149,9 @@ export interface RealtimeGateway {
 }
 
 const roomOf = (symbol: string): string => ROOM_PREFIX + symbol;
+/** Characters of a client's event name repeated in an `error` (a name may be up to MAX_MESSAGE_BYTES). */
+export const MAX_EVENT_NAME_CHARS = 64;
+const eventName = (packet: readonly unknown[]): string => String(packet[0]).slice(0, MAX_EVENT_NAME_CHARS);
 
 /**
  * A number that changes between event-loop turns in which packets are created: bumped by one
@@ -312,9 +315,19 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     prices,
     candles,
     now,
-    history,
+    history: (symbol) => history.read(symbol),
     sessionCache: settings.cache,
   });
+
+  /** The handler of each client event of SPEC section 6; any other event is refused (UNKNOWN_EVENT). */
+  const routes: Record<ClientEventName, (client: ClientSession, payload: unknown) => Promise<unknown>> = {
+    subscribe: handlers.subscribe,
+    unsubscribe: handlers.unsubscribe,
+    get_all_symbols: handlers.getAllSymbols,
+    get_multiple_prices: handlers.getMultiplePrices,
+    get_interval_data: handlers.getIntervalData,
+    get_recent_intervals: handlers.getRecentIntervals,
+  };
 
   const broadcaster = createBroadcaster({
     intervalMs: settings.broadcastIntervalMs,
@@ -450,7 +463,11 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       ack?.({ success: false, message: translated.message });
     };
 
-    /** Refuses an event with a failed ack, telling the client why with `error` when `tell`. */
+    /**
+     * Refuses an event with a failed ack, telling the client why with `error` when `tell`. Past the
+     * backlog bound only a `tell` is answered: a client that floods events without reading would
+     * otherwise grow its backlog by one reply per event, however many are refused.
+     */
     const refuse = (
       packet: unknown[],
       tell: boolean,
@@ -458,7 +475,8 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       message: string,
       ackMessage: string,
     ): void => {
-      if (tell) socket.emit('error', { message, code, event: String(packet[0]) });
+      if (!tell && backlogBytes() > MAX_CLIENT_BACKLOG_BYTES) return;
+      if (tell) socket.emit('error', { message, code, event: eventName(packet) });
       const ack = packet.at(-1);
       if (typeof ack === 'function')
         (ack as (response: AckResponse<unknown>) => void)({ success: false, message: ackMessage });
@@ -477,10 +495,12 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         const tell = decision === 'throttle';
         return refuse(packet, tell, 'RATE_LIMITED', 'too many events; throttled for a while', 'rate limited');
       }
+      const backlogOver = backlogBytes() > MAX_CLIENT_BACKLOG_BYTES;
+      if (!backlogOver) backlogFull = false;
       // An unsubscribe only sheds load (its reply is a short ack), so it is never refused for this.
-      if (packet[0] !== 'unsubscribe' && backlogBytes() > MAX_CLIENT_BACKLOG_BYTES) {
+      else if (packet[0] !== 'unsubscribe') {
         backlogRefusals++;
-        // Told once until its backlog falls under the bound: refusals add a short ack, no more.
+        // Told once until its backlog falls under the bound; the refusals after it get no reply.
         const tell = !backlogFull;
         if (tell)
           logger.warn({ client: socket.id }, 'client leaves its replies unread: refusing its requests');
@@ -488,7 +508,10 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         const message = 'too much unread data waiting; read it before asking for more';
         return refuse(packet, tell, 'BACKLOG_FULL', message, 'backlog full');
       }
-      backlogFull = false;
+      if (!Object.hasOwn(routes, packet[0])) {
+        const message = `unknown event ${eventName(packet)}`;
+        return refuse(packet, true, 'UNKNOWN_EVENT', message, message);
+      }
       next();
     });
 
@@ -508,12 +531,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       };
       socket.on(event, listener);
     };
-    on('subscribe', handlers.subscribe);
-    on('unsubscribe', handlers.unsubscribe);
-    on('get_all_symbols', handlers.getAllSymbols);
-    on('get_multiple_prices', handlers.getMultiplePrices);
-    on('get_interval_data', handlers.getIntervalData);
-    on('get_recent_intervals', handlers.getRecentIntervals);
+    for (const [event, run] of Object.entries(routes)) on(event as ClientEventName, run);
   });
 
   return {

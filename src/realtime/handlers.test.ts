@@ -1,13 +1,16 @@
 /**
  * The subscribe handler's bookkeeping on a real SQLite store, with the history read made to fail (a
- * store or cache error mid-subscribe, which no real part here can be made to do on cue).
+ * store or cache error mid-subscribe, which no real part here can be made to do on cue) or made
+ * older than the live price (a history shared from earlier in the second); and unsubscribe.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../adapters/sqlite/store.js';
 import { UnavailableError } from '../domain/errors.js';
 import { createSessionCalendar } from '../domain/session-calendar.js';
 import { createCandleReader } from '../market/candles.js';
+import { createLiveState } from '../market/live-state.js';
 import { createPriceReader } from '../market/prices.js';
+import { NotFoundError } from '../domain/errors.js';
 import type { HistoricalData } from './events.js';
 import { createHandlers, type ClientSession } from './handlers.js';
 
@@ -17,21 +20,41 @@ const now = () => NOW;
 function clientSession() {
   const emitted: string[] = [];
   const joined: string[] = [];
+  /** Emits and joins in their order, each emit with its payload. */
+  const log: unknown[] = [];
   const client: ClientSession = {
     subscriptions: new Set(),
     subscribing: new Map(),
-    emit: (event, ..._payload) => void emitted.push(event),
-    join: (symbol) => void joined.push(symbol),
+    emit: (event, ...payload) => {
+      emitted.push(event);
+      log.push([event, ...payload]);
+    },
+    join: (symbol) => {
+      joined.push(symbol);
+      log.push(['join', symbol]);
+    },
     leave: () => undefined,
   };
-  return { client, emitted, joined };
+  return { client, emitted, joined, log };
 }
+
+/** A live quote of BTCUSDT at `timestamp` (as heard from the exchange or the bus). */
+const quote = (timestamp: number, price: string) => ({
+  symbol: 'BTCUSDT',
+  price,
+  timestamp,
+  open24h: '100',
+  high24h: '120',
+  low24h: '90',
+  volume24h: '5',
+  quoteVolume24h: '500',
+});
 
 describe('subscribe handler', () => {
   let store: SqliteStore | undefined;
   afterEach(() => store?.close());
 
-  async function handlers(history: (symbol: string) => Promise<HistoricalData>) {
+  async function handlers(history: (symbol: string) => Promise<HistoricalData>, live = createLiveState()) {
     store = new SqliteStore({ path: ':memory:', now });
     await store.insertSymbolsIfMissing([
       { symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT', status: 'TRADING', isActive: true },
@@ -39,7 +62,7 @@ describe('subscribe handler', () => {
     const calendar = createSessionCalendar({ hours: [1, 5, 9, 13, 17, 21], timeZone: 'UTC' });
     return createHandlers({
       store,
-      prices: createPriceReader({ store, now }),
+      prices: createPriceReader({ store, now, live }),
       candles: createCandleReader({ store, calendar, now }),
       now,
       history,
@@ -94,6 +117,40 @@ describe('subscribe handler', () => {
     expect(emitted).toEqual(['subscription_confirmed', 'historical_data']);
     expect(joined).toEqual(['BTCUSDT']);
     expect([...client.subscriptions]).toEqual(['BTCUSDT']);
+  });
+
+  it('follows a history that lacks the newest price with that price, once in the room', async () => {
+    // The history was built earlier in the second (shared by that second's subscribers); an update
+    // broadcast since then went to the room before this client joined it.
+    const live = createLiveState();
+    live.applyQuotes([quote(NOW - 1000, '101.5')], NOW);
+    const history = { symbol: 'BTCUSDT', data: [{ timestamp: NOW - 2000, price: 101 }] };
+    const h = await handlers(() => Promise.resolve(history), live);
+    const { client, log } = clientSession();
+    await h.subscribe(client, { symbol: 'BTCUSDT' });
+    expect(log).toEqual([
+      ['subscription_confirmed', { symbol: 'BTCUSDT' }],
+      ['historical_data', history],
+      ['join', 'BTCUSDT'],
+      ['price_update', expect.objectContaining({ symbol: 'BTCUSDT', price: 101.5, timestamp: NOW - 1000 })],
+    ]);
+  });
+
+  it('sends no extra update when the history already ends at the newest price', async () => {
+    const live = createLiveState();
+    live.applyQuotes([quote(NOW - 1000, '101.5')], NOW);
+    const history = { symbol: 'BTCUSDT', data: [{ timestamp: NOW - 1000, price: 101.5 }] };
+    const h = await handlers(() => Promise.resolve(history), live);
+    const { client, emitted } = clientSession();
+    await h.subscribe(client, { symbol: 'BTCUSDT' });
+    expect(emitted).toEqual(['subscription_confirmed', 'historical_data']);
+  });
+
+  it('refuses to unsubscribe from a symbol it does not know, and takes one known but not held', async () => {
+    const h = await handlers((symbol) => Promise.resolve({ symbol, data: [] }));
+    const { client } = clientSession();
+    await expect(h.unsubscribe(client, { symbol: 'NOPEUSDT' })).rejects.toThrow(NotFoundError);
+    expect(await h.unsubscribe(client, { symbol: 'BTCUSDT' })).toEqual({ symbol: 'BTCUSDT' });
   });
 
   it('takes get_all_symbols with a null payload, as a client emitting undefined sends it', async () => {

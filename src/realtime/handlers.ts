@@ -127,8 +127,16 @@ export function createHandlers(deps: HandlerDeps) {
         }
         client.subscriptions.add(symbol); // held while the history is read: the limit stays exact
         let history: HistoricalData;
+        let latest: PriceUpdate | undefined;
         try {
           history = await deps.history(symbol);
+          // Read after the history, which is shared for a second (and may come from a store a
+          // flush behind): an update broadcast since it was built has missed this client, not yet
+          // in the room, which would show the history's last price until the symbol's next sample.
+          latest = await prices.latest(symbol).then(priceUpdate, (error: unknown) => {
+            if (error instanceof UnavailableError) return undefined; // no price yet
+            throw error;
+          });
         } catch (error) {
           // The ack fails, so a new subscription does not stand (nor count toward the limit).
           if (current() && !confirmed) {
@@ -141,8 +149,11 @@ export function createHandlers(deps: HandlerDeps) {
         // Confirmed only now, so a subscription that fails or is overtaken is never confirmed.
         client.emit('subscription_confirmed', { symbol });
         client.emit('historical_data', history);
-        // Joined only now, so no price_update overtakes the history it continues.
+        // Joined only now, so no price_update overtakes the history it continues; the newest price,
+        // if the history lacks it, follows in the same turn, before any update from the room.
         client.join(symbol);
+        const last = history.data.at(-1)?.timestamp ?? -Infinity;
+        if (latest && latest.timestamp > last) client.emit('price_update', latest);
         return { symbol };
       } finally {
         if (current()) client.subscribing.delete(symbol);
@@ -151,9 +162,13 @@ export function createHandlers(deps: HandlerDeps) {
 
     unsubscribe: async (client: ClientSession, payload: unknown): Promise<SymbolPayload> => {
       const { symbol } = parsePayload(symbolPayloadSchema, payload);
+      const held = client.subscriptions.has(symbol) || client.subscribing.has(symbol);
+      // Before any await, so a subscribe sent after this unsubscribe is not undone by it.
       client.subscribing.delete(symbol); // a subscribe still running stops
       client.subscriptions.delete(symbol);
       client.leave(symbol);
+      // One the client held needs no read: it was known when asked for.
+      if (!held) await knownSymbol(symbol);
       return { symbol };
     },
 

@@ -13,27 +13,43 @@ export const MAX_HISTORY_SAMPLES = 5000;
 /** Symbols whose history of the current second is kept. */
 export const MAX_CACHED_HISTORIES = 512;
 
+export interface HistoryCache {
+  read(symbol: string): Promise<HistoricalData>;
+  /** Histories held now: only the current second's (tests). */
+  held(): number;
+}
+
 export function createHistoryCache(
   load: (symbol: string) => Promise<HistoricalData>,
   currentSecond: () => number,
   maxEntries = MAX_CACHED_HISTORIES,
-): (symbol: string) => Promise<HistoricalData> {
-  const entries = new Map<string, { second: number; data: Promise<HistoricalData> }>();
-  return (symbol) => {
-    const second = currentSecond();
-    const held = entries.get(symbol);
-    if (held && held.second === second) return held.data;
-    const data = load(symbol);
-    entries.delete(symbol); // re-inserted last, so the first key is the least recently built
-    entries.set(symbol, { second, data });
-    if (entries.size > maxEntries) {
-      const oldest = entries.keys().next();
-      if (!oldest.done) entries.delete(oldest.value);
-    }
-    // A failed read is not shared with the next subscriber of the same second.
-    data.catch(() => {
-      if (entries.get(symbol)?.data === data) entries.delete(symbol);
-    });
-    return data;
+): HistoryCache {
+  const entries = new Map<string, Promise<HistoricalData>>();
+  /** The second every entry was built in. */
+  let entriesSecond: number | undefined;
+  return {
+    read(symbol) {
+      const second = currentSecond();
+      // A new second: every history held is out of date, and would only hold memory (an hour of
+      // samples each) until its symbol was subscribed again.
+      if (second !== entriesSecond) {
+        entries.clear();
+        entriesSecond = second;
+      }
+      const held = entries.get(symbol);
+      if (held) return held;
+      const data = load(symbol);
+      entries.set(symbol, data);
+      if (entries.size > maxEntries) {
+        const oldest = entries.keys().next();
+        if (!oldest.done) entries.delete(oldest.value);
+      }
+      // A failed read is not shared with the next subscriber of the same second.
+      data.catch(() => {
+        if (entries.get(symbol) === data) entries.delete(symbol);
+      });
+      return data;
+    },
+    held: () => entries.size,
   };
 }
