@@ -71,6 +71,23 @@ describe('configuration', () => {
     expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
   });
 
+  it('takes numbers only in decimal digits, never as hexadecimal, exponent or fraction', () => {
+    for (const [name, value] of [
+      ['INTERVAL_HOURS', '0x11'],
+      ['INTERVAL_HOURS', '1e1,17'],
+      ['INTERVAL_HOURS', '9.0'],
+      ['PORT', '0x1F4'],
+      ['TRACK_TOP', '1e2'],
+      ['BROADCAST_INTERVAL_MS', '500.0'],
+    ] as const) {
+      expect(() => loadConfig({ [name]: value }), `${name}=${value}`).toThrow(ConfigError);
+    }
+    expect(loadConfig({ INTERVAL_HOURS: ' 17 , 0,09 ', PORT: '0' })).toMatchObject({
+      intervalHours: [0, 9, 17],
+      port: 0,
+    });
+  });
+
   it('treats blank variables as unset', () => {
     expect(loadConfig({ PORT: '', SYMBOLS: '' })).toMatchObject({ port: 5000, symbols: undefined });
   });

@@ -33,8 +33,16 @@ const duration = (fallback: string, max?: { ms: number; text: string }) =>
       return ms;
     });
 
+/** A whole number in decimal digits: `Number` alone would also take "0x1F", "1e3" or "12.0". */
+const DECIMAL_DIGITS = /^\d+$/;
+
 const integer = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+  z
+    .string()
+    .regex(DECIMAL_DIGITS, 'must be a whole number in decimal digits')
+    .default(String(fallback))
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
 
 /** How a `DATABASE_URL` for SQLite begins; the rest is the file's path (or `:memory:`). */
 export const SQLITE_PREFIX = 'sqlite:';
@@ -102,7 +110,8 @@ const envSchema = z.object({
     .transform((text, ctx) => {
       const items = list(text);
       const hours = items.map(Number);
-      if (items.length === 0 || hours.some((hour) => !Number.isInteger(hour) || hour < 0 || hour > 23)) {
+      const bad = items.some((item, i) => !DECIMAL_DIGITS.test(item) || hours[i]! > 23);
+      if (items.length === 0 || bad) {
         ctx.addIssue({ code: 'custom', message: `a comma list of hours 0-23, got "${text}"` });
         return z.NEVER;
       }
