@@ -79,15 +79,34 @@ describe("Fastify's own refusals, in the envelope", () => {
 
   it('answers 400 naming the URL for a malformed percent-encoding', async () => {
     const t = await open();
-    const answer = await call(t.app, 'GET', '/price-data/%zz');
+    const answer = await call(t.app, 'GET', '/price-data/%zz', {
+      headers: { origin: 'https://dash.example' },
+    });
     expect(answer.status).toBe(400);
     expect(answer.headers['content-type']).toContain('application/json');
+    // As on every other answer: a browser front end reads the 400 instead of a CORS failure.
+    expect(answer.headers['access-control-allow-origin']).toBe('*');
+    expect(answer.headers['x-content-type-options']).toBe('nosniff');
     expect(answer.body).toEqual({
       success: false,
       statusCode: 400,
       message: 'invalid URL',
       errorSources: [{ path: 'url', message: expect.stringMatching(/percent-encoding/) as string }],
     });
+  });
+
+  it('allows only the configured origins to read a refused URL, as CORS_ORIGINS does elsewhere', async () => {
+    const t = await open({ corsOrigins: ['https://dash.example'] });
+    const allowed = await call(t.app, 'GET', '/price-data/%zz', {
+      headers: { origin: 'https://dash.example' },
+    });
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://dash.example');
+    expect(allowed.headers.vary).toContain('Origin');
+    const other = await call(t.app, 'GET', '/price-data/%zz', {
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(other.status).toBe(400);
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('answers 414 in the envelope for a path segment longer than MAX_PATH_PARAM_CHARS', async () => {

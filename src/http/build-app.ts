@@ -79,7 +79,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: MAX_BODY_BYTES,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PATH_PARAM_CHARS },
     trustProxy: fastifyTrustProxy(deps.trustProxy),
-    frameworkErrors: createFrameworkErrorHandler({ maxParamLength: MAX_PATH_PARAM_CHARS }),
+    frameworkErrors: createFrameworkErrorHandler({
+      maxParamLength: MAX_PATH_PARAM_CHARS,
+      corsOrigins: deps.corsOrigins ?? ['*'],
+    }),
     // Answered in the envelope instead (errors.ts registerClosingRefusal).
     return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();

@@ -81,12 +81,16 @@ export function registerClosingRefusal(app: FastifyInstance): void {
 export interface FrameworkErrorSettings {
   /** The router's `maxParamLength`: a longer path segment is answered 414. */
   readonly maxParamLength: number;
+  /** CORS_ORIGINS, as hardening.ts gives them to @fastify/cors. */
+  readonly corsOrigins: readonly string[];
 }
 
 /**
  * Fastify's `frameworkErrors`: what its router meets before any hook or the error handler runs
  * (a malformed percent-encoding, a path segment over `maxParamLength`), answered in the envelope
- * with Fastify's own status (400, 414) and the URL named as the bad field.
+ * with Fastify's own status (400, 414) and the URL named as the bad field. No hook runs for these,
+ * so the CORS and `nosniff` headers the hooks would add are set here: a browser front end then
+ * sees the 400 itself rather than a CORS failure.
  */
 export function createFrameworkErrorHandler(settings: FrameworkErrorSettings) {
   const urlIssues: Record<string, { readonly message: string; readonly issue: FieldIssue }> = {
@@ -99,7 +103,14 @@ export function createFrameworkErrorHandler(settings: FrameworkErrorSettings) {
       issue: { path: 'url', message: `has a path segment longer than ${settings.maxParamLength} characters` },
     },
   };
+  const anyOrigin = settings.corsOrigins.includes('*');
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const origin = request.headers.origin;
+    if (anyOrigin) void reply.header('access-control-allow-origin', '*');
+    else if (origin !== undefined && settings.corsOrigins.includes(origin)) {
+      void reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+    }
+    void reply.header('x-content-type-options', 'nosniff');
     const status = error.statusCode ?? 500;
     const known = urlIssues[error.code];
     if (known) {
