@@ -15,7 +15,7 @@ import { MINUTE_MS } from '../src/domain/intervals.js';
 import { FencedError } from '../src/domain/errors.js';
 import { buildLiveLink, fenceWrites } from '../src/market/build-live-link.js';
 import { INGEST_FENCE, createIngestion, type Ingestion } from '../src/scale/ingestion.js';
-import { createLease, type Lease } from '../src/scale/lease.js';
+import { createLease, type Lease, type LeaseCallbacks } from '../src/scale/lease.js';
 import { freePort } from './helpers/free-port.js';
 import { FAST_LINK_TIMINGS } from './helpers/live-harness.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-server.js';
@@ -39,6 +39,21 @@ describe('ingestion lease', () => {
     return connection;
   };
   const holding = (lease: Lease) => async () => lease.status().holding;
+  /** A lease with the test's short timings, on a connection of its own. */
+  const leaseOn = (key: string, holderId: string, callbacks: LeaseCallbacks) => {
+    const connection = connect(holderId);
+    const lease = createLease({
+      redis: connection,
+      key,
+      holderId,
+      logger,
+      ttlMs: TTL_MS,
+      renewIntervalMs: RENEW_MS,
+      acquireIntervalMs: ACQUIRE_MS,
+      ...callbacks,
+    });
+    return { lease, connection };
+  };
   /**
    * A lease on a connection of its own, started, and by default once it holds. Its events record
    * each take-over that succeeded (`onAcquired`, by default a no-op, resolved) and each loss.
@@ -48,16 +63,8 @@ describe('ingestion lease', () => {
     holderId: string,
     options: { readonly awaitHolding?: boolean; readonly onAcquired?: () => Promise<void> } = {},
   ) => {
-    const connection = connect(holderId);
     const events: string[] = [];
-    const lease = createLease({
-      redis: connection,
-      key,
-      holderId,
-      logger,
-      ttlMs: TTL_MS,
-      renewIntervalMs: RENEW_MS,
-      acquireIntervalMs: ACQUIRE_MS,
+    const { lease, connection } = leaseOn(key, holderId, {
       onAcquired: async () => {
         await options.onAcquired?.();
         events.push('acquired');
@@ -179,17 +186,7 @@ describe('ingestion lease', () => {
           silentLinkYieldMs: SILENT_LINK_YIELD_MS,
           silenceCheckIntervalMs: 100,
           yieldHoldOffMs: HOLD_OFF_MS,
-          lease: (callbacks) =>
-            createLease({
-              redis: connect(holderId),
-              key,
-              holderId,
-              logger,
-              ttlMs: TTL_MS,
-              renewIntervalMs: RENEW_MS,
-              acquireIntervalMs: ACQUIRE_MS,
-              ...callbacks,
-            }),
+          lease: (callbacks) => leaseOn(key, holderId, callbacks).lease,
           build: (fence, onFenced) =>
             buildLiveLink(
               {
