@@ -317,9 +317,9 @@ describe('the CLIs in child processes', () => {
     const first = await runCli('src/cli/seed-symbols.ts', [], env);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/^stored 3 new symbols, 0 already present$/m);
+    expect(first.stdout).toMatch(/^stored 3 new symbols, activated 0, 0 already active$/m);
     const again = await runCli('src/cli/seed-symbols.ts', [], env);
-    expect(again.stdout).toMatch(/^stored 0 new symbols, 3 already present$/m);
+    expect(again.stdout).toMatch(/^stored 0 new symbols, activated 0, 3 already active$/m);
 
     const now = Date.now();
     const byVolume = [...DEFAULT_SYMBOLS].sort((a, b) =>
@@ -344,13 +344,40 @@ describe('the CLIs in child processes', () => {
     const env = { DATABASE_URL: database.url, BINANCE_REST_URL: exchange.restUrl, SYMBOLS: 'xrpusdt,ETHBTC' };
     const result = await runCli('src/cli/seed-symbols.ts', [], env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^stored 2 new symbols, 0 already present$/m);
+    expect(result.stdout).toMatch(/^stored 2 new symbols, activated 0, 0 already active$/m);
     const store = new SqliteStore({ path: database.path });
     try {
       const stored = await store.listSymbols();
       expect(stored.map((s) => [s.symbol, s.baseAsset, s.quoteAsset, s.isActive])).toEqual([
         ['ETHBTC', 'ETH', 'BTC', true],
         ['XRPUSDT', 'XRP', 'USDT', true],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('seed:symbols activates a symbol of the universe that an import stored inactive', async () => {
+    const database = nextDatabase();
+    const before = new SqliteStore({ path: database.path });
+    await before.insertSymbolsIfMissing([
+      { symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT', status: 'TRADING', isActive: false },
+    ]);
+    await before.close();
+    const env = {
+      DATABASE_URL: database.url,
+      BINANCE_REST_URL: exchange.restUrl,
+      SYMBOLS: 'BTCUSDT,ETHUSDT',
+    };
+    const result = await runCli('src/cli/seed-symbols.ts', [], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^activated: BTCUSDT$/m);
+    expect(result.stdout).toMatch(/^stored 1 new symbols, activated 1, 0 already active$/m);
+    const store = new SqliteStore({ path: database.path });
+    try {
+      expect((await store.listSymbols()).map((s) => [s.symbol, s.isActive])).toEqual([
+        ['BTCUSDT', true],
+        ['ETHUSDT', true],
       ]);
     } finally {
       await store.close();

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
 import { splitSymbol } from '../src/domain/symbol.js';
+import { UNIVERSE_CHOSEN_SETTING } from '../src/market/universe.js';
 import { expectEveryCandleStored } from './helpers/service-checks.js';
 import {
   CLOCK_START,
@@ -175,6 +176,37 @@ describe('live link against the simulated exchange', () => {
       eth[0]!.openTime,
       eth.at(-1)!.openTime,
     );
+  });
+
+  /** Stores `symbols` inactive, as an import or a backfill run before the first start does. */
+  const storeInactive = (store: SqliteStore, symbols: readonly string[]) =>
+    store.insertSymbolsIfMissing(
+      symbols.map((symbol) => ({ symbol, ...splitSymbol(symbol), status: 'TRADING', isActive: false })),
+    );
+
+  it('tracks the TRACK_TOP universe on a first start after an import stored symbols, then keeps what is stored', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await storeInactive(store, ['BTCUSDT', 'DOGEUSDT']); // DOGEUSDT: imported, not on this exchange
+    harness = await startHarness({ store, link: { symbols: undefined } });
+    // The imported symbols chose no universe: the top pairs are tracked, BTCUSDT among them.
+    await vi.waitFor(() => expect(harness!.parts.link.tracked()).toEqual([...SYMBOLS].sort()));
+    expect((await store.getSymbol('DOGEUSDT'))?.isActive).toBe(false);
+    expect(await store.getSetting(UNIVERSE_CHOSEN_SETTING)).toBeDefined();
+    await harness.stop();
+    // Once chosen, the stored universe is kept as it is, even with every symbol deactivated.
+    for (const symbol of SYMBOLS) await store.setSymbolActive(symbol, false);
+    harness = await startHarness({ store, link: { symbols: undefined } });
+    await harness.pass(2 * MINUTE_MS);
+    expect(harness.parts.link.tracked()).toEqual([]);
+    expect((await store.listSymbols({ active: true })).length).toBe(0);
+  });
+
+  it('tracks every symbol SYMBOLS names, also one an import stored inactive', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await storeInactive(store, ['ETHUSDT']);
+    harness = await startHarness({ store, link: { symbols: ['BTCUSDT', 'ETHUSDT'] } });
+    await vi.waitFor(() => expect(harness!.parts.link.tracked()).toEqual(['BTCUSDT', 'ETHUSDT']));
+    expect((await store.getSymbol('ETHUSDT'))?.isActive).toBe(true);
   });
 
   it('applies the newest activation change when a slow read of the symbols ends after a later one', async () => {

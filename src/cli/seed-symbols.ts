@@ -1,8 +1,9 @@
 /**
  * `npm run seed:symbols` (SPEC section 8): stores the tracked universe (SPEC section 3) as active
  * symbols. With SYMBOLS set, exactly those; otherwise the top TRACK_TOP TRADING USDT spot pairs by
- * 24 h quote volume from exchangeInfo and ticker/24hr (market/universe.ts). Symbols already stored
- * are left as they are (an inactive one stays inactive), so running it twice changes nothing.
+ * 24 h quote volume from exchangeInfo and ticker/24hr (market/universe.ts). A symbol of the universe
+ * already stored inactive (an import or a backfill stores new symbols so) is activated; running it
+ * twice changes nothing.
  *
  * Exit codes: 0 when stored; 1 on any error (config, store, exchange); 2 for a usage error.
  */
@@ -13,14 +14,14 @@ import type { ExchangeSymbol } from '../binance/rest-wire.js';
 import { EXIT_OK, EXIT_USAGE, runCli } from './run-cli.js';
 import { loadConfigFromProcess, type Config } from '../config.js';
 import { splitSymbol, type NewSymbol } from '../domain/symbol.js';
-import { selectTopSymbols } from '../market/universe.js';
+import { activateStored, selectTopSymbols } from '../market/universe.js';
 
 /** A name whose assets come from exchangeInfo keeps its status; one Binance did not list is assumed trading. */
 const ASSUMED_STATUS = 'TRADING';
 
 const USAGE = `usage: npm run seed:symbols
 Stores SYMBOLS (when set) or the top TRACK_TOP USDT pairs by 24 h quote volume, fetched from
-BINANCE_REST_URL, as active symbols in DATABASE_URL. Symbols already stored are left unchanged.
+BINANCE_REST_URL, as active symbols in DATABASE_URL (one already stored inactive is activated).
 `;
 
 /** SYMBOLS as given, with the assets Binance reports for them; a name it does not list is split by its quote suffix. */
@@ -86,8 +87,13 @@ async function main(args: string[]): Promise<number> {
   const store = await openStore(config.databaseUrl);
   try {
     const { created, skipped } = await store.insertSymbolsIfMissing(symbols);
+    const activated = await activateStored(store, skipped);
     if (created.length > 0) process.stdout.write(`new: ${created.join(', ')}\n`);
-    process.stdout.write(`stored ${created.length} new symbols, ${skipped.length} already present\n`);
+    if (activated.length > 0) process.stdout.write(`activated: ${activated.join(', ')}\n`);
+    process.stdout.write(
+      `stored ${created.length} new symbols, activated ${activated.length}, ` +
+        `${skipped.length - activated.length} already active\n`,
+    );
   } finally {
     await store.close();
   }

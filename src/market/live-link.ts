@@ -12,7 +12,7 @@ import type { StreamClient, StreamClientStatus } from '../binance/stream-client.
 import type { Store } from '../ports/store.js';
 import { storedRepairStart, type GapRepair, type GapRepairStatus } from './gap-repair.js';
 import type { Ingest } from './ingest.js';
-import { selectTopSymbols } from './universe.js';
+import { activateStored, selectTopSymbols, UNIVERSE_CHOSEN_SETTING } from './universe.js';
 import type { WriteBuffer, WriteBufferStats } from './write-buffer.js';
 import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import { splitSymbol } from '../domain/symbol.js';
@@ -114,7 +114,10 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
       });
   }
 
-  /** SPEC section 3: SYMBOLS, else the stored symbols, else the TRACK_TOP rule, stored for next time. */
+  /**
+   * SPEC section 3: SYMBOLS, else the stored symbols, else the TRACK_TOP rule, stored for next time
+   * (market/universe.ts: symbols an import or a backfill stored, inactive, choose no universe).
+   */
   async function seedUniverse(): Promise<void> {
     if (deps.symbols) {
       const wanted = deps.symbols.map((symbol) => ({
@@ -124,13 +127,27 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
         isActive: true,
       }));
       await store.insertSymbolsIfMissing(wanted);
+      // SYMBOLS replaces the universe: each one is tracked, also one stored inactive (by an import
+      // or a backfill, or deactivated by an admin before ingestion started).
+      const activated = await activateStored(store, deps.symbols);
+      if (activated.length > 0) logger.info({ activated }, 'symbols named in SYMBOLS activated');
       return;
     }
-    if ((await store.listSymbols()).length > 0) return;
-    const [info, tickers] = await Promise.all([deps.rest.exchangeInfo(), deps.rest.ticker24h()]);
-    const top = selectTopSymbols(info.items, tickers.items, deps.trackTop);
-    const { created } = await store.insertSymbolsIfMissing(top);
-    logger.info({ count: created.length }, 'tracked universe selected by 24h quote volume');
+    if ((await store.getSetting(UNIVERSE_CHOSEN_SETTING)) !== undefined) return;
+    if ((await store.listSymbols({ active: true })).length === 0) {
+      const [info, tickers] = await Promise.all([deps.rest.exchangeInfo(), deps.rest.ticker24h()]);
+      const top = selectTopSymbols(info.items, tickers.items, deps.trackTop);
+      const { created } = await store.insertSymbolsIfMissing(top);
+      const activated = await activateStored(
+        store,
+        top.map((symbol) => symbol.symbol),
+      );
+      logger.info(
+        { created: created.length, activated: activated.length },
+        'tracked universe selected by 24h quote volume',
+      );
+    }
+    await store.setSettingIfMissing(UNIVERSE_CHOSEN_SETTING, new Date(deps.now()).toISOString());
   }
 
   /** Each stored symbol's status as exchangeInfo lists it; one the exchange no longer lists keeps its own. */

@@ -2,9 +2,35 @@
  * Which symbols are tracked (SPEC section 3): `SYMBOLS` when set, else the symbols already stored,
  * else the top `TRACK_TOP` TRADING spot pairs quoted in USDT by 24 h quote volume, leaving out
  * stablecoin and fiat base assets (their USDT price is ~1 or an exchange rate, not a market).
+ *
+ * Symbols an import or a backfill stored are inactive and choose no universe: until one was chosen
+ * (UNIVERSE_CHOSEN_SETTING, or an active symbol stored), the TRACK_TOP rule still applies, and the
+ * symbols it selects are activated even when already stored.
  */
 import { compareDecimal, parseDecimal } from '../domain/decimal.js';
 import type { NewSymbol } from '../domain/symbol.js';
+import type { Store } from '../ports/store.js';
+
+/**
+ * Settings key written once the tracked universe was chosen (by the TRACK_TOP rule, or found among
+ * the stored symbols): later starts keep the stored symbols as they are, all deactivated included.
+ */
+export const UNIVERSE_CHOSEN_SETTING = 'universe:chosen';
+
+/** Activates those of `names` that are stored inactive; returns them. */
+export async function activateStored(
+  store: Pick<Store, 'getSymbol' | 'setSymbolActive'>,
+  names: readonly string[],
+): Promise<string[]> {
+  const activated: string[] = [];
+  for (const name of names) {
+    const stored = await store.getSymbol(name);
+    if (!stored || stored.isActive) continue;
+    await store.setSymbolActive(name, true);
+    activated.push(name);
+  }
+  return activated;
+}
 
 /** Base assets that are stablecoins, fiat currencies or fiat-pegged tokens listed against USDT. */
 export const EXCLUDED_BASE_ASSETS: ReadonlySet<string> = new Set([
