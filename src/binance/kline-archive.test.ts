@@ -246,6 +246,14 @@ describe('parseKlineLines', () => {
     );
   });
 
+  it('ignores blank lines at the end of the file, and refuses one with rows after it', async () => {
+    const rows = [klineRow(at('2024-09-21T00:00:00Z')), klineRow(at('2024-09-21T00:01:00Z'))];
+    expect(await parseKlineLines([...rows, '', '\r', ''], FILE, name)).toHaveLength(2);
+    await expect(parseKlineLines([rows[0]!, '', rows[1]!], FILE, name)).rejects.toThrow(
+      /^BTCUSDT-1m-2024-09-21\.csv:2: empty line/,
+    );
+  });
+
   it('rejects a file with no rows', async () => {
     await expect(parseKlineLines(linesOf(''), FILE, name)).rejects.toThrow(`${FILE}: no rows`);
   });

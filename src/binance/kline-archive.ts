@@ -245,6 +245,8 @@ export type RowsParsed = (rows: number) => void;
 /**
  * Every row of one file, validated: each row parses, opens inside the file's period, and opens
  * strictly after the row before it; the file holds at least one and at most MAX_ROWS_PER_FILE rows.
+ * Blank lines at the end of the file (an editor's or a tool's extra newline) are ignored; a blank
+ * line with rows after it is refused.
  */
 export async function parseKlineLines(
   lines: AsyncIterable<string> | Iterable<string>,
@@ -256,8 +258,15 @@ export async function parseKlineLines(
   const candles: StoredCandle[] = [];
   let lineNumber = 0;
   let previous: StoredCandle | undefined;
+  /** The first blank line met, refused once a row follows it. */
+  let firstBlank: number | undefined;
   for await (const line of lines) {
     lineNumber++;
+    if (line.trim() === '') {
+      firstBlank ??= lineNumber;
+      continue;
+    }
+    if (firstBlank !== undefined) throw new ImportRowError(file, firstBlank, 'empty line');
     if (candles.length >= MAX_ROWS_PER_FILE) {
       throw new ImportRowError(
         file,
