@@ -79,6 +79,33 @@ describe('write buffer', () => {
     expect(buffer.stats()).toMatchObject({ pendingCandles: 10, refused: 1 });
   });
 
+  it('counts the batch being written against its bound, so a write that hangs and fails adds no more', async () => {
+    faulty.failing = true;
+    let release!: () => void;
+    faulty.holdWrites = new Promise((resolve) => (release = resolve));
+    const sample = (second: number) => ({ symbol: 'BTCUSDT', price: '1', timestamp: START + second * 1000 });
+    for (let second = 0; second < 5; second++) expect(buffer.addSample(sample(second))).toBe(true);
+    const flushing = buffer.flush(); // the store holds it, then fails
+    // Five are held already, if only in the batch being written: new keys are refused.
+    for (let second = 5; second < 10; second++) expect(buffer.addSample(sample(second))).toBe(false);
+    expect(buffer.addSample({ ...sample(2), price: '2', timestamp: START + 2500 })).toBe(true); // held key
+    expect(buffer.stats()).toMatchObject({ pendingSamples: 6, refused: 5 });
+    release();
+    await expect(flushing).rejects.toThrow('database unreachable');
+    expect(buffer.stats()).toMatchObject({ pendingSamples: 5, refused: 5 });
+    faulty.holdWrites = undefined;
+    faulty.failing = false;
+    await buffer.flush();
+    const written = await real.listPriceSamples({ symbol: 'BTCUSDT', limit: 10, order: 'asc' });
+    expect(written.map((s) => [s.timestamp - START, s.price])).toEqual([
+      [0, '1'],
+      [1000, '1'],
+      [2500, '2'],
+      [3000, '1'],
+      [4000, '1'],
+    ]);
+  });
+
   it('flushes what is left when stopped', async () => {
     buffer.start();
     buffer.addCandle(minute(0));

@@ -4,7 +4,10 @@
  * by symbol and second), so a forming candle updated every second costs one row per flush, not one
  * per update. A flush writes everything pending; when the store fails, the batch goes back into the
  * buffer (newer arrivals win) and is retried on the next flush, without loss, until the bound. Past
- * the bound a new key is refused and counted loudly: the caller marks a gap for repair.
+ * the bound a new key is refused and counted loudly: the caller marks a gap for repair. The bound
+ * counts the batch being written too: a write to a store that hangs before failing (a PostgreSQL
+ * server that stopped answering) holds its batch for the store's timeout, and what arrives
+ * meanwhile must not add another bound's worth each time.
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +34,7 @@ export const FINAL_FLUSH_BUDGET_MS = 3000;
 export const FINAL_FLUSH_RETRY_MS = 500;
 
 export interface WriteBufferStats {
+  /** Held: waiting, or in the batch being written. */
   readonly pendingCandles: number;
   readonly pendingSamples: number;
   readonly flushes: number;
@@ -73,6 +77,9 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
   const maxSamples = options.maxPendingSamples ?? MAX_PENDING_SAMPLES;
   let candles = new Map<string, StoredCandle>();
   let samples = new Map<string, PriceSample>();
+  /** The batch being written (empty between flushes): on failure it goes back into the buffer. */
+  let writingCandles = new Map<string, StoredCandle>();
+  let writingSamples = new Map<string, PriceSample>();
   let flushes = 0;
   let failedFlushes = 0;
   let consecutiveFailedFlushes = 0;
@@ -108,6 +115,8 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
     if (candles.size === 0 && samples.size === 0) return;
     const batchCandles = candles;
     const batchSamples = samples;
+    writingCandles = batchCandles;
+    writingSamples = batchSamples;
     candles = new Map();
     samples = new Map();
     try {
@@ -128,8 +137,15 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
       for (const candle of arrivedCandles.values()) putCandle(candles, candle);
       for (const sample of arrivedSamples.values()) putSample(samples, sample);
       throw error;
+    } finally {
+      writingCandles = new Map();
+      writingSamples = new Map();
     }
   }
+
+  /** Whether a new key still fits: the bound is on what is waiting plus what is being written. */
+  const fits = <T>(key: string, waiting: Map<string, T>, writing: Map<string, T>, max: number): boolean =>
+    waiting.has(key) || writing.has(key) || waiting.size + writing.size < max;
 
   const flush = async (): Promise<void> => {
     // One flush at a time: a second caller waits for the running one, then writes what is left.
@@ -144,12 +160,12 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
 
   return {
     addCandle(candle) {
-      if (candles.size >= maxCandles && !candles.has(candleKey(candle))) return refuse('candles');
+      if (!fits(candleKey(candle), candles, writingCandles, maxCandles)) return refuse('candles');
       putCandle(candles, candle);
       return true;
     },
     addSample(sample) {
-      if (samples.size >= maxSamples && !samples.has(sampleKey(sample))) return refuse('price samples');
+      if (!fits(sampleKey(sample), samples, writingSamples, maxSamples)) return refuse('price samples');
       putSample(samples, sample);
       return true;
     },
@@ -185,8 +201,8 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
       }
     },
     stats: () => ({
-      pendingCandles: candles.size,
-      pendingSamples: samples.size,
+      pendingCandles: candles.size + writingCandles.size,
+      pendingSamples: samples.size + writingSamples.size,
       flushes,
       failedFlushes,
       consecutiveFailedFlushes,
