@@ -25,6 +25,8 @@ afterAll(async () => {
 runStoreContract('postgres', async () => PostgresStore.open({ url: await server.createDatabase() }));
 
 const START = Date.parse('2024-09-21T00:00:00Z');
+/** The query timeout of a store whose server is frozen, in ms: short, so the test is too. */
+const FROZEN_QUERY_TIMEOUT_MS = 2000;
 const btc = { symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT', status: 'TRADING', isActive: true };
 
 /**
@@ -127,6 +129,30 @@ describe('postgres store on a server', () => {
       await holder.close();
     }
   });
+
+  it('gives a write to a server that stopped answering up after one query timeout, not a second for its ROLLBACK', async () => {
+    const url = await server.createDatabase();
+    const store = await PostgresStore.open({ url, queryTimeoutMs: FROZEN_QUERY_TIMEOUT_MS });
+    const sample = (second: number) => ({ symbol: 'BTCUSDT', price: '1', timestamp: START + second * 1000 });
+    try {
+      await store.insertPriceSamples([sample(0)]); // an idle connection waits in the pool
+      server.freeze();
+      const started = performance.now();
+      await expect(store.insertPriceSamples([sample(1)])).rejects.toThrow(UnavailableError);
+      // One timeout and some slack; a ROLLBACK sent on the same connection would wait out another.
+      expect(performance.now() - started).toBeLessThan(FROZEN_QUERY_TIMEOUT_MS * 1.75);
+    } finally {
+      server.thaw();
+    }
+    try {
+      // The connection was destroyed, not returned: the next write opens another and goes through.
+      await store.insertPriceSamples([sample(2)]);
+      const stored = await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 10, order: 'asc' });
+      expect(stored.map((s) => s.timestamp)).toEqual([sample(0).timestamp, sample(2).timestamp]);
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
 
   it('answers UnavailableError while the server is down and works again once it is back, without a reopen', async () => {
     const url = await server.createDatabase();

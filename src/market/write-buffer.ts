@@ -28,7 +28,9 @@ export const MAX_PENDING_SAMPLES = 50_000;
  * store that is briefly busy or failing over (a lock held by an import, a PostgreSQL switchover)
  * must not cost the price samples held, which no repair can fetch again. No try starts after the
  * budget, and one try takes at most the store's own timeout (5 s, SQLite's busy timeout and
- * PostgreSQL's connect timeout), so the stop stays within SHUTDOWN_TIMEOUT_MS (10 s).
+ * PostgreSQL's connect timeout), so the stop stays within SHUTDOWN_TIMEOUT_MS (10 s); only a
+ * PostgreSQL server that stopped answering holds a try for its query timeout (35 s), and then the
+ * forced exit at SHUTDOWN_TIMEOUT_MS ends the stop: what was held could not be stored anyway.
  */
 export const FINAL_FLUSH_BUDGET_MS = 3000;
 export const FINAL_FLUSH_RETRY_MS = 500;

@@ -2,11 +2,11 @@
  * A throwaway PostgreSQL server for tests: Debian's binaries (`/usr/lib/postgresql/<version>/bin`),
  * a fresh cluster in a temporary directory, TCP on a free port of 127.0.0.1 only, trust
  * authentication, no fsync unless asked for. It can be shut down and started again on the same port and data (the
- * database down, then back). PostgreSQL refuses to run as root, so when the tests do (CI), the
+ * database down, then back), or frozen (a server that stops answering). PostgreSQL refuses to run as root, so when the tests do (CI), the
  * cluster belongs to the `postgres` user (or `nobody`) and its processes run as that user.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,7 +27,35 @@ export interface PostgresServer {
   shutdown(): Promise<void>;
   /** Starts it again on the same port and data. */
   start(): Promise<void>;
+  /**
+   * Stops every process of the server (SIGSTOP) until `thaw()`: connections stay open and nothing
+   * answers, as a server that hangs or a network partition without resets.
+   */
+  freeze(): void;
+  thaw(): void;
   stop(): Promise<void>;
+}
+
+/** The process ids whose parent is `pid`, read from /proc. */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        // Field 4 of stat, after the command in parentheses (which may hold spaces).
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+/** Sends `signal` to the server's postmaster and every backend and worker it started. */
+function signalServer(server: ChildProcess | undefined, signal: NodeJS.Signals): void {
+  if (server?.pid === undefined) throw new Error('the postgres server is not running');
+  for (const pid of [server.pid, ...childrenOf(server.pid)]) process.kill(pid, signal);
 }
 
 /** The bin directory of the newest PostgreSQL installed from Debian's packages. */
@@ -160,6 +188,8 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     },
     shutdown,
     start,
+    freeze: () => signalServer(child, 'SIGSTOP'),
+    thaw: () => signalServer(child, 'SIGCONT'),
     async stop() {
       await shutdown();
       rmSync(dir, { recursive: true, force: true });

@@ -148,6 +148,8 @@ export interface PostgresStoreOptions {
   readonly now?: () => number;
   /** Told of errors of idle connections (a restart of the server), which would otherwise be lost. */
   readonly onIdleError?: (error: Error) => void;
+  /** Tests: QUERY_TIMEOUT_MS. */
+  readonly queryTimeoutMs?: number;
 }
 
 export class PostgresStore implements Store {
@@ -167,7 +169,7 @@ export class PostgresStore implements Store {
       max: POOL_MAX_CONNECTIONS,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       statement_timeout: STATEMENT_TIMEOUT_MS,
-      query_timeout: QUERY_TIMEOUT_MS,
+      query_timeout: options.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
       keepAlive: true,
       types: TYPES,
     });
@@ -273,6 +275,13 @@ export class PostgresStore implements Store {
       release();
       return result;
     } catch (error) {
+      // A connection that dropped, or a server that stopped answering, takes no ROLLBACK: it would
+      // wait out a second query timeout behind the one that timed out (node-postgres still counts
+      // it as running). Destroyed instead, the session ends and the server rolls back by itself.
+      if (broken !== undefined || isUnavailable(error)) {
+        release(error instanceof Error ? error : new Error(String(error)));
+        throw translate(error);
+      }
       const rollback = await client.query('ROLLBACK').then(
         () => undefined,
         (rollbackError: unknown) => rollbackError,
