@@ -1,6 +1,7 @@
 /**
  * Import throughput: rows/s of `importFiles` into a fresh SQLite file, against a baseline that only
- * reads and splits the same file's lines in the same process.
+ * reads and splits the same file's lines in the same process; and the synthetic month into a fresh
+ * PostgreSQL database on a throwaway server, against the SQLite import of the same file.
  */
 import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,9 +9,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { PostgresStore } from '../src/adapters/postgres/store.js';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { importFiles } from '../src/cli/import-files.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
+import type { Store } from '../src/ports/store.js';
+import { startPostgresServer, type PostgresServer } from '../test/helpers/postgres-server.js';
 import { fmt, line } from './stats.js';
 
 const RUNS = 5;
@@ -54,8 +58,16 @@ async function baselineRowsPerSecond(path: string): Promise<number> {
   return rows / ((performance.now() - started) / 1000);
 }
 
-async function importRowsPerSecond(path: string, dir: string, run: number): Promise<number> {
-  const store = new SqliteStore({ path: join(dir, `import-${run}.db`) });
+/** Imports `path` into a fresh store: a SQLite file in `dir`, or a new database on `postgres`. */
+async function importRowsPerSecond(
+  path: string,
+  dir: string,
+  run: number,
+  postgres?: PostgresServer,
+): Promise<number> {
+  const store: Store = postgres
+    ? await PostgresStore.open({ url: await postgres.createDatabase() })
+    : new SqliteStore({ path: join(dir, `import-${run}.db`) });
   try {
     const started = performance.now();
     const [result] = await importFiles([path], { store });
@@ -77,6 +89,7 @@ export async function benchImport(): Promise<void> {
       files.unshift(['alpaca-bot BTCUSDT-1m-2024-09-21.csv, 1,440 rows', ALPACA_FILE]);
     else line('alpaca-bot 1m file', 'skipped: ../shared/fixtures is absent');
     let run = 0;
+    let sqliteMonth = 0;
     for (const [label, path] of files) {
       const baseline: number[] = [];
       const imported: number[] = [];
@@ -86,10 +99,26 @@ export async function benchImport(): Promise<void> {
       }
       const rate = median(imported);
       const base = median(baseline);
+      sqliteMonth = rate; // the synthetic month comes last
       line(
         `import ${label}: rows/s`,
         `${fmt(rate, 0)} (${fmt(rate / base, 3)}x of read+split baseline ${fmt(base, 0)} rows/s)`,
       );
+    }
+    // One symbol's month in one upsert: its rollups are rebuilt from rows the planner's statistics
+    // do not know yet (adapters/postgres/store.ts).
+    const server = await startPostgresServer({ fsync: true });
+    try {
+      const month = files.at(-1)![1];
+      const imported: number[] = [];
+      for (let i = 0; i < RUNS; i++) imported.push(await importRowsPerSecond(month, dir, run++, server));
+      const rate = median(imported);
+      line(
+        'import synthetic month into PostgreSQL: rows/s',
+        `${fmt(rate, 0)} (${fmt(rate / sqliteMonth, 3)}x of the SQLite import above)`,
+      );
+    } finally {
+      await server.stop();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
