@@ -277,6 +277,11 @@ describe('the CLIs in child processes', () => {
         ['--symbols', 'BTCUSDT', '--from', '2024-01-02', '--to', '2024-01-01'],
         /--from must not be after --to/,
       ],
+      // A repeated option is refused, not silently replaced by its last value.
+      [
+        ['--symbols', 'BTCUSDT', '--symbols', 'ETHUSDT', '--from', '2024-01-01'],
+        /--symbols is given more than once/,
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await runCli('src/cli/backfill.ts', args, env);

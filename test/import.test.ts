@@ -319,6 +319,15 @@ describe('npm run import (the real CLI in a child process)', () => {
     }
   });
 
+  it('says in one line, without a stack, that DATABASE_URL names a file that is no SQLite database', async () => {
+    const notADatabase = write('not-a-database.db', 'plain text, not SQLite\n'.repeat(200));
+    const good = write('BTCUSDT-1m-2024-09-21.csv', klineFile(DAY_START, 10));
+    const run = await runImportCli([good], `sqlite:${notADatabase}`);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error: file is not a database \(SQLITE_NOTADB\)$/m);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('prints usage and exits 2 when given no files', async () => {
     const run = await runImportCli([], 'sqlite::memory:');
     expect(run.code).toBe(2);

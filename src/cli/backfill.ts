@@ -76,11 +76,13 @@ interface Arguments {
 
 function parseArguments(args: string[], now: number): Arguments {
   let values;
+  let tokens;
   try {
-    ({ values } = parseArgs({
+    ({ values, tokens } = parseArgs({
       args,
       strict: true,
       allowPositionals: false,
+      tokens: true,
       options: {
         symbols: { type: 'string' },
         from: { type: 'string' },
@@ -91,6 +93,10 @@ function parseArguments(args: string[], now: number): Arguments {
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+  // parseArgs keeps the last of a repeated option: `--symbols A --symbols B` would drop A unsaid.
+  const given = tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : []));
+  const repeated = given.find((name, i) => given.indexOf(name) !== i);
+  if (repeated !== undefined) throw new UsageError(`--${repeated} is given more than once`);
   if (values.help) return { help: true, symbols: [], from: 0, to: 0 };
   if (values.symbols === undefined) throw new UsageError('--symbols is required');
   if (values.from === undefined) throw new UsageError('--from is required');

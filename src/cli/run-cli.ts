@@ -6,10 +6,16 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-/** Expected failures (bad config, unsupported store, exchange errors) read as one line; anything else keeps its stack. */
+/**
+ * Expected failures read as one line: bad config, unsupported store, exchange errors, and what a
+ * driver or the system reports with a code (a file that is no SQLite database, a refused
+ * connection, a wrong password); anything else, a bug, keeps its stack.
+ */
 export function describeFatal(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   if (error instanceof ConfigError || error instanceof AppError) return error.message;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code !== '') return `${error.message} (${code})`;
   return error.stack ?? error.message;
 }
 
