@@ -201,7 +201,7 @@ describe('live link against the simulated exchange', () => {
     expect((await store.listSymbols({ active: true })).length).toBe(0);
   });
 
-  it('tracks every symbol SYMBOLS names, also one an import stored inactive', async () => {
+  it('tracks every symbol SYMBOLS names on a first start, also one an import stored inactive', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await storeInactive(store, ['ETHUSDT']);
     harness = await startHarness({ store, link: { symbols: ['BTCUSDT', 'ETHUSDT'] } });

@@ -119,6 +119,11 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
    * (market/universe.ts: symbols an import or a backfill stored, inactive, choose no universe).
    */
   async function seedUniverse(): Promise<void> {
+    // Chosen once a start picked it (the setting) or an active symbol is stored: from then on a
+    // stored symbol's activation is the admin's to change, and is kept.
+    const chosen =
+      (await store.getSetting(UNIVERSE_CHOSEN_SETTING)) !== undefined ||
+      (await store.listSymbols({ active: true })).length > 0;
     if (deps.symbols) {
       const wanted = deps.symbols.map((symbol) => ({
         symbol,
@@ -127,14 +132,12 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
         isActive: true,
       }));
       await store.insertSymbolsIfMissing(wanted);
-      // SYMBOLS replaces the universe: each one is tracked, also one stored inactive (by an import
-      // or a backfill, or deactivated by an admin before ingestion started).
-      const activated = await activateStored(store, deps.symbols);
-      if (activated.length > 0) logger.info({ activated }, 'symbols named in SYMBOLS activated');
-      return;
-    }
-    if ((await store.getSetting(UNIVERSE_CHOSEN_SETTING)) !== undefined) return;
-    if ((await store.listSymbols({ active: true })).length === 0) {
+      // The first start tracks every one, also one an import or a backfill stored inactive.
+      if (!chosen) {
+        const activated = await activateStored(store, deps.symbols);
+        if (activated.length > 0) logger.info({ activated }, 'symbols named in SYMBOLS activated');
+      }
+    } else if (!chosen) {
       const [info, tickers] = await Promise.all([deps.rest.exchangeInfo(), deps.rest.ticker24h()]);
       const top = selectTopSymbols(info.items, tickers.items, deps.trackTop);
       const { created } = await store.insertSymbolsIfMissing(top);

@@ -4,8 +4,9 @@
  * stablecoin and fiat base assets (their USDT price is ~1 or an exchange rate, not a market).
  *
  * Symbols an import or a backfill stored are inactive and choose no universe: until one was chosen
- * (UNIVERSE_CHOSEN_SETTING, or an active symbol stored), the TRACK_TOP rule still applies, and the
- * symbols it selects are activated even when already stored.
+ * (UNIVERSE_CHOSEN_SETTING, or an active symbol stored), the first start takes SYMBOLS or the
+ * TRACK_TOP rule and activates its symbols even when already stored. After that a stored symbol's
+ * activation is the admin's: a restart or a take-over keeps it.
  */
 import { compareDecimal, parseDecimal } from '../domain/decimal.js';
 import type { NewSymbol } from '../domain/symbol.js';
