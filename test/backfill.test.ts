@@ -194,6 +194,33 @@ describe('backfill', () => {
     expect(await expectExact(store, exchange, 'ETHUSDT', range)).toBe(SHORT_RANGE_MINUTES);
   });
 
+  it('resumes after its last stored page when the range holds a halt, which the stored series keeps', async () => {
+    const range = pastRange(LONG_RANGE_MINUTES);
+    const halt = { from: range.from + 100 * MINUTE_MS, to: range.from + 160 * MINUTE_MS };
+    exchange.faults.halt('BTCUSDT', halt.from, halt.to);
+    const controller = new AbortController();
+    const [first] = await backfill({
+      store,
+      rest,
+      symbols: ['BTCUSDT'],
+      ...range,
+      signal: controller.signal,
+      onProgress: (event) => {
+        if (event.type === 'page') controller.abort();
+      },
+    });
+    expect(first?.status).toBe('aborted');
+    const lastStored = first!.lastOpenTime!;
+
+    const requestsBefore = exchange.stats().restRequests;
+    const [second] = await backfill({ store, rest, symbols: ['BTCUSDT'], ...range });
+    // One page from a minute before the last stored candle, not two from the start.
+    expect(exchange.stats().restRequests - requestsBefore).toBe(1);
+    expect(second).toMatchObject({ status: 'complete', resumed: true, fetchedFrom: lastStored - MINUTE_MS });
+    const haltedMinutes = (halt.to - halt.from) / MINUTE_MS;
+    expect(await expectExact(store, exchange, 'BTCUSDT', range)).toBe(LONG_RANGE_MINUTES - haltedMinutes);
+  });
+
   it('leaves a halted stretch missing, invents no candles, and completes', async () => {
     const range = pastRange(SHORT_RANGE_MINUTES);
     const halt = { from: range.from + 30 * MINUTE_MS, to: range.from + 50 * MINUTE_MS };

@@ -350,11 +350,13 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         expect(await store.updateUser('no-such-id', { role: 'admin' })).toBeUndefined();
       });
 
-      it('keeps the first value of a setting so that instances agree', async () => {
+      it('keeps the first value of a setting so that instances agree, and replaces it when put', async () => {
         expect(await store.getSetting('jwt')).toBeUndefined();
         expect(await store.setSettingIfMissing('jwt', 'a')).toBe('a');
         expect(await store.setSettingIfMissing('jwt', 'b')).toBe('a');
         expect(await store.getSetting('jwt')).toBe('a');
+        await store.putSetting('jwt', 'c');
+        expect(await store.getSetting('jwt')).toBe('c');
       });
     });
   });

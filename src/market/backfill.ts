@@ -6,9 +6,13 @@
  * Resuming: when the store's last candle of a symbol lies inside [from, to] and the stored series
  * covers the range up to it, fetching restarts at that last candle (fetched again: it may have been
  * stored while still forming). So a backfill interrupted mid-range (Ctrl-C, a network or database
- * failure) continues where it stopped. Anything else is fetched in full from `from`: a range before
- * (or after) the stored data, or one the stored series does not cover. Upserts are idempotent and
- * a closed candle is final, so fetching a candle again never changes it.
+ * failure) continues where it stopped. Each stored page is also recorded as the symbol's progress
+ * (`backfill:<SYMBOL>` in the settings: the range start it fetched from and the last open time it
+ * stored), so a range whose stored series has holes the exchange has too (a halt, a maintenance
+ * window, minutes before the symbol was listed) still resumes after its last page. Anything else
+ * is fetched in full from `from`: a range before (or after) the stored data, or one the stored
+ * series does not cover. Upserts are idempotent and a closed candle is final, so fetching a candle
+ * again never changes it.
  *
  * Pace: whatever the REST client's weight budget allows (it waits near the limit and on 429/418).
  * Symbols run one after another: the budget is per IP and shared, so once it binds, parallel
@@ -25,8 +29,34 @@ import { INVALID_SYMBOL_CODE, refetchFrom } from './gap-repair.js';
 
 export type BackfillStore = Pick<
   Store,
-  'upsertCandles' | 'candleSpan' | 'countCandles' | 'insertSymbolsIfMissing'
+  'upsertCandles' | 'candleSpan' | 'countCandles' | 'insertSymbolsIfMissing' | 'getSetting' | 'putSetting'
 >;
+
+/** Settings key of a symbol's backfill progress (BackfillProgressRecord as JSON). */
+export const backfillProgressKey = (symbol: string): string => `backfill:${symbol}`;
+
+/** What an earlier run fetched without a break: every candle of [from, through] the exchange has. */
+interface BackfillProgressRecord {
+  readonly from: number;
+  readonly through: number;
+}
+
+/** The recorded progress, or undefined when none or unreadable (then nothing is resumed from it). */
+async function readProgress(
+  store: BackfillStore,
+  symbol: string,
+): Promise<BackfillProgressRecord | undefined> {
+  const text = await store.getSetting(backfillProgressKey(symbol));
+  if (text === undefined) return undefined;
+  try {
+    const { from, through } = JSON.parse(text) as Partial<BackfillProgressRecord>;
+    return Number.isSafeInteger(from) && Number.isSafeInteger(through)
+      ? { from: from!, through: through! }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface BackfillOptions {
   readonly store: BackfillStore;
@@ -98,9 +128,22 @@ async function resumePoint(store: BackfillStore, symbol: string, range: Range): 
   const span = await store.candleSpan(symbol);
   if (!span) return range.from;
   const last = span.lastOpenTime;
-  if (last < range.from || last > range.to || span.firstOpenTime > range.from) return range.from;
-  const stored = await store.countCandles({ symbol, resolution: '1m', from: range.from, to: last });
-  return stored === minutesBetween(range.from, last) ? Math.max(range.from, refetchFrom(last)) : range.from;
+  if (last >= range.from && last <= range.to && span.firstOpenTime <= range.from) {
+    const stored = await store.countCandles({ symbol, resolution: '1m', from: range.from, to: last });
+    if (stored === minutesBetween(range.from, last)) return Math.max(range.from, refetchFrom(last));
+  }
+  // An earlier run that fetched from at or before this range's start, without a break, through a
+  // minute inside the range: everything the exchange has up to that minute is stored.
+  const progress = await readProgress(store, symbol);
+  if (
+    progress &&
+    progress.from <= range.from &&
+    progress.through >= range.from &&
+    progress.through <= range.to
+  ) {
+    return Math.max(range.from, refetchFrom(progress.through));
+  }
+  return range.from;
 }
 
 async function backfillSymbol(
@@ -152,6 +195,11 @@ async function backfillSymbol(
       candles += page.length;
       firstOpenTime ??= page[0]?.openTime;
       lastOpenTime = page.at(-1)?.openTime ?? lastOpenTime;
+      if (lastOpenTime !== undefined) {
+        // Stored without a break from `range.from`: fetched from it, or resumed after what was.
+        const record: BackfillProgressRecord = { from: range.from, through: lastOpenTime };
+        await store.putSetting(backfillProgressKey(symbol), JSON.stringify(record));
+      }
       const doneMinutes = lastOpenTime === undefined ? 0 : minutesBetween(range.from, lastOpenTime);
       onProgress?.({ type: 'page', symbol, totalMinutes, doneMinutes, candles });
       if (signal?.aborted) return result('aborted');

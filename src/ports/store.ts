@@ -144,4 +144,6 @@ export interface Store {
   getSetting(key: string): Promise<string | undefined>;
   /** Sets the value only if the key has none; returns the value now stored (so instances agree). */
   setSettingIfMissing(key: string, value: string): Promise<string>;
+  /** Sets the value, replacing any. */
+  putSetting(key: string, value: string): Promise<void>;
 }

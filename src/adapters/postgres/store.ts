@@ -649,6 +649,13 @@ export class PostgresStore implements Store {
     return rows[0]?.value;
   }
 
+  async putSetting(key: string, value: string): Promise<void> {
+    await this.#query(
+      'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      [key, value],
+    );
+  }
+
   async setSettingIfMissing(key: string, value: string): Promise<string> {
     // The insert's RETURNING is empty when the key exists; the read then sees the committed value.
     const inserted = await this.#query<{ value: string }>(

@@ -526,6 +526,10 @@ export class SqliteStore implements Store {
     return this.#statements.setting.get(key)?.value;
   }
 
+  async putSetting(key: string, value: string): Promise<void> {
+    this.#write(() => this.#statements.putSetting.run(key, value));
+  }
+
   async setSettingIfMissing(key: string, value: string): Promise<string> {
     this.#write(() => this.#statements.insertSetting.run(key, value));
     return this.#statements.setting.get(key)!.value;
