@@ -34,6 +34,8 @@ export interface PriceReader {
   samples(request: SampleRead): Promise<PriceSample[]>;
   /** Throws UnavailableError when the symbol has no price yet. */
   latest(symbol: string): Promise<LatestPrice>;
+  /** The live quote this process holds (heard from the exchange or the bus), without a cache or store read. */
+  liveLatest(symbol: string): LatestPrice | undefined;
 }
 
 export interface PriceReaderDeps {
@@ -131,6 +133,11 @@ export function createPriceReader({ store, now, live, cache }: PriceReaderDeps):
     async latest(symbol) {
       const quote = live?.latest(symbol) ?? (await fromCache(symbol));
       return withChange(quote ?? (await fromStore(symbol)));
+    },
+
+    liveLatest(symbol) {
+      const quote = live?.latest(symbol);
+      return quote && withChange(quote);
     },
   };
 }

@@ -459,7 +459,10 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     ) => {
       const translated = translateError(error);
       if (!translated.expected) logger.error({ err: error, event }, 'realtime handler failed');
-      socket.emit('error', { message: translated.message, code: translated.code, event });
+      // Past the backlog bound (an unsubscribe gets through it) only the short ack is sent.
+      if (backlogBytes() <= MAX_CLIENT_BACKLOG_BYTES) {
+        socket.emit('error', { message: translated.message, code: translated.code, event });
+      }
       ack?.({ success: false, message: translated.message });
     };
 

@@ -127,16 +127,8 @@ export function createHandlers(deps: HandlerDeps) {
         }
         client.subscriptions.add(symbol); // held while the history is read: the limit stays exact
         let history: HistoricalData;
-        let latest: PriceUpdate | undefined;
         try {
           history = await deps.history(symbol);
-          // Read after the history, which is shared for a second (and may come from a store a
-          // flush behind): an update broadcast since it was built has missed this client, not yet
-          // in the room, which would show the history's last price until the symbol's next sample.
-          latest = await prices.latest(symbol).then(priceUpdate, (error: unknown) => {
-            if (error instanceof UnavailableError) return undefined; // no price yet
-            throw error;
-          });
         } catch (error) {
           // The ack fails, so a new subscription does not stand (nor count toward the limit).
           if (current() && !confirmed) {
@@ -149,11 +141,15 @@ export function createHandlers(deps: HandlerDeps) {
         // Confirmed only now, so a subscription that fails or is overtaken is never confirmed.
         client.emit('subscription_confirmed', { symbol });
         client.emit('historical_data', history);
-        // Joined only now, so no price_update overtakes the history it continues; the newest price,
-        // if the history lacks it, follows in the same turn, before any update from the room.
+        // Joined only now, so no price_update overtakes the history it continues. The history is
+        // shared for a second (and may come from a store a flush behind): an update broadcast since
+        // it was built missed this client, which would show the history's last price until the
+        // symbol's next sample. So the live price, if newer, follows in the same turn. A symbol with
+        // no live quote was never broadcast: nothing to catch up, and no store read.
         client.join(symbol);
+        const live = prices.liveLatest(symbol);
         const last = history.data.at(-1)?.timestamp ?? -Infinity;
-        if (latest && latest.timestamp > last) client.emit('price_update', latest);
+        if (live && live.timestamp > last) client.emit('price_update', priceUpdate(live));
         return { symbol };
       } finally {
         if (current()) client.subscribing.delete(symbol);

@@ -1,4 +1,4 @@
-/** The `historical_data` cache: one read per symbol and second, and nothing held past its second. */
+/** The `historical_data` cache: one read per symbol and second; a past second's dropped at the next read. */
 import { describe, expect, it } from 'vitest';
 import type { HistoricalData } from './events.js';
 import { createHistoryCache } from './history-cache.js';

@@ -30,8 +30,9 @@ export function createHistoryCache(
   return {
     read(symbol) {
       const second = currentSecond();
-      // A new second: every history held is out of date, and would only hold memory (an hour of
-      // samples each) until its symbol was subscribed again.
+      // A new second: every history held is out of date. Dropped at the first read of a later
+      // second, so what stays held meanwhile is one second's subscribes at most, not a history
+      // for every symbol ever subscribed.
       if (second !== entriesSecond) {
         entries.clear();
         entriesSecond = second;
