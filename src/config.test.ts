@@ -82,9 +82,9 @@ describe('configuration', () => {
     ] as const) {
       expect(() => loadConfig({ [name]: value }), `${name}=${value}`).toThrow(ConfigError);
     }
-    expect(loadConfig({ INTERVAL_HOURS: ' 17 , 0,09 ', PORT: '0' })).toMatchObject({
+    expect(loadConfig({ INTERVAL_HOURS: ' 17 , 0,09 ', PORT: ' 8080 ' })).toMatchObject({
       intervalHours: [0, 9, 17],
-      port: 0,
+      port: 8080,
     });
   });
 

@@ -39,6 +39,7 @@ const DECIMAL_DIGITS = /^\d+$/;
 const integer = (fallback: number, min: number, max: number) =>
   z
     .string()
+    .trim()
     .regex(DECIMAL_DIGITS, 'must be a whole number in decimal digits')
     .default(String(fallback))
     .transform(Number)
@@ -150,7 +151,7 @@ const envSchema = z.object({
     .transform((text): boolean | number | string[] => {
       if (text === undefined || text.trim() === '' || text.trim() === 'false') return false;
       if (text.trim() === 'true') return true;
-      if (/^\d+$/.test(text.trim())) return Number(text.trim());
+      if (DECIMAL_DIGITS.test(text.trim())) return Number(text.trim());
       return list(text);
     }),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),

@@ -7,15 +7,23 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 /**
- * Expected failures read as one line: bad config, unsupported store, exchange errors, and what a
- * driver or the system reports with a code (a file that is no SQLite database, a refused
- * connection, a wrong password); anything else, a bug, keeps its stack.
+ * Codes of failures in the machine around the command, not in it: the system's (`ENOENT`,
+ * `ECONNREFUSED`, `EACCES`), SQLite's other than its generic SQL error (`SQLITE_NOTADB`,
+ * `SQLITE_CANTOPEN`, `SQLITE_BUSY`), and PostgreSQL's connection (08), authorization (28) and
+ * missing-database (3D) classes. Node's own `ERR_*` codes, bad SQL and the like are bugs.
+ */
+const OPERATIONAL_CODE = /^(E[A-Z]+|SQLITE_(?!ERROR$)[A-Z_]+|08[0-9A-Z]{3}|28[0-9A-Z]{3}|3D[0-9A-Z]{3})$/;
+
+/**
+ * Expected failures read as one line: bad config, unsupported store, exchange errors, and what the
+ * machine around the command reports with an OPERATIONAL_CODE (a file that is no SQLite database,
+ * a refused connection, a wrong password); anything else, a bug, keeps its stack.
  */
 export function describeFatal(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   if (error instanceof ConfigError || error instanceof AppError) return error.message;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && code !== '') return `${error.message} (${code})`;
+  if (typeof code === 'string' && OPERATIONAL_CODE.test(code)) return `${error.message} (${code})`;
   return error.stack ?? error.message;
 }
 
