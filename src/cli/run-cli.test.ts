@@ -1,4 +1,4 @@
-/** The commands' last-resort error line: one line for what the machine around them reports, a stack for a bug. */
+/** The commands' last error line: one line for what the machine around them reports, a stack for a bug. */
 import { describe, expect, it } from 'vitest';
 import { describeFatal } from './run-cli.js';
 
