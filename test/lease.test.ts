@@ -10,14 +10,14 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisConnection } from '../src/adapters/redis/connection.js';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
-import { createSimulatedExchange } from '../src/binance/simulator/index.js';
+import { createAcceleratedClock, createSimulatedExchange } from '../src/binance/simulator/index.js';
 import { MINUTE_MS } from '../src/domain/intervals.js';
 import { FencedError } from '../src/domain/errors.js';
 import { buildLiveLink, fenceWrites } from '../src/market/build-live-link.js';
 import { INGEST_FENCE, createIngestion, type Ingestion } from '../src/scale/ingestion.js';
 import { createLease, type Lease, type LeaseCallbacks } from '../src/scale/lease.js';
 import { freePort } from './helpers/free-port.js';
-import { FAST_LINK_TIMINGS } from './helpers/live-harness.js';
+import { CLOCK_START, FAST_LINK_TIMINGS, SPEED } from './helpers/live-harness.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-server.js';
 import { waitUntil } from './helpers/service-checks.js';
 
@@ -167,13 +167,20 @@ describe('ingestion lease', () => {
   });
 
   describe('ingestion under the lease', () => {
-    /** On the real clock, as the simulated exchange here: the link's frames come once a second. */
-    const SILENT_LINK_YIELD_MS = 2000;
+    /**
+     * Simulated ms, on the exchange's clock at SPEED (2 real seconds): frames come every simulated
+     * second (17 real ms), so a link that hears the exchange never looks silent on a loaded machine.
+     */
+    const SILENT_LINK_YIELD_MS = 2 * MINUTE_MS;
+    /** Real ms. */
     const HOLD_OFF_MS = 1000;
+    const real = (simulatedMs: number) => simulatedMs / SPEED;
 
     it('hands the lease to an instance that reaches Binance when its own link hears nothing', async () => {
       const key = newKey();
-      const exchange = await createSimulatedExchange({ symbols: ['BTCUSDT', 'ETHUSDT'], seed: 3 });
+      const clock = createAcceleratedClock({ start: CLOCK_START, speed: SPEED });
+      const now = () => clock.now();
+      const exchange = await createSimulatedExchange({ clock, symbols: ['BTCUSDT', 'ETHUSDT'], seed: 3 });
       // A's path to the exchange is cut (nothing listens there); B's is fine. Both share one store.
       const unreachable = `127.0.0.1:${await freePort()}`;
       const store = new SqliteStore({ path: ':memory:' });
@@ -182,7 +189,7 @@ describe('ingestion lease', () => {
         const ingestion = createIngestion({
           store,
           logger,
-          now: Date.now,
+          now,
           silentLinkYieldMs: SILENT_LINK_YIELD_MS,
           silenceCheckIntervalMs: 100,
           yieldHoldOffMs: HOLD_OFF_MS,
@@ -196,7 +203,7 @@ describe('ingestion lease', () => {
                 lookbackMs: 5 * MINUTE_MS,
                 ...FAST_LINK_TIMINGS,
               },
-              { store, logger, now: Date.now, fence, onFenced },
+              { store, logger, now, fence, onFenced },
             ),
         });
         ingestions.push(ingestion);
@@ -208,7 +215,7 @@ describe('ingestion lease', () => {
         const a = startIngestion('a', { wsUrl: `ws://${unreachable}`, restUrl: `http://${unreachable}` });
         await waitUntil('a ingests', async () => role(a) === 'ingesting', 5000);
         const b = startIngestion('b', { wsUrl: exchange.wsUrl, restUrl: exchange.restUrl });
-        await waitUntil('b ingests', async () => role(b) === 'ingesting', SILENT_LINK_YIELD_MS * 5);
+        await waitUntil('b ingests', async () => role(b) === 'ingesting', real(SILENT_LINK_YIELD_MS) * 5);
         expect(role(a)).toBe('standby');
         // B's link hears the exchange and its writes land in the shared store.
         await waitUntil(
@@ -218,7 +225,7 @@ describe('ingestion lease', () => {
           10_000,
         );
         // A link that hears the exchange keeps the lease: A's bids after its hold-off find it held.
-        await sleep(SILENT_LINK_YIELD_MS * 3);
+        await sleep(real(SILENT_LINK_YIELD_MS) * 3);
         expect(role(b)).toBe('ingesting');
         expect(role(a)).toBe('standby');
         expect(b.ingestion().lease).toMatchObject({ holding: true, acquisitions: 1 });
