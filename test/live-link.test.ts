@@ -201,6 +201,18 @@ describe('live link against the simulated exchange', () => {
     expect((await store.listSymbols({ active: true })).length).toBe(0);
   });
 
+  it('keeps every symbol deactivated in a store from before the chosen-universe setting that was ingested live', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await storeInactive(store, SYMBOLS);
+    // Samples are only written by live ingestion: these symbols were tracked, then deactivated.
+    await store.insertPriceSamples([{ symbol: 'ETHUSDT', price: '1', timestamp: CLOCK_START - MINUTE_MS }]);
+    harness = await startHarness({ store, link: { symbols: undefined } });
+    await vi.waitFor(async () => expect(await store.getSetting(UNIVERSE_CHOSEN_SETTING)).toBeDefined());
+    await harness.pass(2 * MINUTE_MS);
+    expect(harness.parts.link.tracked()).toEqual([]);
+    expect((await store.listSymbols({ active: true })).length).toBe(0);
+  });
+
   it('tracks every symbol SYMBOLS names on a first start, also one an import stored inactive', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     await storeInactive(store, ['ETHUSDT']);

@@ -1,9 +1,10 @@
 /**
  * `npm run seed:symbols` (SPEC section 8): stores the tracked universe (SPEC section 3) as active
  * symbols. With SYMBOLS set, exactly those; otherwise the top TRACK_TOP TRADING USDT spot pairs by
- * 24 h quote volume from exchangeInfo and ticker/24hr (market/universe.ts). A symbol of the universe
- * already stored inactive (an import or a backfill stores new symbols so) is activated; running it
- * twice changes nothing.
+ * 24 h quote volume from exchangeInfo and ticker/24hr (market/universe.ts). Every symbol of the
+ * universe already stored inactive is activated, one an import or a backfill stored (they store new
+ * symbols so) and one an admin deactivated alike: running the command asks for that universe.
+ * Running it twice changes nothing.
  *
  * Exit codes: 0 when stored; 1 on any error (config, store, exchange); 2 for a usage error.
  */

@@ -123,7 +123,8 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     // stored symbol's activation is the admin's to change, and is kept.
     const chosen =
       (await store.getSetting(UNIVERSE_CHOSEN_SETTING)) !== undefined ||
-      (await store.listSymbols({ active: true })).length > 0;
+      (await store.listSymbols({ active: true })).length > 0 ||
+      (await wasIngestedLive());
     if (deps.symbols) {
       const wanted = deps.symbols.map((symbol) => ({
         symbol,
@@ -151,6 +152,17 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
       );
     }
     await store.setSettingIfMissing(UNIVERSE_CHOSEN_SETTING, new Date(deps.now()).toISOString());
+  }
+
+  /**
+   * Whether a stored symbol has price samples, which only live ingestion writes: a store from before
+   * UNIVERSE_CHOSEN_SETTING whose admin deactivated every symbol had its universe chosen too.
+   */
+  async function wasIngestedLive(): Promise<boolean> {
+    for (const { symbol } of await store.listSymbols()) {
+      if ((await store.listPriceSamples({ symbol, limit: 1, order: 'desc' })).length > 0) return true;
+    }
+    return false;
   }
 
   /** Each stored symbol's status as exchangeInfo lists it; one the exchange no longer lists keeps its own. */
