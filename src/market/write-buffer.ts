@@ -115,15 +115,13 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
 
   async function write(): Promise<void> {
     if (candles.size === 0 && samples.size === 0) return;
-    const batchCandles = candles;
-    const batchSamples = samples;
-    writingCandles = batchCandles;
-    writingSamples = batchSamples;
+    writingCandles = candles;
+    writingSamples = samples;
     candles = new Map();
     samples = new Map();
     try {
-      if (batchCandles.size > 0) await store.upsertCandles([...batchCandles.values()]);
-      if (batchSamples.size > 0) await store.insertPriceSamples([...batchSamples.values()]);
+      if (writingCandles.size > 0) await store.upsertCandles([...writingCandles.values()]);
+      if (writingSamples.size > 0) await store.insertPriceSamples([...writingSamples.values()]);
       flushes++;
       consecutiveFailedFlushes = 0;
       refusedInOutage = 0;
@@ -134,8 +132,8 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
       // Put the batch back under whatever arrived meanwhile: the merge keeps the newest of each key.
       const arrivedCandles = candles;
       const arrivedSamples = samples;
-      candles = batchCandles;
-      samples = batchSamples;
+      candles = writingCandles;
+      samples = writingSamples;
       for (const candle of arrivedCandles.values()) putCandle(candles, candle);
       for (const sample of arrivedSamples.values()) putSample(samples, sample);
       throw error;
