@@ -76,7 +76,7 @@ const WRONG_CREDENTIALS = 'invalid email or password';
  * The `cred` claim: a digest of the stored password hash, which a new password changes (argon2's
  * salt makes it change even for the same password). It names the hash without revealing it.
  */
-export function credentialOf(passwordHash: string): string {
+function credentialOf(passwordHash: string): string {
   return createHash('sha256').update(passwordHash).digest('base64url');
 }
 

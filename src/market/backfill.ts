@@ -33,7 +33,7 @@ export type BackfillStore = Pick<
 >;
 
 /** Settings key of a symbol's backfill progress (BackfillProgressRecord as JSON). */
-export const backfillProgressKey = (symbol: string): string => `backfill:${symbol}`;
+const backfillProgressKey = (symbol: string): string => `backfill:${symbol}`;
 
 /** What an earlier run fetched without a break: every candle of [from, through] the exchange has. */
 interface BackfillProgressRecord {

@@ -38,7 +38,7 @@ import {
 import { MIGRATIONS } from './migrations.js';
 
 /** How long one connection waits for another's lock, in ms (SQLite's busy timeout). */
-export const BUSY_TIMEOUT_MS = 5000;
+const BUSY_TIMEOUT_MS = 5000;
 
 /**
  * What a client hears for the SQLite result codes (primary code, before any `_` extension) that say
