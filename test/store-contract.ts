@@ -204,6 +204,35 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         expect(await store.nearestOpenTime('ETHUSDT', START, 1)).toBeUndefined();
       });
 
+      it('reads ranges of several resolutions in one call, ascending, each candle with its resolution', async () => {
+        await store.upsertCandles(market.candles1m);
+        const ranges = [
+          { resolution: '1m', from: START + 50 * MINUTE_MS, to: START + 59 * MINUTE_MS },
+          { resolution: '1h', from: START + HOUR_MS, to: START + 2 * HOUR_MS - 1 },
+          { resolution: '15m', from: START + 2 * HOUR_MS, to: START + 2 * HOUR_MS + 30 * MINUTE_MS - 1 },
+          {
+            resolution: '1m',
+            from: START + 2 * HOUR_MS + 30 * MINUTE_MS,
+            to: START + 2 * HOUR_MS + 31 * MINUTE_MS,
+          },
+        ] as const;
+        const candles = await store.listCandleRanges('BTCUSDT', ranges);
+        const expected = await Promise.all(
+          ranges.map((range) => store.listCandles({ symbol: 'BTCUSDT', ...range })),
+        );
+        expect(candles).toEqual(expected.flat());
+        expect(candles.map((c) => c.interval)).toEqual([
+          ...Array<string>(10).fill('1m'),
+          '1h',
+          '15m',
+          '15m',
+          '1m',
+          '1m',
+        ]);
+        expect(await store.listCandleRanges('BTCUSDT', [])).toEqual([]);
+        expect(await store.listCandleRanges('ETHUSDT', ranges)).toEqual([]);
+      });
+
       it('changes nothing when the same candles are written again', async () => {
         await store.upsertCandles(market.candles1m);
         const before = await read('1h');

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../adapters/sqlite/store.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS } from '../domain/intervals.js';
+import { withOverrides } from '../adapters/with-overrides.js';
+import { aggregateCandles } from '../domain/candle.js';
+import { createFixedGrid, DAY_MS, HOUR_MS, intervalMs, MINUTE_MS } from '../domain/intervals.js';
 import { createSessionCalendar } from '../domain/session-calendar.js';
 import { createSyntheticMarket } from '../../test/helpers/synthetic-market.js';
 import { createCandleReader, MAX_GAP_JUMPS } from './candles.js';
@@ -137,5 +139,90 @@ describe('candle reads across stretches without candles', () => {
     expect(found.map((candle) => candle.openTime)).toEqual(
       candles.slice(0, MAX_GAP_JUMPS + 1).map((candle) => candle.openTime),
     );
+  });
+});
+
+describe('candle reads at a timeZone off the stored grids', () => {
+  const store = new SqliteStore({ path: ':memory:' });
+  let rowsRead = 0;
+  const counted = async <T extends unknown[]>(read: Promise<T>): Promise<T> => {
+    const rows = await read;
+    rowsRead += rows.length;
+    return rows;
+  };
+  const counting = withOverrides(store, {
+    listCandles: (query) => counted(store.listCandles(query)),
+    listCandleRanges: (symbol, ranges) => counted(store.listCandleRanges(symbol, ranges)),
+  });
+  const reader = createCandleReader({
+    store: counting,
+    calendar: createSessionCalendar({ hours: [1, 5, 9, 13, 17, 21], timeZone: 'UTC' }),
+    now: () => SECOND + 30 * DAY_MS,
+  });
+  // Four days with a halt of 50 minutes across a UTC midnight, and one of 7 minutes mid-day.
+  const halted = (openTime: number) =>
+    (openTime >= START + DAY_MS - 20 * MINUTE_MS && openTime < START + DAY_MS + 30 * MINUTE_MS) ||
+    (openTime >= START + 2 * DAY_MS + 12 * HOUR_MS &&
+      openTime < START + 2 * DAY_MS + 12 * HOUR_MS + 7 * MINUTE_MS);
+  const candles1m = createSyntheticMarket({
+    symbol: SYMBOL,
+    start: START,
+    minutes: 4 * 24 * 60,
+    seed: 9,
+  }).candles1m.filter((candle) => !halted(candle.openTime));
+
+  beforeAll(() => store.upsertCandles(candles1m));
+  afterAll(() => store.close());
+
+  it.each([
+    ['1d', '0:01', MINUTE_MS],
+    ['1d', '-0:59', -59 * MINUTE_MS],
+    ['12h', '05:45', 345 * MINUTE_MS],
+    ['4h', '-11:07', -667 * MINUTE_MS],
+    ['30m', '0:01', MINUTE_MS],
+  ] as const)(
+    'reads %s at timeZone %s equal to aggregating the 1m candles',
+    async (interval, _name, offsetMs) => {
+      const grid = createFixedGrid(intervalMs(interval), offsetMs);
+      const from = grid.next(grid.bucketAt(START)).openTime;
+      const expected = aggregateCandles(candles1m, { interval, bucketAt: (time) => grid.bucketAt(time) })
+        .filter((candle) => candle.openTime >= from && candle.closeTime < START + 4 * DAY_MS)
+        .slice(0, 1000);
+      expect(expected.length).toBeGreaterThan(1);
+      expect(await reader.read({ symbol: SYMBOL, interval, offsetMs, from, limit: expected.length })).toEqual(
+        expected,
+      );
+    },
+  );
+
+  it('reads sessions whose boundaries fall off the minute, as Monrovia time did until 1972', async () => {
+    // Local mean time, 44:30 behind UTC: a session opens at 01:44:30 UTC, so the minute opening at
+    // 01:44 belongs to the session before, as its open time says.
+    const calendar = createSessionCalendar({ hours: [1, 5, 9, 13, 17, 21], timeZone: 'Africa/Monrovia' });
+    const start = Date.parse('1971-06-01T00:00:00Z');
+    const old = createSyntheticMarket({ symbol: 'OLDUSDT', start, minutes: 2 * 24 * 60, seed: 6 }).candles1m;
+    await store.upsertCandles(old);
+    const monrovia = createCandleReader({ store, calendar, now: () => SECOND });
+    const from = calendar.next(calendar.bucketAt(start)).openTime;
+    expect(from % MINUTE_MS).toBe(30_000);
+    const expected = aggregateCandles(old, {
+      interval: 'session',
+      bucketAt: (time) => calendar.bucketAt(time),
+    })
+      .filter((candle) => candle.openTime >= from)
+      .slice(0, -1);
+    expect(
+      await monrovia.read({ symbol: 'OLDUSDT', interval: 'session', from, limit: expected.length }),
+    ).toEqual(expected);
+  });
+
+  it('reads a day off the quarter hour from the coarsest rows inside it, not from its 1,440 minutes', async () => {
+    rowsRead = 0;
+    const grid = createFixedGrid(DAY_MS, MINUTE_MS);
+    const from = grid.next(grid.bucketAt(START + 2 * DAY_MS)).openTime;
+    const [day] = await reader.read({ symbol: SYMBOL, interval: '1d', offsetMs: MINUTE_MS, from, limit: 1 });
+    expect(day).toMatchObject({ openTime: from, closed: true });
+    // 23:59 to 00:00 in 1m, 00:00 to 23:00 in 1h, to 23:45 in 15m, to 23:59 in 1m.
+    expect(rowsRead).toBe(1 + 23 + 3 + 14);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Candle reads: any standard interval (with Binance's `timeZone` offset) or the session interval,
- * aggregated on read from the coarsest stored resolution whose grid the requested buckets fit.
+ * aggregated on read from the coarsest stored rows that tile each requested bucket.
  */
 import { aggregateCandles, type Candle } from '../domain/candle.js';
 import {
@@ -10,9 +10,9 @@ import {
   type BucketGrid,
   type StandardInterval,
 } from '../domain/intervals.js';
-import { RESOLUTION_MS } from '../domain/rollups.js';
+import { coveringRanges } from '../domain/rollups.js';
 import type { SessionCalendar } from '../domain/session-calendar.js';
-import type { CandleSpan, Store, StoredResolution } from '../ports/store.js';
+import type { CandleSpan, Store } from '../ports/store.js';
 
 /**
  * Times one read that came up short of `limit` continues at the next stored candle beyond what it
@@ -20,7 +20,6 @@ import type { CandleSpan, Store, StoredResolution } from '../ports/store.js';
  * step is one indexed lookup, whatever the length of the stretch it skips.
  */
 export const MAX_GAP_JUMPS = 32;
-const COARSEST_FIRST: readonly StoredResolution[] = ['1d', '1h', '15m', '1m'];
 
 export interface CandleRead {
   readonly symbol: string;
@@ -43,15 +42,6 @@ export interface CandleReaderDeps {
   readonly store: Store;
   readonly calendar: SessionCalendar;
   readonly now: () => number;
-}
-
-function resolutionFor(buckets: readonly Bucket[]): StoredResolution {
-  return (
-    COARSEST_FIRST.find((resolution) => {
-      const ms = RESOLUTION_MS[resolution];
-      return buckets.every((bucket) => bucket.openTime % ms === 0 && (bucket.closeTime + 1) % ms === 0);
-    }) ?? '1m'
-  );
 }
 
 /**
@@ -96,15 +86,8 @@ export function createCandleReader({ store, calendar, now }: CandleReaderDeps): 
     grid: BucketGrid,
     buckets: readonly Bucket[],
   ): Promise<Candle[]> => {
-    const first = buckets[0];
-    const last = buckets.at(-1);
-    if (!first || !last) return [];
-    const rows = await store.listCandles({
-      symbol: request.symbol,
-      resolution: resolutionFor(buckets),
-      from: first.openTime,
-      to: last.closeTime,
-    });
+    if (buckets.length === 0) return [];
+    const rows = await store.listCandleRanges(request.symbol, coveringRanges(buckets));
     return aggregateCandles(rows, {
       interval: request.interval,
       bucketAt: (time) => grid.bucketAt(time),

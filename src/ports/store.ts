@@ -8,7 +8,7 @@
  */
 import type { StoredCandle, Candle } from '../domain/candle.js';
 import type { PriceSample } from '../domain/price.js';
-import type { Resolution } from '../domain/rollups.js';
+import type { Resolution, ResolutionRange } from '../domain/rollups.js';
 import type { NewSymbol, SymbolRecord } from '../domain/symbol.js';
 
 /** Stored candle resolutions: the 1m base and its rollups (domain/rollups.ts). */
@@ -111,6 +111,12 @@ export interface Store {
   upsertCandles(candles: readonly StoredCandle[], fence?: WriteFence): Promise<void>;
   /** Candles of one stored resolution, ascending by open time. */
   listCandles(query: CandleQuery): Promise<Candle[]>;
+  /**
+   * The candles of several ranges, each of its own resolution (its `interval` on every candle),
+   * in one read: `ranges` are ascending and disjoint (domain/rollups.ts `coveringRanges`), and so
+   * are the candles returned.
+   */
+  listCandleRanges(symbol: string, ranges: readonly ResolutionRange[]): Promise<Candle[]>;
   /** How many candles of one stored resolution open in [from, to]. */
   countCandles(query: CandleQuery): Promise<number>;
   /** First and last 1m open time stored for the symbol. */

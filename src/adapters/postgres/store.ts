@@ -15,7 +15,14 @@ import type { Candle, StoredCandle } from '../../domain/candle.js';
 import { mergeCandle } from '../../domain/candle.js';
 import { ConflictError, UnavailableError } from '../../domain/errors.js';
 import { sampleSecond, type PriceSample } from '../../domain/price.js';
-import { buildRollup, RESOLUTION_MS, ROLLUP_SOURCES, touchedBuckets } from '../../domain/rollups.js';
+import {
+  buildRollup,
+  RESOLUTION_MS,
+  ROLLUP_SOURCES,
+  touchedBuckets,
+  type Resolution,
+  type ResolutionRange,
+} from '../../domain/rollups.js';
 import type { NewSymbol, SymbolRecord } from '../../domain/symbol.js';
 import type {
   CandleQuery,
@@ -531,6 +538,25 @@ export class PostgresStore implements Store {
       [query.symbol, query.resolution, query.from, query.to],
     );
     return rows.map((row) => toCandle(query.symbol, query.resolution, row));
+  }
+
+  async listCandleRanges(symbol: string, ranges: readonly ResolutionRange[]): Promise<Candle[]> {
+    // One index range scan per range, the resolution carried along as the last column. OFFSET 0
+    // keeps the planner from flattening the LATERAL into a hash join on the resolution that tests
+    // every row of the symbol against every range: 3.5 s instead of 15 ms for a year of 1d at
+    // `timeZone=0:01`, with fresh statistics or without.
+    const rows = await this.#queryArrays<[...CandleTuple, Resolution]>(
+      `SELECT c.*, r.resolution
+       FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS r(resolution, from_time, to_time)
+       CROSS JOIN LATERAL (
+         SELECT ${CANDLE_FIELDS} FROM candles
+         WHERE symbol = $1 AND resolution = r.resolution AND open_time BETWEEN r.from_time AND r.to_time
+         OFFSET 0
+       ) AS c
+       ORDER BY c.open_time`,
+      [symbol, ranges.map((r) => r.resolution), ranges.map((r) => r.from), ranges.map((r) => r.to)],
+    );
+    return rows.map((row) => toCandle(symbol, row[12], row as unknown as CandleTuple));
   }
 
   async countCandles(query: CandleQuery): Promise<number> {

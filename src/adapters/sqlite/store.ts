@@ -11,7 +11,13 @@ import Database from 'better-sqlite3';
 import type { Candle, StoredCandle } from '../../domain/candle.js';
 import { ConflictError, UnavailableError } from '../../domain/errors.js';
 import { sampleSecond, type PriceSample } from '../../domain/price.js';
-import { buildRollup, RESOLUTION_MS, ROLLUP_SOURCES, touchedBuckets } from '../../domain/rollups.js';
+import {
+  buildRollup,
+  RESOLUTION_MS,
+  ROLLUP_SOURCES,
+  touchedBuckets,
+  type ResolutionRange,
+} from '../../domain/rollups.js';
 import type { NewSymbol, SymbolRecord } from '../../domain/symbol.js';
 import type {
   CandleQuery,
@@ -416,6 +422,16 @@ export class SqliteStore implements Store {
     return this.#statements.candles
       .all(query.symbol, query.resolution, query.from, query.to)
       .map((row) => toCandle(query.symbol, query.resolution, row));
+  }
+
+  async listCandleRanges(symbol: string, ranges: readonly ResolutionRange[]): Promise<Candle[]> {
+    const candles: Candle[] = [];
+    for (const { resolution, from, to } of ranges) {
+      for (const row of this.#statements.candles.iterate(symbol, resolution, from, to)) {
+        candles.push(toCandle(symbol, resolution, row));
+      }
+    }
+    return candles;
   }
 
   async countCandles(query: CandleQuery): Promise<number> {
