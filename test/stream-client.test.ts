@@ -123,6 +123,38 @@ describe('stream client', () => {
     expect(client!.status()).toMatchObject({ reconnects: 0, connections: 1, state: 'connected' });
   });
 
+  it.each([
+    ['goes unanswered', 'lost', 'no reply to SUBSCRIBE'],
+    ['is refused', 'refused', 'SUBSCRIBE refused: code 2'],
+  ] as const)(
+    'gives up a connection whose SUBSCRIBE %s, and subscribes every stream on the next',
+    async (_case, how, error) => {
+      exchange = await createSimulatedExchange({ symbols: SYMBOLS, includeUniverseExtras: false });
+      exchange.faults.controlMessages(how, 1);
+      const resumes: string[][] = [];
+      client = createStreamClient({
+        baseUrl: exchange.wsUrl,
+        logger: pino({ level: 'silent' }),
+        now: Date.now,
+        onEvent: () => undefined,
+        onResume: (symbols) => resumes.push(symbols),
+        urlStreams: 1,
+        subscribeBatchStreams: 2,
+        replyTimeoutMs: 300,
+        backoffBaseMs: 20,
+      });
+      client.setSymbols(SYMBOLS);
+      client.start();
+      await waitFor(() => client!.status().state === 'connected');
+      expect(client.status()).toMatchObject({ reconnects: 1, connections: 1 });
+      expect(client.status().lastError).toContain(error);
+      const [connection] = exchange.connections();
+      expect(connection?.streams).toHaveLength(SYMBOLS.length + 1);
+      // The gap since the start is repaired for every symbol once the connection is whole.
+      expect(resumes.map((symbols) => symbols.sort())).toEqual([[...SYMBOLS].sort()]);
+    },
+  );
+
   it('unsubscribes a symbol live', async () => {
     const { exchange: sim } = await start({ urlStreams: 100, subscribeBatchStreams: 200 });
     await waitFor(() => client!.status().state === 'connected');

@@ -53,6 +53,7 @@ export interface StreamClientOptions {
   readonly maxStreamsPerConnection?: number;
   readonly maxAgeMs?: number;
   readonly deadAfterMs?: number;
+  readonly replyTimeoutMs?: number;
   readonly backoffBaseMs?: number;
   readonly outgoingSpacingMs?: number;
   readonly urlStreams?: number;
@@ -131,6 +132,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
       now,
       spacingMs,
       deadAfterMs: options.deadAfterMs,
+      replyTimeoutMs: options.replyTimeoutMs,
       urlStreams: options.urlStreams,
       wantsTicker: (symbol) => trackedSymbols.has(symbol),
       subscribeBatchStreams: options.subscribeBatchStreams,

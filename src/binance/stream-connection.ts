@@ -21,6 +21,14 @@ export const DEFAULT_OUTGOING_SPACING_MS = 250;
 export const MAX_PAYLOAD_BYTES = 4 * MAX_FRAME_BYTES;
 /** How long the opening handshake may take. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * How long a SUBSCRIBE or UNSUBSCRIBE may go unanswered, in ms. Past it, or when the exchange
+ * refuses one, the connection is given up (CLOSE_CONTROL_FAILED) and the owner reconnects: a
+ * connection whose streams were never all subscribed must not pass for ready, nor be left unready.
+ */
+export const REPLY_TIMEOUT_MS = 10_000;
+/** Close code reported when a control message went unanswered or was refused. */
+export const CLOSE_CONTROL_FAILED = 4001;
 
 export interface ConnectionHandlers {
   /** A decoded market event (kline, miniTickers, serverShutdown). */
@@ -40,6 +48,7 @@ export interface StreamConnectionOptions {
   readonly now: () => number;
   readonly spacingMs?: number;
   readonly deadAfterMs?: number;
+  readonly replyTimeoutMs?: number;
   /** Overrides of URL_STREAMS and SUBSCRIBE_BATCH_STREAMS (tests exercise the pacing with few streams). */
   readonly urlStreams?: number;
   readonly subscribeBatchStreams?: number;
@@ -69,6 +78,7 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
   const id = nextId++;
   const spacingMs = options.spacingMs ?? DEFAULT_OUTGOING_SPACING_MS;
   const deadAfterMs = options.deadAfterMs ?? DEAD_AFTER_MS;
+  const replyTimeoutMs = options.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
   const streams = new Set(options.streams);
   const urlStreams = options.urlStreams ?? URL_STREAMS;
   const batchStreams = options.subscribeBatchStreams ?? SUBSCRIBE_BATCH_STREAMS;
@@ -83,7 +93,8 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
 
   let pendingPong: Buffer | undefined; // only the latest ping needs its echo
   const controls: Outgoing[] = [];
-  const awaiting = new Set<number>();
+  /** Control messages sent and not yet answered, by id, each with its reply deadline. */
+  const awaiting = new Map<number, { id: number; method: string; deadline: NodeJS.Timeout }>();
   let requestId = 0;
   let lastMessage: number | undefined;
   let sendTimer: NodeJS.Timeout | undefined;
@@ -103,11 +114,20 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
     finish(4000, `no frame for ${deadAfterMs} ms`);
   }
 
+  /** Gives the connection up: a control message went unanswered or was refused. */
+  function fail(reason: string): void {
+    if (closed) return;
+    socket.terminate();
+    finish(CLOSE_CONTROL_FAILED, reason);
+  }
+
   function finish(code: number, reason: string): void {
     if (closed) return;
     closed = true;
     clearTimeout(deadTimer);
     clearTimeout(sendTimer);
+    for (const { deadline } of awaiting.values()) clearTimeout(deadline);
+    awaiting.clear();
     handlers.onClosed(code, reason);
   }
 
@@ -128,7 +148,11 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
       const next = controls.shift();
       if (!next || next.kind !== 'control') return;
       const frameId = ++requestId;
-      awaiting.add(frameId);
+      const deadline = setTimeout(
+        () => fail(`no reply to ${next.method} ${frameId} within ${replyTimeoutMs} ms`),
+        replyTimeoutMs,
+      );
+      awaiting.set(frameId, { id: frameId, method: next.method, deadline });
       socket.send(JSON.stringify({ method: next.method, params: next.params, id: frameId }));
     }
     lastSentAt = Date.now();
@@ -196,9 +220,17 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
     }
     const event = result.event;
     if (event.type === 'reply' || event.type === 'controlError') {
-      if (typeof event.id === 'number') awaiting.delete(event.id);
-      if (event.type === 'controlError')
+      const request = typeof event.id === 'number' ? awaiting.get(event.id) : undefined;
+      if (event.type === 'controlError') {
+        // Binance writes most errors without an id (BINANCE.md 2.3): one then answers a request
+        // still waiting, and leaves its streams unsubscribed just the same.
+        const refused = request ?? (event.id === null ? awaiting.values().next().value : undefined);
+        if (refused) return fail(`${refused.method} refused: code ${event.code}: ${event.message}`);
         handlers.onMalformed(`control error ${event.code}: ${event.message}`, text);
+      } else if (request) {
+        clearTimeout(request.deadline);
+        awaiting.delete(request.id);
+      }
       markReadyWhenDone();
       return;
     }

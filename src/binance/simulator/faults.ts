@@ -35,7 +35,16 @@ export interface FaultState {
   reorderProbability: number;
   malformedProbability: number;
   rejectConnections: number;
+  /** Control messages still to be lost (`'lost'`) or refused (`'refused'`), oldest fault first. */
+  readonly controlFaults: { how: ControlFault; remaining: number }[];
 }
+
+/**
+ * What befalls a control message (SUBSCRIBE, UNSUBSCRIBE, …): `lost`, neither applied nor answered;
+ * `refused`, not applied and answered with a code 2 error without an id, as BINANCE.md 2.3 writes
+ * its errors.
+ */
+export type ControlFault = 'lost' | 'refused';
 
 /** What the WebSocket side offers to connection faults; each returns how many connections it hit. */
 export interface ConnectionFaultTarget {
@@ -68,6 +77,8 @@ export interface SimulatorFaults {
   malformedFrames(probability: number): void;
   /** The next `count` WebSocket upgrades are refused with HTTP 503. */
   rejectConnections(count: number): void;
+  /** The next `count` control messages, on any connection, are lost or refused. */
+  controlMessages(how: ControlFault, count: number): void;
   /** Turns every fault off (halts stay: they are market history). */
   reset(): void;
 }
@@ -80,7 +91,16 @@ export function createFaultState(): FaultState {
     reorderProbability: 0,
     malformedProbability: 0,
     rejectConnections: 0,
+    controlFaults: [],
   };
+}
+
+/** What befalls the next control message, if a fault is set. */
+export function takeControlFault(state: FaultState): ControlFault | undefined {
+  const next = state.controlFaults[0];
+  if (!next) return undefined;
+  if (--next.remaining <= 0) state.controlFaults.shift();
+  return next.how;
 }
 
 /** The injected error the next REST request gets, if any. */
@@ -138,6 +158,9 @@ export function createFaults(
     rejectConnections(n) {
       state.rejectConnections = count(n);
     },
+    controlMessages(how, n) {
+      if (count(n) > 0) state.controlFaults.push({ how, remaining: n });
+    },
     reset() {
       state.restErrors.length = 0;
       state.restDelayMs = 0;
@@ -145,6 +168,7 @@ export function createFaults(
       state.reorderProbability = 0;
       state.malformedProbability = 0;
       state.rejectConnections = 0;
+      state.controlFaults.length = 0;
     },
   };
 }

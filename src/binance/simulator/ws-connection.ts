@@ -3,9 +3,10 @@
  * pong deadline, lifetime, shutdown and stall (BINANCE.md 2.1, 2.2). Times are simulated ms.
  */
 import { WebSocket } from 'ws';
+import { takeControlFault, type FaultState } from './faults.js';
 import type { BoundaryFrames } from './feed.js';
 import type { FaultyFrameSender, FrameSink } from './frame-faults.js';
-import { handleControlMessage, type ControlSession } from './ws-control.js';
+import { controlErrorText, handleControlMessage, type ControlSession } from './ws-control.js';
 
 /** BINANCE.md 2.1: "The WebSocket server will send a ping frame every 20 seconds." */
 export const PING_INTERVAL_MS = 20_000;
@@ -65,6 +66,7 @@ export interface ConnectionSetup {
   readonly limits: ConnectionLimits;
   readonly now: () => number;
   readonly wrapControlErrors: boolean;
+  readonly faults: FaultState;
 }
 
 export class Connection implements FrameSink {
@@ -158,6 +160,12 @@ export class Connection implements FrameSink {
 
   onMessage(text: string): void {
     if (!this.countIncoming()) return;
+    const fault = takeControlFault(this.setup.faults);
+    if (fault === 'lost') return;
+    if (fault === 'refused') {
+      this.send(controlErrorText(2, 'Invalid request', undefined, this.setup.wrapControlErrors));
+      return;
+    }
     const outcome = handleControlMessage(text, this.session, this.setup.wrapControlErrors);
     if (outcome.kind === 'tooManyStreams')
       this.close(CLOSE_TOO_MANY_STREAMS.code, CLOSE_TOO_MANY_STREAMS.reason);

@@ -68,7 +68,13 @@ function isMethod(value: string): value is Method {
   return (METHODS as readonly string[]).includes(value);
 }
 
-function errorText(code: number, msg: string, id: RequestId | undefined, wrap: boolean): string {
+/** An error reply (BINANCE.md 2.3): flat, or wrapped in `error` when `wrap`; with `id` when given. */
+export function controlErrorText(
+  code: number,
+  msg: string,
+  id: RequestId | undefined,
+  wrap: boolean,
+): string {
   const body = wrap ? { error: { code, msg } } : { code, msg };
   return JSON.stringify(id === undefined ? body : { ...body, id });
 }
@@ -123,7 +129,7 @@ export function handleControlMessage(
 ): ControlOutcome {
   const fail = (code: number, msg: string, id?: RequestId): ControlOutcome => ({
     kind: 'reply',
-    text: errorText(code, msg, id, wrapErrors),
+    text: controlErrorText(code, msg, id, wrapErrors),
   });
   let request: unknown;
   try {

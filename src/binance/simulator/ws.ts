@@ -129,6 +129,7 @@ export class StreamHub implements ConnectionFaultTarget {
       limits: this.options,
       now: () => clock.now(),
       wrapControlErrors: this.options.wrapControlErrors,
+      faults,
     });
     connection.sender = new FaultyFrameSender(
       connection,
