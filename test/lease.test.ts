@@ -123,6 +123,49 @@ describe('ingestion lease', () => {
     expect(a.events).toEqual(['acquired']);
   });
 
+  it('leaves the lease with its holder when Redis restarts empty while another instance bids often', async () => {
+    const key = newKey();
+    const probe = connect('probe');
+    // A renews once a second; B bids every 20 ms, so it would take a free key long before A renews.
+    const a = createLease({
+      redis: connect('a'),
+      key,
+      holderId: 'a',
+      logger,
+      ttlMs: 3000,
+      renewIntervalMs: 1000,
+      onAcquired: async () => undefined,
+      onLost: async () => undefined,
+    });
+    const b = createLease({
+      redis: connect('b'),
+      key,
+      holderId: 'b',
+      logger,
+      ttlMs: 3000,
+      acquireIntervalMs: 20,
+      onAcquired: async () => undefined,
+      onLost: async () => undefined,
+    });
+    leases.push(a, b);
+    a.start();
+    await waitUntil('a holds', holding(a), 5000);
+    b.start();
+    for (let restart = 1; restart <= 3; restart++) {
+      await redis.kill();
+      await sleep(300);
+      await redis.start();
+      await waitUntil(
+        `the key is held again after restart ${restart}`,
+        async () => (await probe.get(key)) !== null,
+        10_000,
+      );
+      expect(await probe.get(key), `restart ${restart}`).toBe('a');
+    }
+    expect(a.status()).toMatchObject({ holding: true, acquisitions: 1 });
+    expect(b.status()).toMatchObject({ holding: false, acquisitions: 0 });
+  });
+
   it('releases the lease when taking over fails, and takes it at a later attempt that succeeds', async () => {
     const key = newKey();
     const probe = connect('probe');

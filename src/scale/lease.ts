@@ -9,6 +9,7 @@
  * ingestion write carries it: the store refuses a superseded token in the write's own transaction
  * (ARCHITECTURE.md, "Scale-out"). Hence a holder that cannot reach Redis keeps ingesting (losing
  * nothing) until either Redis says someone else holds the lease or the store refuses its token.
+ * When Redis comes back from an outage, the holder renews first (`onReady`).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -94,6 +95,26 @@ export function createLease(options: LeaseOptions): Lease {
   let pendingLoss: { readonly reason: string; readonly holdOffMs: number } | undefined;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
+  /** The connection to Redis dropped since it was last ready. */
+  let reconnecting = false;
+  /** Until when (epoch ms) this instance, not holding, leaves a free key alone. */
+  let bidAfter = 0;
+
+  const onClose = (): void => {
+    reconnecting = true;
+  };
+  /**
+   * Redis is back, and may have restarted empty: the key is then free although its holder kept
+   * ingesting through the outage. The holder claims it again at once; the others leave it a TTL to
+   * do so, which is longer than any reconnection backoff. Without this a bidder that reconnected
+   * first took the lease on most restarts, and each such hand-over lost the old holder's last writes.
+   */
+  const onReady = (): void => {
+    if (!reconnecting) return;
+    reconnecting = false;
+    bidAfter = Date.now() + ttlMs;
+    if (holding) wake?.();
+  };
 
   const release = () => redis.eval(RELEASE_SCRIPT, 1, key, holderId).catch(() => undefined);
 
@@ -121,6 +142,7 @@ export function createLease(options: LeaseOptions): Lease {
 
   /** One claim: take or keep the lease, or learn that another instance holds it. */
   const claim = async (): Promise<void> => {
+    if (!holding && Date.now() < bidAfter) return;
     let held: boolean;
     try {
       held = (await redis.eval(CLAIM_SCRIPT, 1, key, holderId, String(ttlMs))) === 1;
@@ -169,10 +191,14 @@ export function createLease(options: LeaseOptions): Lease {
     start() {
       if (!stopped) return;
       stopped = false;
+      redis.on('close', onClose);
+      redis.on('ready', onReady);
       loop = run();
     },
     async stop() {
       stopped = true;
+      redis.off('close', onClose);
+      redis.off('ready', onReady);
       wake?.();
       await loop;
       if (!holding) return;
