@@ -166,6 +166,27 @@ describe('ingestion lease', () => {
     expect(b.status()).toMatchObject({ holding: false, acquisitions: 0 });
   });
 
+  it('takes the lease as soon as Redis first answers when it started before Redis', async () => {
+    const key = newKey();
+    await redis.kill();
+    // A long TTL: were the first connection taken for a reconnection, it would wait 30 s to bid.
+    const a = createLease({
+      redis: connect('a'),
+      key,
+      holderId: 'a',
+      logger,
+      ttlMs: 30_000,
+      acquireIntervalMs: ACQUIRE_MS,
+      onAcquired: async () => undefined,
+      onLost: async () => undefined,
+    });
+    leases.push(a);
+    a.start();
+    await sleep(300);
+    await redis.start();
+    await waitUntil('a holds', holding(a), 10_000);
+  });
+
   it('releases the lease when taking over fails, and takes it at a later attempt that succeeds', async () => {
     const key = newKey();
     const probe = connect('probe');

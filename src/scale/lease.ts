@@ -95,13 +95,15 @@ export function createLease(options: LeaseOptions): Lease {
   let pendingLoss: { readonly reason: string; readonly holdOffMs: number } | undefined;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
+  /** The connection to Redis has been ready once (a first connection that fails is no drop). */
+  let everReady = false;
   /** The connection to Redis dropped since it was last ready. */
   let reconnecting = false;
   /** Until when (epoch ms) this instance, not holding, leaves a free key alone. */
   let bidAfter = 0;
 
   const onClose = (): void => {
-    reconnecting = true;
+    if (everReady) reconnecting = true;
   };
   /**
    * Redis is back, and may have restarted empty: the key is then free although its holder kept
@@ -110,6 +112,7 @@ export function createLease(options: LeaseOptions): Lease {
    * first took the lease on most restarts, and each such hand-over lost the old holder's last writes.
    */
   const onReady = (): void => {
+    everReady = true;
     if (!reconnecting) return;
     reconnecting = false;
     bidAfter = Date.now() + ttlMs;
@@ -191,6 +194,7 @@ export function createLease(options: LeaseOptions): Lease {
     start() {
       if (!stopped) return;
       stopped = false;
+      everReady ||= redis.status === 'ready';
       redis.on('close', onClose);
       redis.on('ready', onReady);
       loop = run();
