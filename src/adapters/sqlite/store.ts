@@ -425,13 +425,17 @@ export class SqliteStore implements Store {
   }
 
   async listCandleRanges(symbol: string, ranges: readonly ResolutionRange[]): Promise<Candle[]> {
-    const candles: Candle[] = [];
-    for (const { resolution, from, to } of ranges) {
-      for (const row of this.#statements.candles.iterate(symbol, resolution, from, to)) {
-        candles.push(toCandle(symbol, resolution, row));
+    // One read transaction, so one snapshot: another process's write (1m rows and their rollups)
+    // cannot land between two ranges of one bucket.
+    return this.#db.transaction(() => {
+      const candles: Candle[] = [];
+      for (const { resolution, from, to } of ranges) {
+        for (const row of this.#statements.candles.iterate(symbol, resolution, from, to)) {
+          candles.push(toCandle(symbol, resolution, row));
+        }
       }
-    }
-    return candles;
+      return candles;
+    })();
   }
 
   async countCandles(query: CandleQuery): Promise<number> {
