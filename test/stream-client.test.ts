@@ -155,6 +155,26 @@ describe('stream client', () => {
     },
   );
 
+  it('gives up a live connection whose UNSUBSCRIBE goes unanswered, and opens one with only the streams wanted', async () => {
+    const { exchange: sim } = await start({
+      urlStreams: 100,
+      subscribeBatchStreams: 200,
+      replyTimeoutMs: 300,
+      backoffBaseMs: 20,
+    });
+    await waitFor(() => client!.status().state === 'connected');
+    sim.faults.controlMessages('lost', 1);
+    client!.setSymbols(SYMBOLS.slice(0, 2));
+    await waitFor(() => client!.status().reconnects === 1 && client!.status().state === 'connected');
+    expect(client!.status().lastError).toContain('no reply to UNSUBSCRIBE');
+    await waitFor(() => sim.connections().length === 1);
+    expect([...sim.connections()[0]!.streams].sort()).toEqual([
+      '!miniTicker@arr',
+      'btcusdt@kline_1m',
+      'ethusdt@kline_1m',
+    ]);
+  });
+
   it('unsubscribes a symbol live', async () => {
     const { exchange: sim } = await start({ urlStreams: 100, subscribeBatchStreams: 200 });
     await waitFor(() => client!.status().state === 'connected');

@@ -195,6 +195,35 @@ describe('candle reads at a timeZone off the stored grids', () => {
     },
   );
 
+  it('reads the forming day at a timeZone off the grids as forming, from forming rollups and 1m rows', async () => {
+    // Two days whose last minute is still forming: it sits in a forming 1m row, 15m, 1h and 1d rollup.
+    const symbol = 'FRMUSDT';
+    const start = START + 10 * DAY_MS;
+    const market = createSyntheticMarket({ symbol, start, minutes: 2 * 24 * 60, seed: 8 }).candles1m;
+    const last = market.at(-1)!;
+    const forming = [...market.slice(0, -1), { ...last, closed: false, close: '1.5', high: '999999' }];
+    await store.upsertCandles(forming);
+    const now = last.openTime + 30_000;
+    const during = createCandleReader({
+      store,
+      calendar: createSessionCalendar({ hours: [1], timeZone: 'UTC' }),
+      now: () => now,
+    });
+    for (const [interval, offsetMs] of [
+      ['1d', MINUTE_MS],
+      ['12h', 345 * MINUTE_MS],
+    ] as const) {
+      const grid = createFixedGrid(intervalMs(interval), offsetMs);
+      const expected = aggregateCandles(forming, {
+        interval,
+        bucketAt: (time) => grid.bucketAt(time),
+        now,
+      }).slice(-2);
+      expect(expected.map((candle) => candle.closed)).toEqual([true, false]);
+      expect(await during.read({ symbol, interval, offsetMs, limit: 2 }), interval).toEqual(expected);
+    }
+  });
+
   it('reads sessions whose boundaries fall off the minute, as Monrovia time did until 1972', async () => {
     // Local mean time, 44:30 behind UTC: a session opens at 01:44:30 UTC, so the minute opening at
     // 01:44 belongs to the session before, as its open time says.
