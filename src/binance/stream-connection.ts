@@ -27,8 +27,10 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
  * connection whose streams were never all subscribed must not pass for ready, nor be left unready.
  */
 export const REPLY_TIMEOUT_MS = 10_000;
+/** Close code reported for a connection declared dead (DEAD_AFTER_MS without a frame). */
+const CLOSE_DEAD = 4000;
 /** Close code reported when a control message went unanswered or was refused. */
-export const CLOSE_CONTROL_FAILED = 4001;
+const CLOSE_CONTROL_FAILED = 4001;
 
 export interface ConnectionHandlers {
   /** A decoded market event (kline, miniTickers, serverShutdown). */
@@ -102,23 +104,17 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
   let closed = false;
   let ready = false;
 
-  const deadTimer = setTimeout(() => declareDead(), deadAfterMs);
+  const deadTimer = setTimeout(() => abandon(CLOSE_DEAD, `no frame for ${deadAfterMs} ms`), deadAfterMs);
   const touch = (): void => {
     lastMessage = now();
     deadTimer.refresh();
   };
 
-  function declareDead(): void {
+  /** Gives the connection up without a close handshake (dead, or a control message failed). */
+  function abandon(code: number, reason: string): void {
     if (closed) return;
     socket.terminate();
-    finish(4000, `no frame for ${deadAfterMs} ms`);
-  }
-
-  /** Gives the connection up: a control message went unanswered or was refused. */
-  function fail(reason: string): void {
-    if (closed) return;
-    socket.terminate();
-    finish(CLOSE_CONTROL_FAILED, reason);
+    finish(code, reason);
   }
 
   function finish(code: number, reason: string): void {
@@ -149,7 +145,8 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
       if (!next || next.kind !== 'control') return;
       const frameId = ++requestId;
       const deadline = setTimeout(
-        () => fail(`no reply to ${next.method} ${frameId} within ${replyTimeoutMs} ms`),
+        () =>
+          abandon(CLOSE_CONTROL_FAILED, `no reply to ${next.method} ${frameId} within ${replyTimeoutMs} ms`),
         replyTimeoutMs,
       );
       awaiting.set(frameId, { id: frameId, method: next.method, deadline });
@@ -225,7 +222,12 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
         // Binance writes most errors without an id (BINANCE.md 2.3): one then answers a request
         // still waiting, and leaves its streams unsubscribed just the same.
         const refused = request ?? (event.id === null ? awaiting.values().next().value : undefined);
-        if (refused) return fail(`${refused.method} refused: code ${event.code}: ${event.message}`);
+        if (refused) {
+          return abandon(
+            CLOSE_CONTROL_FAILED,
+            `${refused.method} refused: code ${event.code}: ${event.message}`,
+          );
+        }
         handlers.onMalformed(`control error ${event.code}: ${event.message}`, text);
       } else if (request) {
         clearTimeout(request.deadline);
