@@ -11,7 +11,7 @@ import { openStore } from './adapters/create-store.js';
 import type { Config } from './config.js';
 import { createSessionCalendar } from './domain/session-calendar.js';
 import { buildApp } from './http/build-app.js';
-import { buildLiveLink, type SampleListener } from './market/build-live-link.js';
+import { buildLiveLink, createSampleFeed, type SampleListener } from './market/build-live-link.js';
 import { createCacheWriter } from './market/cache-writer.js';
 import { createCandleReader } from './market/candles.js';
 import { createLiveState } from './market/live-state.js';
@@ -20,6 +20,7 @@ import { sessionCloseChannel } from './realtime/session-push.js';
 import { startRetention } from './market/retention.js';
 import { createIngestion, type Ingestion } from './scale/ingestion.js';
 import { createPlatform, type Platform } from './scale/platform.js';
+import { startStandbyPrices } from './scale/standby-prices.js';
 import { VERSION } from './version.js';
 
 export interface Service {
@@ -52,7 +53,7 @@ export async function startService(
   const calendar = createSessionCalendar({ hours: config.intervalHours, timeZone: config.intervalTimeZone });
   // One live state per process: fed by ingestion here, or by the bus from the ingesting instance.
   const liveState = createLiveState();
-  const sampleListeners = new Set<SampleListener>();
+  const ingestedSamples = createSampleFeed();
   const cacheWriter = createCacheWriter({ cache, logger });
   // Other instances exist only with Redis (a lease): alone, nobody would hear quotes or session
   // closes on the bus, and the gateway pushes closes on its own watch.
@@ -63,7 +64,7 @@ export async function startService(
       bus.publish('prices', { quotes: quotes.map(({ receivedAt: _receivedAt, ...quote }) => quote) });
     }
     cacheWriter.add(quotes, samples);
-    for (const listener of sampleListeners) listener(samples);
+    ingestedSamples.publish(samples);
   };
   const link = createIngestion({
     store,
@@ -105,11 +106,26 @@ export async function startService(
         logger.warn({ err: error }, 'reading tracked symbols after a change failed'),
       );
   });
+  const prices = createPriceReader({ store, now, live: liveState, cache });
+  // A standby whose bus is down or silent reads prices from the store, for its own clients only.
+  const standbySamples = createSampleFeed();
+  const standbyPrices = scaledOut
+    ? startStandbyPrices({
+        store,
+        prices,
+        liveState,
+        bus,
+        ingesting: () => link.ingestion().role === 'ingesting',
+        now,
+        logger: logger.child({ module: 'standby-prices' }),
+        onSamples: standbySamples.publish,
+      })
+    : undefined;
   const app = await buildApp({
     logger,
     store,
     candles: createCandleReader({ store, calendar, now }),
-    prices: createPriceReader({ store, now, live: liveState, cache }),
+    prices,
     live: link,
     platform: {
       health: () => platform.health(),
@@ -124,12 +140,8 @@ export async function startService(
     realtime: {
       broadcastIntervalMs: config.broadcastIntervalMs,
       historyOnSubscribeMs: config.historyOnSubscribeMs,
-      samples: {
-        onSamples: (listener) => {
-          sampleListeners.add(listener);
-          return () => sampleListeners.delete(listener);
-        },
-      },
+      samples: { onSamples: ingestedSamples.subscribe },
+      localSamples: { onSamples: standbySamples.subscribe },
       adapter: platform.socketAdapter,
       cache,
       sessionCloses: scaledOut
@@ -159,6 +171,7 @@ export async function startService(
     stop() {
       stopping ??= (async () => {
         retention.stop();
+        standbyPrices?.stop();
         await link.stop();
         await cacheWriter.idle();
         await app.close(); // closes the store (build-app's onClose)

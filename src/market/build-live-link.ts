@@ -43,6 +43,26 @@ export interface LiveLinkParts {
 
 export type SampleListener = (samples: readonly PriceSample[]) => void;
 
+/** New price samples, handed to every listener registered. */
+export interface SampleFeed {
+  readonly publish: SampleListener;
+  /** Returns the listener's removal. */
+  readonly subscribe: (listener: SampleListener) => () => void;
+}
+
+export function createSampleFeed(): SampleFeed {
+  const listeners = new Set<SampleListener>();
+  return {
+    publish: (samples) => {
+      for (const listener of listeners) listener(samples);
+    },
+    subscribe: (listener) => {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+  };
+}
+
 export interface LiveLinkDependencies {
   readonly store: Store;
   readonly logger: Logger;
@@ -70,13 +90,13 @@ export function buildLiveLink(settings: LiveLinkSettings, deps: LiveLinkDependen
   const rest = createRestClient({ baseUrl: settings.restUrl, now, signal: lifetime.signal });
   const liveState = deps.liveState ?? createLiveState();
   const buffer = createWriteBuffer({ store, logger, flushIntervalMs: settings.flushIntervalMs });
-  const sampleListeners = new Set<SampleListener>();
+  const samples = createSampleFeed();
   const ingest = createIngest({
     liveState,
     buffer,
-    onSamples: (samples) => {
-      deps.onSamples?.(samples);
-      for (const listener of sampleListeners) listener(samples);
+    onSamples: (frameSamples) => {
+      deps.onSamples?.(frameSamples);
+      samples.publish(frameSamples);
     },
   });
   const repair = createGapRepair({
@@ -127,10 +147,7 @@ export function buildLiveLink(settings: LiveLinkSettings, deps: LiveLinkDependen
     },
     liveState,
     rest,
-    onSamples: (listener) => {
-      sampleListeners.add(listener);
-      return () => sampleListeners.delete(listener);
-    },
+    onSamples: samples.subscribe,
   };
 }
 

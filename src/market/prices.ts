@@ -6,6 +6,7 @@ import { compareDecimal, formatDecimal, parseDecimal, subtractDecimal } from '..
 import { aggregateCandles } from '../domain/candle.js';
 import { UnavailableError } from '../domain/errors.js';
 import { DAY_MS, MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
+import { coveringRanges } from '../domain/rollups.js';
 import type { PriceQuote, PriceSample } from '../domain/price.js';
 import type { Cache } from '../ports/cache.js';
 import type { Store } from '../ports/store.js';
@@ -36,6 +37,8 @@ export interface PriceReader {
   latest(symbol: string): Promise<LatestPrice>;
   /** The live quote this process holds (heard from the exchange or the bus), without a cache or store read. */
   liveLatest(symbol: string): LatestPrice | undefined;
+  /** A stored price as a quote: its 24 h figures computed from the stored candles, as `latest` does from the store. */
+  quoteOf(sample: PriceSample): Promise<PriceQuote>;
 }
 
 export interface PriceReaderDeps {
@@ -84,13 +87,15 @@ export function createPriceReader({ store, now, live, cache }: PriceReaderDeps):
     }
   };
 
-  /** The newest stored price with 24 h figures computed exactly from the stored 1m candles. */
-  const fromStore = async (symbol: string): Promise<PriceQuote> => {
-    const last = await lastPrice(symbol);
-    if (!last) throw new UnavailableError(`no price recorded yet for ${symbol}`);
+  /**
+   * A price with 24 h figures computed exactly from the stored candles of the 1440 minutes up to its
+   * own: the coarsest stored rows that tile that day (domain/rollups.ts), about 40 rows, not 1440.
+   */
+  const quoteOf = async (last: PriceSample): Promise<PriceQuote> => {
+    const { symbol } = last;
     const lastMinute = bucketOpenTime(last.timestamp, MINUTE_MS);
     const window = { openTime: lastMinute - DAY_MS + MINUTE_MS, closeTime: lastMinute + MINUTE_MS - 1 };
-    const rows = await store.listCandles({ symbol, resolution: '1m', from: window.openTime, to: lastMinute });
+    const rows = await store.listCandleRanges(symbol, coveringRanges([window]));
     const [day] = aggregateCandles(rows, { interval: '24h', bucketAt: () => window });
     const price = parseDecimal(last.price);
     return {
@@ -103,6 +108,12 @@ export function createPriceReader({ store, now, live, cache }: PriceReaderDeps):
       volume24h: day?.volume ?? '0',
       quoteVolume24h: day?.quoteVolume ?? '0',
     };
+  };
+
+  /** The newest stored price (lastPrice) as a quote; undefined when the symbol has none. */
+  const fromStore = async (symbol: string): Promise<PriceQuote | undefined> => {
+    const last = await lastPrice(symbol);
+    return last && quoteOf(last);
   };
 
   const lastPrice = async (symbol: string): Promise<PriceSample | undefined> => {
@@ -131,13 +142,16 @@ export function createPriceReader({ store, now, live, cache }: PriceReaderDeps):
     },
 
     async latest(symbol) {
-      const quote = live?.latest(symbol) ?? (await fromCache(symbol));
-      return withChange(quote ?? (await fromStore(symbol)));
+      const quote = live?.latest(symbol) ?? (await fromCache(symbol)) ?? (await fromStore(symbol));
+      if (!quote) throw new UnavailableError(`no price recorded yet for ${symbol}`);
+      return withChange(quote);
     },
 
     liveLatest(symbol) {
       const quote = live?.latest(symbol);
       return quote && withChange(quote);
     },
+
+    quoteOf,
   };
 }

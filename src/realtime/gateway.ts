@@ -20,6 +20,7 @@ import type {
   AckResponse,
   ClientEventName,
   ClientToServerEvents,
+  PriceUpdate,
   RealtimeErrorCode,
   ServerToClientEvents,
 } from './events.js';
@@ -98,6 +99,11 @@ export interface RealtimeSettings {
   readonly broadcastIntervalMs: number;
   readonly historyOnSubscribeMs: number;
   readonly samples?: SampleSource;
+  /**
+   * Samples for this instance's own clients only (`io.local`), never sent to the other instances: a
+   * standby's prices read from the store while its bus is down (scale/standby-prices.ts).
+   */
+  readonly localSamples?: SampleSource;
   /** Real ms between a session boundary and its push (tests shorten it). */
   readonly sessionCloseGraceMs?: number;
   /**
@@ -329,6 +335,12 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     get_recent_intervals: handlers.getRecentIntervals,
   };
 
+  const latestUpdate = (symbol: string): Promise<PriceUpdate | undefined> =>
+    prices.latest(symbol).then(priceUpdate, (error: unknown) => {
+      if (error instanceof UnavailableError) return undefined;
+      throw error;
+    });
+  const onBroadcastError = (error: unknown): void => logger.warn({ err: error }, 'price update failed');
   const broadcaster = createBroadcaster({
     intervalMs: settings.broadcastIntervalMs,
     fanout: {
@@ -336,14 +348,20 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       hasListeners: settings.adapter ? () => true : (symbol) => rooms.has(roomOf(symbol)),
       send: (update) => io.to(roomOf(update.symbol)).except(SLOW_ROOM).emit('price_update', update),
     },
-    latest: (symbol) =>
-      prices.latest(symbol).then(priceUpdate, (error: unknown) => {
-        if (error instanceof UnavailableError) return undefined;
-        throw error;
-      }),
-    onError: (error) => logger.warn({ err: error }, 'price update failed'),
+    latest: latestUpdate,
+    onError: onBroadcastError,
   });
   const stopSamples = settings.samples?.onSamples((samples) => broadcaster.onSamples(samples));
+  const localBroadcaster = createBroadcaster({
+    intervalMs: settings.broadcastIntervalMs,
+    fanout: {
+      hasListeners: (symbol) => rooms.has(roomOf(symbol)),
+      send: (update) => io.local.to(roomOf(update.symbol)).except(SLOW_ROOM).emit('price_update', update),
+    },
+    latest: latestUpdate,
+    onError: onBroadcastError,
+  });
+  const stopLocalSamples = settings.localSamples?.onSamples((samples) => localBroadcaster.onSamples(samples));
 
   const subscribedSymbols = (): string[] =>
     [...rooms.keys()]
@@ -546,7 +564,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         clients: io.engine.clientsCount,
         subscriptions,
         symbols: subscribedSymbols().length,
-        updatesSent: broadcaster.stats().updatesSent,
+        updatesSent: broadcaster.stats().updatesSent + localBroadcaster.stats().updatesSent,
         rateLimited,
         slowClients: rooms.get(SLOW_ROOM)?.size ?? 0,
         backlogRefusals,
@@ -555,8 +573,10 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     },
     async close() {
       stopSamples?.();
+      stopLocalSamples?.();
       closing.abort();
       broadcaster.close();
+      localBroadcaster.close();
       sessionPush.stop();
       // Not io.close(): that would also close the HTTP server, which Fastify closes itself. Local:
       // through the Redis adapter a plain disconnectSockets lets go of every instance's clients.
