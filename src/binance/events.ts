@@ -11,7 +11,7 @@ export interface MiniTicker {
   readonly eventTime: number;
   /**
    * Decimal text exactly as Binance wrote it (validated, not canonicalized: up to ~2000 tickers a
-   * second pass through here, and only one sample per symbol per second is stored).
+   * second pass through here, and at most one sample per symbol per second is stored).
    */
   readonly close: string;
   readonly open: string;

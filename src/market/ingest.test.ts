@@ -68,17 +68,29 @@ describe('ingest', () => {
     expect(ingest.lastKlineAt('BTCUSDT')).toBe(START);
   });
 
-  it('turns miniTickers into latest quotes and one sample per second', async () => {
-    const { store, buffer, liveState, ingest } = setup();
+  it('turns miniTickers into latest quotes and one sample per second, the latest of its second', async () => {
+    const { store, buffer, liveState } = setup();
     close = () => store.close();
+    const heard: string[] = [];
+    const ingest = createIngest({
+      liveState,
+      buffer,
+      onSamples: (samples) => heard.push(...samples.map((sample) => sample.price)),
+    });
+    // The exchange's pushes drift: two land in one second, the second a moment before its end.
     ingest.handle(tickers(START + 100, '10'), START);
-    ingest.handle(tickers(START + 600, '11'), START);
+    ingest.handle(tickers(START + 999, '11'), START);
     ingest.handle(tickers(START + 1100, '12'), START);
     await buffer.flush();
     expect(liveState.latest('BTCUSDT')?.price).toBe('12');
     const samples = await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 10, order: 'asc' });
-    expect(samples.map((s) => s.price)).toEqual(['10', '12']);
-    expect(ingest.stats()).toMatchObject({ tickers: 3, samples: 2 });
+    expect(samples).toEqual([
+      { symbol: 'BTCUSDT', price: '11', timestamp: START + 999 },
+      { symbol: 'BTCUSDT', price: '12', timestamp: START + 1100 },
+    ]);
+    // The fan-out, the bus and the cache hear the newer price of the second too.
+    expect(heard).toEqual(['10', '11', '12']);
+    expect(ingest.stats()).toMatchObject({ tickers: 3, samples: 3 });
   });
 
   it('asks for repair of a candle a full buffer refused', () => {

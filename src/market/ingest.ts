@@ -1,7 +1,8 @@
 /**
  * The ingestion pipeline's core: decoded market events into live state and the write buffer.
  * kline → the forming or closed 1m candle (merged by key, so duplicates and reordering are
- * harmless); miniTickers → latest quotes and at most one price sample per symbol per second.
+ * harmless); miniTickers → latest quotes and a price sample per newer ticker (kept one per
+ * symbol per second downstream, the latest of each second).
  * A candle the full buffer refuses, and a minute whose closing update (`x: true`) never came before
  * the next minute began, are remembered as repair work: Binance's close can be lost with a frame
  * (BINANCE.md section 6, "do not rely on x:true arriving").

@@ -34,10 +34,12 @@ describe('live state', () => {
     expect(state.symbols().sort()).toEqual(['BTCUSDT', 'ETHUSDT']);
   });
 
-  it('emits at most one sample per symbol per second but always keeps the newest price', () => {
+  it('emits a second ticker of one second as that second’s sample, so the latest of a second wins', () => {
     const state = createLiveState();
     state.applyTickers([ticker('BTCUSDT', T + 100, '1')], T);
-    expect(state.applyTickers([ticker('BTCUSDT', T + 900, '2')], T)).toEqual([]);
+    expect(state.applyTickers([ticker('BTCUSDT', T + 900, '2')], T)).toEqual([
+      { symbol: 'BTCUSDT', price: '2', timestamp: T + 900 },
+    ]);
     expect(state.latest('BTCUSDT')?.price).toBe('2');
     expect(state.applyTickers([ticker('BTCUSDT', T + 1000, '3')], T)).toHaveLength(1);
   });

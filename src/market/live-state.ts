@@ -5,7 +5,7 @@
  */
 import type { MiniTicker } from '../binance/events.js';
 import { canonicalDecimal } from '../domain/decimal.js';
-import { sampleSecond, type PriceQuote, type PriceSample } from '../domain/price.js';
+import type { PriceQuote, PriceSample } from '../domain/price.js';
 
 export interface LiveQuote extends PriceQuote {
   /** Local time the ticker arrived, epoch ms: what staleness is measured against. */
@@ -14,8 +14,10 @@ export interface LiveQuote extends PriceQuote {
 
 export interface LiveState {
   /**
-   * Applies one `!miniTicker@arr` frame. Returns the price samples it produces: at most one per
-   * symbol per second, and none for a ticker older than the one already held (a reordered frame).
+   * Applies one `!miniTicker@arr` frame. Returns the price samples it produces: one per ticker newer
+   * than the quote held, none for an older one (a reordered frame). A second ticker in one second
+   * (the exchange's pushes drift across second boundaries) gives a second sample of that second,
+   * which replaces the first wherever samples are kept: the latest sample of a second wins.
    */
   applyTickers(tickers: readonly MiniTicker[], receivedAt: number): PriceSample[];
   /** Quotes another instance ingested (heard on the bus): each kept if newer than the one held. */
@@ -47,13 +49,11 @@ export function createLiveState(): LiveState {
           quoteVolume24h: ticker.quoteVolume,
           receivedAt,
         });
-        if (!held || sampleSecond(ticker.eventTime) > sampleSecond(held.timestamp)) {
-          samples.push({
-            symbol: ticker.symbol,
-            price: canonicalDecimal(ticker.close),
-            timestamp: ticker.eventTime,
-          });
-        }
+        samples.push({
+          symbol: ticker.symbol,
+          price: canonicalDecimal(ticker.close),
+          timestamp: ticker.eventTime,
+        });
       }
       return samples;
     },
