@@ -199,6 +199,8 @@ describe('decodeFrame on hostile and malformed frames', () => {
     ['a decimal with spaces', klineFrame({ V: ' 1' }), /k.V/],
     ['a decimal with no digits after the point', klineFrame({ Q: '1.' }), /k.Q/],
     ['a huge decimal string', klineFrame({ o: '9'.repeat(MAX_DECIMAL_LENGTH + 1) }), /k.o "9{64}…"/],
+    // Short enough, but the rollups summing it would be too long to read back (decimal.ts).
+    ['a decimal of 62 fractional digits', klineFrame({ q: `1.${'0'.repeat(60)}1` }), /k.q "1.0{60}1"/],
     ['a huge symbol', klineFrame({}, { s: 'A'.repeat(100_000) }), /is not a symbol/],
     ['a huge stream name', combined('x'.repeat(100_000), {}), /unexpected stream x{64}…$/],
     ['a negative volume', klineFrame({ v: '-1000' }), /k.v is negative/],

@@ -6,6 +6,7 @@ import {
   formatDecimal,
   isDecimalString,
   MAX_DECIMAL_LENGTH,
+  MAX_INPUT_DECIMAL_DIGITS,
   maxDecimal,
   minDecimal,
   parseDecimal,
@@ -33,6 +34,20 @@ describe('exact decimals', () => {
     const long = '1'.repeat(MAX_DECIMAL_LENGTH + 1);
     expect(isDecimalString(long)).toBe(false);
     expect(() => parseDecimal(long)).toThrow(ValidationError);
+  });
+
+  it('takes at most 24 digits on each side of the point from outside, so stored sums read back', () => {
+    const widest = `${'9'.repeat(MAX_INPUT_DECIMAL_DIGITS)}.${'9'.repeat(MAX_INPUT_DECIMAL_DIGITS)}`;
+    expect(isDecimalString(widest)).toBe(true);
+    expect(isDecimalString(`-${widest}`)).toBe(true);
+    expect(isDecimalString(`9${widest}`)).toBe(false);
+    expect(isDecimalString(`${widest}9`)).toBe(false);
+    // Shorter than MAX_DECIMAL_LENGTH, yet its rollup sums would not be: refused at the door.
+    expect(isDecimalString(`1.${'0'.repeat(60)}1`)).toBe(false);
+    // A 1d rollup of 1440 of the widest still parses when read back.
+    const day = sumDecimals(Array.from({ length: 1440 }, () => widest));
+    expect(day.length).toBeLessThanOrEqual(MAX_DECIMAL_LENGTH);
+    expect(() => parseDecimal(day)).not.toThrow();
   });
 
   it('adds where floats would drift', () => {

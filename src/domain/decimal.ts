@@ -2,7 +2,8 @@
  * Exact decimal arithmetic for Binance's decimal strings ("63012.34000000").
  *
  * A value is `units / 10^scale` with `units` a bigint, so sums of prices and volumes are exact:
- * no float is ever added. Binance sends at most 8 fractional digits; any scale is accepted.
+ * no float is ever added. Binance sends at most 8 fractional digits; arithmetic takes any scale,
+ * input is held to MAX_INPUT_DECIMAL_DIGITS on each side of the point.
  */
 import { ValidationError } from './errors.js';
 
@@ -13,8 +14,18 @@ export interface Decimal {
 
 /** Longest decimal string accepted, in characters; longer input is hostile, not a price. */
 export const MAX_DECIMAL_LENGTH = 64;
+/**
+ * Digits a decimal from outside (the exchange's frames and answers, kline files) may have on each
+ * side of its point: far beyond any price or volume (Binance writes 8 fractional digits), and few
+ * enough that the sums stored from them (a 1d rollup adds 1440 minutes) still read back within
+ * MAX_DECIMAL_LENGTH. A longer one would be stored, but every rollup write touching it refused.
+ */
+export const MAX_INPUT_DECIMAL_DIGITS = 24;
 
 const DECIMAL_PATTERN = /^(-?)(\d+)(?:\.(\d+))?$/;
+const INPUT_DECIMAL_PATTERN = new RegExp(
+  `^-?\\d{1,${MAX_INPUT_DECIMAL_DIGITS}}(?:\\.\\d{1,${MAX_INPUT_DECIMAL_DIGITS}})?$`,
+);
 const POWERS_OF_TEN: bigint[] = [1n];
 
 function pow10(exponent: number): bigint {
@@ -26,8 +37,9 @@ function pow10(exponent: number): bigint {
 
 export const ZERO: Decimal = Object.freeze({ units: 0n, scale: 0 });
 
+/** Whether input text is a plain decimal of at most MAX_INPUT_DECIMAL_DIGITS on each side of its point. */
 export function isDecimalString(text: string): boolean {
-  return text.length <= MAX_DECIMAL_LENGTH && DECIMAL_PATTERN.test(text);
+  return text.length <= MAX_DECIMAL_LENGTH && INPUT_DECIMAL_PATTERN.test(text);
 }
 
 export function parseDecimal(text: string): Decimal {
