@@ -2,8 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../adapters/sqlite/store.js';
+import { withOverrides } from '../adapters/with-overrides.js';
 import type { StoredCandle } from '../domain/candle.js';
 import { MINUTE_MS } from '../domain/intervals.js';
+import type { Store } from '../ports/store.js';
 import { withWriteFaults, type FaultyStore } from '../../test/helpers/faulty-store.js';
 import { createSyntheticMarket } from '../../test/helpers/synthetic-market.js';
 import { createWriteBuffer, FINAL_FLUSH_RETRY_MS, type WriteBuffer } from './write-buffer.js';
@@ -71,6 +73,29 @@ describe('write buffer', () => {
     expect(buffer.stats().pendingCandles).toBe(0);
   });
 
+  it('writes the samples while the store refuses the candles, and keeps the candles for the next flush', async () => {
+    let refusing = true;
+    const store = withOverrides<Store>(real, {
+      upsertCandles: (rows) =>
+        refusing ? Promise.reject(new Error('candle refused')) : real.upsertCandles(rows),
+    });
+    const split = createWriteBuffer({ store, logger });
+    split.addCandle(minute(0));
+    split.addSample({ symbol: 'BTCUSDT', price: '1', timestamp: START + 100 });
+    await expect(split.flush()).rejects.toThrow('candle refused');
+    // The samples, which cannot be fetched again, are stored; the candle waits.
+    expect(await real.listPriceSamples({ symbol: 'BTCUSDT', limit: 10, order: 'asc' })).toHaveLength(1);
+    expect(split.stats()).toMatchObject({
+      pendingCandles: 1,
+      pendingSamples: 0,
+      consecutiveFailedFlushes: 1,
+    });
+    refusing = false;
+    await split.flush();
+    expect(await stored()).toHaveLength(1);
+    expect(split.stats()).toMatchObject({ pendingCandles: 0, consecutiveFailedFlushes: 0 });
+  });
+
   it('refuses new keys past its bound and counts them, while updates of held keys still merge', async () => {
     faulty.failing = true;
     for (let i = 0; i < 10; i++) expect(buffer.addCandle({ ...minute(i), closed: false })).toBe(true);
@@ -123,7 +148,7 @@ describe('write buffer', () => {
     await sleep(FINAL_FLUSH_RETRY_MS / 2);
     faulty.failing = false; // the store is back before the next try
     await stopped;
-    expect(faulty.writeAttempts).toBe(3); // the failed candles, then candles and samples
+    expect(faulty.writeAttempts).toBe(4); // candles and samples failed, then both written
     expect(await stored()).toHaveLength(1);
     expect(await real.listPriceSamples({ symbol: 'BTCUSDT', limit: 1, order: 'asc' })).toHaveLength(1);
   });

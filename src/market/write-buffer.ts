@@ -119,28 +119,43 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
     writingSamples = samples;
     candles = new Map();
     samples = new Map();
-    try {
-      if (writingCandles.size > 0) await store.upsertCandles([...writingCandles.values()]);
-      if (writingSamples.size > 0) await store.insertPriceSamples([...writingSamples.values()]);
+    // Each kind on its own: candles the store refuses must not hold back the samples, which, unlike
+    // candles, cannot be fetched again. A failed kind goes back under whatever arrived meanwhile
+    // (the merge keeps the newest of each key).
+    let failure: Error | undefined;
+    const failed = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
+    if (writingCandles.size > 0) {
+      try {
+        await store.upsertCandles([...writingCandles.values()]);
+      } catch (error) {
+        failure = failed(error);
+        const arrived = candles;
+        candles = writingCandles;
+        for (const candle of arrived.values()) putCandle(candles, candle);
+      }
+      writingCandles = new Map();
+    }
+    if (writingSamples.size > 0) {
+      try {
+        await store.insertPriceSamples([...writingSamples.values()]);
+      } catch (error) {
+        failure ??= failed(error);
+        const arrived = samples;
+        samples = writingSamples;
+        for (const sample of arrived.values()) putSample(samples, sample);
+      }
+      writingSamples = new Map();
+    }
+    if (failure === undefined) {
       flushes++;
       consecutiveFailedFlushes = 0;
       refusedInOutage = 0;
-    } catch (error) {
-      failedFlushes++;
-      consecutiveFailedFlushes++;
-      lastError = error instanceof Error ? error.message : String(error);
-      // Put the batch back under whatever arrived meanwhile: the merge keeps the newest of each key.
-      const arrivedCandles = candles;
-      const arrivedSamples = samples;
-      candles = writingCandles;
-      samples = writingSamples;
-      for (const candle of arrivedCandles.values()) putCandle(candles, candle);
-      for (const sample of arrivedSamples.values()) putSample(samples, sample);
-      throw error;
-    } finally {
-      writingCandles = new Map();
-      writingSamples = new Map();
+      return;
     }
+    failedFlushes++;
+    consecutiveFailedFlushes++;
+    lastError = failure.message;
+    throw failure;
   }
 
   /** Whether a new key still fits: the bound is on what is waiting plus what is being written. */
