@@ -153,6 +153,26 @@ describe('backfill', () => {
     expect(await expectExact(store, exchange, 'BTCUSDT', range)).toBe(SHORT_RANGE_MINUTES);
   });
 
+  it('records the gap a range past the stored series would hide from the restart repair', async () => {
+    const { from, to } = pastRange(SHORT_RANGE_MINUTES);
+    const third = (SHORT_RANGE_MINUTES / 3) * MINUTE_MS;
+    await backfill({ store, rest, symbols: ['BTCUSDT'], from, to: from + third - MINUTE_MS });
+    // Continuing the stored series leaves nothing to repair.
+    await backfill({
+      store,
+      rest,
+      symbols: ['BTCUSDT'],
+      from: from + third,
+      to: from + 2 * third - MINUTE_MS,
+    });
+    expect(await store.listRepairGaps()).toEqual([]);
+    // After a hole, the restart's repair (from the last stored candle) would skip it: recorded.
+    await backfill({ store, rest, symbols: ['BTCUSDT'], from: from + 2 * third + 10 * MINUTE_MS, to });
+    expect(await store.listRepairGaps()).toEqual([
+      { symbol: 'BTCUSDT', since: from + 2 * third - 2 * MINUTE_MS },
+    ]);
+  });
+
   it('fetches a range before the stored data in full', async () => {
     const range = pastRange(SHORT_RANGE_MINUTES);
     const later = { from: range.to + MINUTE_MS, to: range.to + 30 * MINUTE_MS };

@@ -206,6 +206,31 @@ describe('importFiles', () => {
     ]);
   });
 
+  it('records the gap a file written past the stored series would hide from the restart repair', async () => {
+    const day = (date: string) =>
+      write(`BTCUSDT-1m-${date}.csv`, klineFile(`${date}T00:00:00Z`, MINUTES_PER_DAY));
+    await importFiles([day('2024-09-19'), day('2024-09-20')], { store });
+    // The series simply continues: nothing to repair.
+    expect(await store.listRepairGaps()).toEqual([]);
+    // A day missing before the next file: the restart's repair, which starts at the last stored
+    // candle, would skip it; the gap from just before the old end is recorded for it instead.
+    await importFiles([day('2024-09-22')], { store });
+    expect(await store.listRepairGaps()).toEqual([{ symbol: 'BTCUSDT', since: at('2024-09-20T23:58:00Z') }]);
+  });
+
+  it('records a gap when a file continues a series whose last candle was stored still forming', async () => {
+    // 09-20 up to 23:58 from a file, then 23:59 as the live link stores a minute still forming.
+    await importFiles([write('BTCUSDT-1m-2024-09-20.csv', klineFile('2024-09-20T00:00:00Z', 1439))], {
+      store,
+    });
+    const before = (await stored()).at(-1)!;
+    const forming = { ...before, openTime: before.openTime + 60_000, closeTime: before.closeTime + 60_000 };
+    await store.upsertCandles([{ ...forming, closed: false, eventTime: forming.openTime + 30_000 }]);
+    await importFiles([write('BTCUSDT-1m-2024-09-21.csv', klineFile(DAY_START, MINUTES_PER_DAY))], { store });
+    // Its close is owed: the repair starts a minute before it, as a restart's would have.
+    expect(await store.listRepairGaps()).toEqual([{ symbol: 'BTCUSDT', since: at('2024-09-20T23:58:00Z') }]);
+  });
+
   it('is idempotent: importing the same file twice leaves the same candles', async () => {
     const file = write('BTCUSDT-1m-2024-09-21.csv', klineFile(DAY_START, MINUTES_PER_DAY));
     const first = await importFiles([file], { store });

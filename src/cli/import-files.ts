@@ -18,6 +18,7 @@ import {
 import { MINUTE_MS } from '../domain/intervals.js';
 import { AppError } from '../domain/errors.js';
 import { splitSymbol } from '../domain/symbol.js';
+import { recordGapBeforeWrite } from '../market/gap-repair.js';
 import type { Store } from '../ports/store.js';
 
 /** Progress is reported every this many rows, so a bar redraws smoothly without a callback per row. */
@@ -190,6 +191,8 @@ async function importFile(file: string, options: ImportOptions): Promise<FileImp
     await store.insertSymbolsIfMissing([
       { symbol: name.symbol, baseAsset, quoteAsset, status: 'TRADING', isActive: false },
     ]);
+    const first = candles[0];
+    if (first) await recordGapBeforeWrite(store, name.symbol, first.openTime);
     // One call is one transaction: the file is stored whole or not at all.
     await store.upsertCandles(candles);
     return {

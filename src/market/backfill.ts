@@ -25,11 +25,18 @@ import { AppError, ValidationError } from '../domain/errors.js';
 import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import { normalizeSymbol, splitSymbol } from '../domain/symbol.js';
 import type { Store } from '../ports/store.js';
-import { INVALID_SYMBOL_CODE, refetchFrom } from './gap-repair.js';
+import { INVALID_SYMBOL_CODE, recordGapBeforeWrite, refetchFrom } from './gap-repair.js';
 
 export type BackfillStore = Pick<
   Store,
-  'upsertCandles' | 'candleSpan' | 'countCandles' | 'insertSymbolsIfMissing' | 'getSetting' | 'putSetting'
+  | 'upsertCandles'
+  | 'candleSpan'
+  | 'countCandles'
+  | 'listCandles'
+  | 'recordRepairGaps'
+  | 'insertSymbolsIfMissing'
+  | 'getSetting'
+  | 'putSetting'
 >;
 
 /** Settings key of a symbol's backfill progress (BackfillProgressRecord as JSON). */
@@ -189,6 +196,8 @@ async function backfillSymbol(
         await store.insertSymbolsIfMissing([
           { symbol, baseAsset, quoteAsset, status: 'TRADING', isActive: false },
         ]);
+        const first = page[0];
+        if (first) await recordGapBeforeWrite(store, symbol, first.openTime);
       }
       await store.upsertCandles(page);
       pages++;

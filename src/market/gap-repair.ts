@@ -52,6 +52,29 @@ export async function storedRepairStart<T>(
   return span ? refetchFrom(span.lastOpenTime) : otherwise;
 }
 
+/**
+ * Records the gap that history written past a symbol's stored series from outside the live link (an
+ * import, a backfill) would otherwise hide. A restart repairs from the last stored candle only
+ * (`storedRepairStart`), so candles written after a hole, or after a last candle stored while still
+ * forming, would move that start past what is missing, and it would never be fetched. Called before
+ * the write with the first open time it stores: when that lies past the stored series, the gap from
+ * `refetchFrom` its last candle is recorded, which the live link repairs at its next start.
+ */
+export async function recordGapBeforeWrite(
+  store: Pick<Store, 'candleSpan' | 'listCandles' | 'recordRepairGaps'>,
+  symbol: string,
+  firstOpenTime: number,
+): Promise<void> {
+  const span = await store.candleSpan(symbol);
+  if (!span || firstOpenTime <= span.lastOpenTime) return;
+  if (firstOpenTime === span.lastOpenTime + MINUTE_MS) {
+    const range = { symbol, resolution: '1m' as const, from: span.lastOpenTime, to: span.lastOpenTime };
+    const [last] = await store.listCandles(range);
+    if (last?.closed) return; // the series simply continues
+  }
+  await store.recordRepairGaps([{ symbol, since: refetchFrom(span.lastOpenTime) }]);
+}
+
 /** Completed repairs remembered for /system/status. */
 export const RECENT_REPAIRS_KEPT = 20;
 
