@@ -302,6 +302,42 @@ describe('the CLIs in child processes', () => {
     }
   });
 
+  it('backfill stops at the last minute the exchange has settled, so every candle it stores is closed', async () => {
+    const from = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - 5 * MINUTE_MS;
+    const database = nextDatabase();
+    const env = { DATABASE_URL: database.url, BINANCE_REST_URL: exchange.restUrl };
+    const byDefault = await runCli(
+      'src/cli/backfill.ts',
+      ['--symbols', 'BTCUSDT', '--from', String(from)],
+      env,
+    );
+    expect(byDefault.code).toBe(0);
+    // A --to in the future is brought back to it, and said so.
+    const future = String(Date.now() + HOUR_MS);
+    const args = ['--symbols', 'ETHUSDT', '--from', String(from), '--to', future];
+    const clamped = await runCli('src/cli/backfill.ts', args, env);
+    expect(clamped.code).toBe(0);
+    expect(clamped.stderr).toMatch(/^note: minutes after \S+ are not settled on the exchange yet/m);
+    const store = new SqliteStore({ path: database.path });
+    try {
+      for (const symbol of ['BTCUSDT', 'ETHUSDT']) {
+        const candles = await store.listCandles({ symbol, resolution: '1m', from, to: Date.now() });
+        expect(candles.length).toBeGreaterThanOrEqual(3);
+        expect(candles.every((candle) => candle.closed)).toBe(true);
+      }
+    } finally {
+      await store.close();
+    }
+    // Nothing settled yet after --from: a usage error, not an empty success.
+    const tooLate = await runCli(
+      'src/cli/backfill.ts',
+      ['--symbols', 'BTCUSDT', '--from', String(Date.now())],
+      env,
+    );
+    expect(tooLate.code).toBe(2);
+    expect(tooLate.stderr).toMatch(/the last minute the exchange has settled: nothing to backfill yet/);
+  });
+
   it('backfill exits 1 when a symbol is unknown, after backfilling the others', async () => {
     const range = pastRange(30);
     const args = ['--symbols', 'NOSUCHUSDT,BTCUSDT', '--from', String(range.from), '--to', String(range.to)];

@@ -17,7 +17,9 @@ import { openStore } from '../adapters/create-store.js';
 import { createRestClient } from '../binance/rest-client.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runCli } from './run-cli.js';
 import { loadConfigFromProcess } from '../config.js';
+import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import { isSymbolName } from '../domain/symbol.js';
+import { REST_KLINE_SETTLE_MS } from '../binance/rest-wire.js';
 import { backfill, type BackfillProgress, type SymbolBackfillResult } from '../market/backfill.js';
 
 const EXIT_ON_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
@@ -27,7 +29,8 @@ const USAGE = `usage: npm run backfill -- --symbols A,B --from T [--to T]
   --symbols  comma list of symbols, e.g. BTCUSDT,ETHUSDT
   --from     first minute wanted: epoch ms or ISO 8601 (UTC unless an offset is given),
              e.g. 2024-09-01, 2024-09-01T12:00, 2024-09-01T12:00+02:00, 1725148800000
-  --to       last minute wanted, inclusive, same forms (default: now)
+  --to       last minute wanted, inclusive, same forms (default and latest: the last minute the
+             exchange has settled, about a minute ago; the service fetches the minutes after it)
 The store is DATABASE_URL, the exchange BINANCE_REST_URL. An interrupted backfill resumes from the
 last stored candle when run again.
 `;
@@ -72,7 +75,17 @@ interface Arguments {
   readonly symbols: string[];
   readonly from: number;
   readonly to: number;
+  /** Whether `--to` asked for minutes after the last settled one (and `to` was brought back to it). */
+  readonly toClamped: boolean;
 }
+
+/**
+ * The open time of the last minute the exchange serves as final at `now`: REST_KLINE_SETTLE_MS after
+ * its close. A later minute would be stored still forming, and an inactive symbol's is never fetched
+ * again, so a backfill stops here; the service's repair takes the minutes after it.
+ */
+const lastSettledMinute = (now: number): number =>
+  bucketOpenTime(now - REST_KLINE_SETTLE_MS, MINUTE_MS) - MINUTE_MS;
 
 function parseArguments(args: string[], now: number): Arguments {
   let values;
@@ -97,7 +110,7 @@ function parseArguments(args: string[], now: number): Arguments {
   const given = tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : []));
   const repeated = given.find((name, i) => given.indexOf(name) !== i);
   if (repeated !== undefined) throw new UsageError(`--${repeated} is given more than once`);
-  if (values.help) return { help: true, symbols: [], from: 0, to: 0 };
+  if (values.help) return { help: true, symbols: [], from: 0, to: 0, toClamped: false };
   if (values.symbols === undefined) throw new UsageError('--symbols is required');
   if (values.from === undefined) throw new UsageError('--from is required');
   const symbols = [
@@ -115,9 +128,17 @@ function parseArguments(args: string[], now: number): Arguments {
     );
   }
   const from = parseTime(values.from, 'from');
-  const to = values.to === undefined ? now : parseTime(values.to, 'to');
-  if (from > to) throw new UsageError('--from must not be after --to');
-  return { help: false, symbols, from, to };
+  const wanted = values.to === undefined ? undefined : parseTime(values.to, 'to');
+  if (wanted !== undefined && from > wanted) throw new UsageError('--from must not be after --to');
+  const settled = lastSettledMinute(now);
+  if (bucketOpenTime(from, MINUTE_MS) > settled) {
+    throw new UsageError(
+      `--from is after ${isoMinute(settled)}, the last minute the exchange has settled: nothing to backfill yet`,
+    );
+  }
+  const toClamped = wanted !== undefined && bucketOpenTime(wanted, MINUTE_MS) > settled;
+  const to = wanted === undefined || toClamped ? settled : wanted;
+  return { help: false, symbols, from, to, toClamped };
 }
 
 const isoMinute = (time: number | undefined): string =>
@@ -229,6 +250,11 @@ async function main(args: string[]): Promise<number> {
   if (parsed.help) {
     process.stdout.write(USAGE);
     return EXIT_OK;
+  }
+  if (parsed.toClamped) {
+    process.stderr.write(
+      `note: minutes after ${isoMinute(parsed.to)} are not settled on the exchange yet; backfilling up to it\n`,
+    );
   }
   const config = loadConfigFromProcess();
   const store = await openStore(config.databaseUrl);
