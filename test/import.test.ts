@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { openStore } from '../src/adapters/create-store.js';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
+import { withOverrides } from '../src/adapters/with-overrides.js';
 import { importFiles, type ImportProgress } from '../src/cli/import-files.js';
 import type { Candle } from '../src/domain/candle.js';
 import { UnavailableError } from '../src/domain/errors.js';
@@ -16,7 +17,7 @@ import {
   SKIPPED_WITHOUT_FIXTURES,
 } from './helpers/fixtures.js';
 import { klineFile, klineRow } from './helpers/kline-rows.js';
-import { runImportCli } from './helpers/run-cli.js';
+import { runCli, runImportCli } from './helpers/run-cli.js';
 import { createZip } from './helpers/zip.js';
 
 const DAY_START = '2024-09-21T00:00:00Z';
@@ -342,6 +343,68 @@ describe('npm run import (the real CLI in a child process)', () => {
     } finally {
       await reopened.close();
     }
+  });
+
+  it('stops on SIGINT between rows: keeps the files imported, writes nothing of the one being read, exits 130', async () => {
+    const database = join(tmp, 'cli', 'interrupted.db');
+    const months = ['2024-01', '2024-02', '2024-03', '2024-04', '2024-05', '2024-06'];
+    const files = months.map((month, i) => {
+      const start = Date.parse(`${month}-01T00:00:00Z`);
+      const end = Date.parse(`${months[i + 1] ?? '2024-07'}-01T00:00:00Z`);
+      return write(`BTCUSDT-1m-${month}.csv`, klineFile(`${month}-01T00:00:00Z`, (end - start) / 60_000));
+    });
+    const probe = new SqliteStore({ path: database });
+    let result: Awaited<ReturnType<typeof runImportCli>>;
+    try {
+      result = await runCli('src/cli/import.ts', files, { DATABASE_URL: `sqlite:${database}` }, (kill) => {
+        // Interrupted once the first month is stored, while later ones are still being read.
+        const poll = setInterval(() => {
+          void probe.candleSpan('BTCUSDT').then((span) => {
+            if (!span) return;
+            clearInterval(poll);
+            kill('SIGINT');
+          });
+        }, 20);
+      });
+      expect(result.code).toBe(130);
+      const [, count = ''] =
+        /interrupted by SIGINT: (\d+) file\(s\) imported and kept/.exec(result.stdout) ?? [];
+      const imported = Number(count);
+      expect(imported).toBeGreaterThanOrEqual(1);
+      expect(imported).toBeLessThan(months.length);
+      // Whole files only: exactly the months it says it imported.
+      const last = Date.parse(`${months[imported] ?? '2024-07'}-01T00:00:00Z`) - 60_000;
+      expect(await probe.candleSpan('BTCUSDT')).toEqual({
+        firstOpenTime: Date.parse('2024-01-01T00:00:00Z'),
+        lastOpenTime: last,
+      });
+      const minutes = (last + 60_000 - Date.parse('2024-01-01T00:00:00Z')) / 60_000;
+      expect(
+        await probe.countCandles({
+          symbol: 'BTCUSDT',
+          resolution: '1m',
+          from: 0,
+          to: Number.MAX_SAFE_INTEGER,
+        }),
+      ).toBe(minutes);
+    } finally {
+      await probe.close();
+    }
+  }, 60_000);
+
+  it('names the file when the store refuses its write', async () => {
+    const file = write('BTCUSDT-1m-2024-09-21.csv', klineFile(DAY_START, MINUTES_PER_DAY));
+    const busy = withOverrides<Store>(store, {
+      upsertCandles: () => Promise.reject(new UnavailableError('the database is busy; try again shortly')),
+    });
+    const [result] = await importFiles([file], { store: busy });
+    expect(result?.error?.message).toBe(`${file}: the database is busy; try again shortly`);
+  });
+
+  it('reads a file saved with a byte order mark', async () => {
+    const file = write('BTCUSDT-1m-2024-09-21.csv', `\uFEFF${klineFile(DAY_START, MINUTES_PER_DAY)}`);
+    const [result] = await importFiles([file], { store });
+    expect(result).toMatchObject({ rows: MINUTES_PER_DAY, firstOpenTime: at(DAY_START) });
   });
 
   it('says in one line, without a stack, that DATABASE_URL names a file that is no SQLite database', async () => {

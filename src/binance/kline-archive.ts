@@ -248,6 +248,8 @@ export type RowsParsed = (rows: number) => void;
  * Blank lines at the end of the file (an editor's or a tool's extra newline) are ignored; a blank
  * line with rows after it is refused.
  */
+const BYTE_ORDER_MARK = '\uFEFF';
+
 export async function parseKlineLines(
   lines: AsyncIterable<string> | Iterable<string>,
   file: string,
@@ -260,8 +262,10 @@ export async function parseKlineLines(
   let previous: StoredCandle | undefined;
   /** The first blank line met, refused once a row follows it. */
   let firstBlank: number | undefined;
-  for await (const line of lines) {
+  for await (const text of lines) {
     lineNumber++;
+    // A byte order mark (an editor's UTF-8 save) is not part of the first row's open time.
+    const line = lineNumber === 1 && text.startsWith(BYTE_ORDER_MARK) ? text.slice(1) : text;
     if (line.trim() === '') {
       firstBlank ??= lineNumber;
       continue;

@@ -52,7 +52,15 @@ export type ImportProgress =
 export interface ImportOptions {
   readonly store: Store;
   readonly onProgress?: (event: ImportProgress) => void;
+  /**
+   * Stops the import: the file being read is abandoned unwritten (or, when its write has begun,
+   * completes: one transaction), and no further file is started.
+   */
+  readonly signal?: AbortSignal;
 }
+
+/** The reason of a file abandoned because the import was interrupted. */
+export const INTERRUPTED = 'interrupted before it was written';
 
 function describeFsError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
@@ -160,11 +168,9 @@ async function* zipFileLines(file: string): AsyncGenerator<string> {
 
 function toFailure(file: string, error: unknown): ImportFailure {
   if (error instanceof AppError) {
-    return {
-      message: error.message,
-      line: error instanceof ImportRowError ? error.line : undefined,
-      unexpected: undefined,
-    };
+    // A file's own errors name it (and the line); the store's (busy, unreachable) do not.
+    const message = error instanceof ImportFileError ? error.message : `${file}: ${error.message}`;
+    return { message, line: error instanceof ImportRowError ? error.line : undefined, unexpected: undefined };
   }
   const unexpected = error instanceof Error ? error : new Error(String(error));
   return { message: `${file}: ${unexpected.message}`, line: undefined, unexpected };
@@ -181,7 +187,8 @@ async function importFile(file: string, options: ImportOptions): Promise<FileImp
       symbol: name.symbol,
       expectedRows: (name.periodEnd - name.periodStart) / MINUTE_MS,
     });
-    const lines = name.format === 'zip' ? zipFileLines(file) : csvFileLines(file);
+    const read = name.format === 'zip' ? zipFileLines(file) : csvFileLines(file);
+    const lines = options.signal ? untilAborted(read, options.signal, file) : read;
     const candles = await parseKlineLines(lines, file, name, (rows) => {
       if (rows % PROGRESS_EVERY_ROWS === 0) onProgress?.({ type: 'rows', file, rows });
     });
@@ -214,13 +221,29 @@ async function importFile(file: string, options: ImportOptions): Promise<FileImp
   }
 }
 
-/** Imports each file in turn; a failed file is reported and the next one still runs. */
+/** The lines of `source` until `signal` fires, then an ImportFileError (INTERRUPTED). */
+async function* untilAborted(
+  source: AsyncGenerator<string>,
+  signal: AbortSignal,
+  file: string,
+): AsyncGenerator<string> {
+  for await (const line of source) {
+    if (signal.aborted) throw new ImportFileError(file, INTERRUPTED);
+    yield line;
+  }
+}
+
+/**
+ * Imports each file in turn; a failed file is reported and the next one still runs. Once `signal`
+ * fires no further file is started: the results then cover the files attempted.
+ */
 export async function importFiles(
   files: readonly string[],
   options: ImportOptions,
 ): Promise<FileImportResult[]> {
   const results: FileImportResult[] = [];
   for (const file of files) {
+    if (options.signal?.aborted) break;
     const result = await importFile(file, options);
     options.onProgress?.({ type: 'done', result });
     results.push(result);

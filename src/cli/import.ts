@@ -1,7 +1,10 @@
 /**
  * `npm run import -- FILE…` (SPEC section 8): loads data.binance.vision 1m kline files (`.csv` or
  * `.zip`) into the store named by DATABASE_URL. Exit code 0 when every file was imported, 1 when
- * any failed (or the store could not be opened), 2 for a usage error.
+ * any failed (or the store could not be opened), 2 for a usage error, 130 after SIGINT and 143 after
+ * SIGTERM: on the first signal the file being read is abandoned unwritten, no further file starts,
+ * the progress bars are put away (the terminal's cursor restored) and the files imported are
+ * listed; a second signal ends the process at once (each file is one transaction).
  */
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,12 +15,13 @@ import { loadConfigFromProcess } from '../config.js';
 import { importFiles, type FileImportResult, type ImportProgress } from './import-files.js';
 
 const MS_PER_SECOND = 1000;
+const EXIT_ON_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 
 const USAGE = `usage: npm run import -- FILE…
   FILE  a data.binance.vision spot 1m kline file, daily or monthly, .csv or .zip
         (e.g. BTCUSDT-1m-2024-09-21.zip, BTCUSDT-1m-2024-09.csv)
-The store is DATABASE_URL (sqlite:<path> or sqlite::memory:). A file with a bad row is not
-written at all; the other files are still imported.
+The store is DATABASE_URL (sqlite:<path>, or postgres://… for a PostgreSQL database). A file with
+a bad row is not written at all; the other files are still imported.
 `;
 
 interface Reporter {
@@ -117,16 +121,40 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const config = loadConfigFromProcess();
   const store = await openStore(config.databaseUrl);
+  const controller = new AbortController();
+  let interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    interruptedBy = signal;
+    controller.abort();
+  };
+  // `once`: the second signal meets Node's default handler and ends the process at once.
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const started = performance.now();
   const reporter = process.stderr.isTTY ? barReporter() : lineReporter();
   let results: FileImportResult[];
   try {
-    results = await importFiles(files, { store, onProgress: (event) => reporter.onProgress(event) });
+    results = await importFiles(files, {
+      store,
+      signal: controller.signal,
+      onProgress: (event) => reporter.onProgress(event),
+    });
   } finally {
     reporter.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await store.close();
   }
   process.stdout.write(summaryLine(results, performance.now() - started));
+  if (interruptedBy) {
+    const imported = results.filter((result) => !result.error).map((result) => result.file);
+    const notStarted = files.length - results.length;
+    process.stdout.write(
+      `interrupted by ${interruptedBy}: ${imported.length} file(s) imported and kept` +
+        `${imported.length > 0 ? ` (${imported.join(', ')})` : ''}; ${notStarted} not started\n`,
+    );
+    return EXIT_ON_SIGNAL[interruptedBy];
+  }
   return results.some((result) => result.error) ? EXIT_FAILED : EXIT_OK;
 }
 
