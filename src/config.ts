@@ -8,12 +8,12 @@ import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './auth/accounts.js';
 import { parseDuration } from './domain/duration.js';
 import { SECOND_MS } from './domain/price.js';
 import { isValidTimeZone } from './domain/session-calendar.js';
+import { isSymbolName } from './domain/symbol.js';
 import { MAX_HISTORY_SAMPLES } from './realtime/history-cache.js';
 
 const DEFAULT_INTERVAL_HOURS = '1,5,9,13,17,21';
 export const DEFAULT_DATABASE_URL = 'sqlite:data/market.db';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const SYMBOL_PATTERN = /^[\p{Lu}\p{Lo}\p{N}]{2,32}$/u;
 
 /** A duration in ms; above `max.ms` it is refused with `max.text` as the bound. */
 const duration = (fallback: string, max?: { ms: number; text: string }) =>
@@ -100,7 +100,7 @@ const envSchema = z.object({
     .transform((text, ctx) => {
       if (text === undefined || text.trim() === '') return undefined;
       const symbols = list(text).map((symbol) => symbol.toUpperCase());
-      const bad = symbols.filter((symbol) => !SYMBOL_PATTERN.test(symbol));
+      const bad = symbols.filter((symbol) => !isSymbolName(symbol));
       if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not symbols: ${bad.join(', ')}` });
       return [...new Set(symbols)];
     }),

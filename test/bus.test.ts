@@ -171,6 +171,21 @@ describe('bus over Redis pub/sub', () => {
     expect(a.stats()).toMatchObject({ published: 2, received: 2, dropped: 0 });
   });
 
+  it('carries the quotes and changes of every symbol Binance names, non-ASCII and long ones too', async () => {
+    const bus = busOnRedis();
+    const prices = listen(bus, 'prices');
+    const symbols = listen(bus, 'symbols');
+    await subscribed('prices', 1);
+    await subscribed('symbols', 1);
+    const names = ['币安人生USDT', 'ABCDEFGHIJKLMNOPQRSTUSDT'];
+    bus.publish('prices', { quotes: [QUOTE, ...names.map((symbol) => ({ ...QUOTE, symbol }))] });
+    bus.publish('symbols', { changed: names });
+    await waitUntil('both heard', async () => prices.length === 1 && symbols.length === 1, 5000);
+    expect(prices[0]?.quotes.map((quote) => quote.symbol)).toEqual([QUOTE.symbol, ...names]);
+    expect(symbols).toEqual([{ changed: names }]);
+    expect(bus.stats().malformed).toBe(0);
+  });
+
   it('ignores and counts a message not of its channel’s shape, and goes on with the next', async () => {
     const bus = busOnRedis();
     const heard = listen(bus, 'sessions');

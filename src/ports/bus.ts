@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { PriceQuote } from '../domain/price.js';
+import { isSymbolName } from '../domain/symbol.js';
 
 export interface BusMessages {
   /** The ingesting instance's new quotes: one message per exchange frame, the symbols that got a new 1-second sample. */
@@ -24,7 +25,9 @@ export interface BusMessages {
 export type BusChannel = keyof BusMessages;
 
 const decimalText = z.string().regex(/^\d+(\.\d+)?$/);
-const symbolName = z.string().regex(/^[A-Z0-9]{2,20}$/);
+// Binance's own names, non-ASCII ones included (domain/symbol.ts): one refused symbol would refuse
+// its whole message, a frame's quotes of every symbol.
+const symbolName = z.string().refine(isSymbolName);
 
 /**
  * What a message on each channel must look like. A remote bus checks every message against these
