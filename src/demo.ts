@@ -1,7 +1,7 @@
 /**
  * `npm run demo` (SPEC section 7): the service against the built-in simulated exchange, so
- * everything can be tried without reaching Binance. The exchange listens on DEMO_EXCHANGE_PORT
- * (any free port by default); the service uses its own configuration, with the Binance URLs pointed
+ * everything can be tried without reaching Binance. The exchange listens on a free port; the
+ * service uses its own configuration, with the Binance URLs pointed
  * at the simulator and, unless DATABASE_URL is set, a separate demo database.
  */
 import { createSimulatedExchange } from './binance/simulator/index.js';
