@@ -83,7 +83,8 @@ class PromptlyClosingWebSocketServer extends WebSocketServer {
 /**
  * Reads of a closed session, SESSION_FINAL_RETRY_MS apart, before it is pushed as it is: a closing
  * kline arriving late, or one lost with a connection and stored by gap repair once REST has it
- * (REST_KLINE_SETTLE_MS), is waited for; a longer outage (or a halt) holds the push back no further.
+ * (REST_KLINE_SETTLE_MS), and the new session's first candle, are waited for; a longer outage (or a
+ * halt) holds the push back no further.
  */
 export const MAX_SESSION_FINAL_READS = 15;
 
@@ -371,8 +372,9 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
   /** Ends the waits of session pushes for final closed sessions when the gateway closes. */
   const closing = new AbortController();
   /**
-   * Pushes each subscribed symbol's closed session once it is final, reading again only those not
-   * final yet, every SESSION_FINAL_RETRY_MS, up to MAX_SESSION_FINAL_READS reads.
+   * Pushes each subscribed symbol's closed session and the new one once the closed one is final and
+   * the new one has begun (`ClosedSession.ready`), reading again only those not ready yet, every
+   * SESSION_FINAL_RETRY_MS, up to MAX_SESSION_FINAL_READS reads.
    */
   const pushClosedSessions = async (openTime: number): Promise<void> => {
     let waiting = subscribedSymbols();
@@ -393,7 +395,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       waiting = [];
       for (const result of results) {
         if (!result) continue;
-        if (!result.closed.final && !lastRead) waiting.push(result.symbol);
+        if (!result.closed.ready && !lastRead) waiting.push(result.symbol);
         // Every instance pushes to its own subscribers.
         else io.local.to(roomOf(result.symbol)).emit('interval_data', result.closed.data);
       }

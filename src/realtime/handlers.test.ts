@@ -3,9 +3,11 @@
  * store or cache error mid-subscribe, which no real part here can be made to do on cue) or made
  * older than the live price (a history shared from earlier in the second); and unsubscribe.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createSyntheticMarket } from '../../test/helpers/synthetic-market.js';
 import { SqliteStore } from '../adapters/sqlite/store.js';
 import { UnavailableError } from '../domain/errors.js';
+import { HOUR_MS, MINUTE_MS } from '../domain/intervals.js';
 import { createSessionCalendar } from '../domain/session-calendar.js';
 import { createCandleReader } from '../market/candles.js';
 import { createLiveState } from '../market/live-state.js';
@@ -156,5 +158,43 @@ describe('subscribe handler', () => {
   it('takes get_all_symbols with a null payload, as a client emitting undefined sends it', async () => {
     const h = await handlers(() => Promise.resolve({ symbol: '', data: [] }));
     expect(await h.getAllSymbols(clientSession().client, null)).toEqual({ symbols: ['BTCUSDT'] });
+  });
+});
+
+describe('the push of a closed session', () => {
+  const boundary = Date.parse('2026-01-01T05:00:00Z');
+  const opened = Date.parse('2026-01-01T01:00:00Z');
+  const store = new SqliteStore({ path: ':memory:', now: () => boundary + 2000 });
+  afterAll(() => store.close());
+  const calendar = createSessionCalendar({ hours: [1, 5, 9, 13, 17, 21], timeZone: 'UTC' });
+  const handlers = createHandlers({
+    store,
+    prices: createPriceReader({ store, now: () => boundary + 2000 }),
+    candles: createCandleReader({ store, calendar, now: () => boundary + 2000 }),
+    now: () => boundary + 2000,
+    history: () => Promise.reject(new Error('not read here')),
+  });
+
+  it('waits until the new session has begun, since it pushes the closed session and the new one', async () => {
+    // Every minute of the 01:00 session stored and closed, and history from before it.
+    const market = createSyntheticMarket({
+      symbol: 'BTCUSDT',
+      start: opened - HOUR_MS,
+      minutes: 300,
+      seed: 2,
+    });
+    await store.upsertCandles(market.candles1m);
+    const early = await handlers.closedSession('BTCUSDT', opened);
+    expect(early.ready).toBe(false);
+    expect(early.data.intervals.map((session) => session.openTime)).toEqual([opened]);
+    // The new session's first kline, still forming, is stored a moment later.
+    const first = { ...market.candles1m.at(-1)!, openTime: boundary, closeTime: boundary + MINUTE_MS - 1 };
+    await store.upsertCandles([{ ...first, closed: false, eventTime: boundary + 1500 }]);
+    const later = await handlers.closedSession('BTCUSDT', opened);
+    expect(later.ready).toBe(true);
+    expect(later.data.intervals).toMatchObject([
+      { openTime: opened, closeTime: boundary - 1, closed: true },
+      { openTime: boundary, closed: false },
+    ]);
   });
 });

@@ -77,10 +77,16 @@ export interface ClientSession {
   leave(symbol: string): void;
 }
 
-/** A closed session's push (`interval_data`), and whether the closed session is final. */
+/** A closed session's push (`interval_data`), and whether it is ready to go. */
 export interface ClosedSession {
   readonly data: IntervalData;
-  readonly final: boolean;
+  /**
+   * The closed session is final (see `isFinal`; an empty one has nothing to wait for) and the new
+   * one has begun: SPEC section 6 pushes both, and at the push, seconds after the boundary, the new
+   * session's first 1m candle may not be stored yet (the stream sends a minute's first kline up
+   * to 2 s in, and the write buffer flushes each second).
+   */
+  readonly ready: boolean;
 }
 
 export function createHandlers(deps: HandlerDeps) {
@@ -239,8 +245,8 @@ export function createHandlers(deps: HandlerDeps) {
 
     /**
      * The closed session and the one after it, for the push when a session closes, and whether the
-     * closed one is final (see `isFinal`; an empty session has nothing to wait for). Only a final
-     * one is kept in the cache for the other instances.
+     * push is ready (`ClosedSession.ready`). Only a final closed session is kept in the cache for
+     * the other instances.
      */
     closedSession: async (symbol: string, openTime: number): Promise<ClosedSession> => {
       const cache = deps.sessionCache;
@@ -252,7 +258,8 @@ export function createHandlers(deps: HandlerDeps) {
           from: cached.closeTime + 1,
           limit: 1,
         });
-        return { data: { symbol, intervals: [cached, ...next].map(candleToJson) }, final: true };
+        const intervals = [cached, ...next].map(candleToJson);
+        return { data: { symbol, intervals }, ready: next.length > 0 };
       }
       const found = await candles.read({ symbol, interval: 'session', from: openTime, limit: 2 });
       const closed = found[0]?.openTime === openTime ? found[0] : undefined;
@@ -260,7 +267,8 @@ export function createHandlers(deps: HandlerDeps) {
       if (cache && closed && final) {
         cache.setSessions([{ symbol, candle: closed }]).catch(() => undefined); // a copy: best effort
       }
-      return { data: { symbol, intervals: found.map(candleToJson) }, final };
+      const begun = found.some((session) => session.openTime > openTime);
+      return { data: { symbol, intervals: found.map(candleToJson) }, ready: final && begun };
     },
   };
 }
