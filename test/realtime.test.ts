@@ -18,6 +18,7 @@ import {
   type RealtimeStatus,
 } from '../src/realtime/gateway.js';
 import { MAX_SUBSCRIPTIONS_PER_CLIENT } from '../src/realtime/handlers.js';
+import { MAX_ERROR_MESSAGE_CHARS } from '../src/realtime/errors.js';
 import { MAX_EVENT_BURST, THROTTLE_MS } from '../src/realtime/rate-limit.js';
 import {
   ask,
@@ -215,6 +216,25 @@ describe('Socket.IO gateway against the simulated exchange', () => {
     }
     expect(client.connected).toBe(true);
     expect(await ask(client, 'get_all_symbols')).toMatchObject({ success: true });
+  });
+
+  it('answers a binary payload, or one of thousands of unknown keys, with a short error', async () => {
+    const client = h.client();
+    const binary = nextEvent(client, 'error');
+    const ack = await ask(client, 'subscribe', new Uint8Array(4000));
+    expect(ack).toEqual({
+      success: false,
+      message: 'invalid payload (payload: binary data is not accepted; send a JSON object)',
+    });
+    expect(await binary).toMatchObject({ code: 'INVALID_PAYLOAD', event: 'subscribe' });
+    const manyKeys = Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`k${i}`, 1]));
+    const unknown = nextEvent(client, 'error');
+    const refused = await ask(client, 'get_all_symbols', manyKeys);
+    expect(refused.success).toBe(false);
+    const { message } = await unknown;
+    expect(message.length).toBeLessThanOrEqual(MAX_ERROR_MESSAGE_CHARS);
+    expect(message).toMatch(/^invalid payload \(payload: Unrecognized keys: "k0", "k1"/);
+    expect(client.connected).toBe(true);
   });
 
   it('answers an event SPEC section 6 does not name with UNKNOWN_EVENT and a failed ack, and stays connected', async () => {

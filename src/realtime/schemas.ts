@@ -36,8 +36,17 @@ export const recentIntervalsSchema = z.strictObject({
   count: z.number().int().min(1).max(MAX_RECENT_INTERVALS).default(DEFAULT_RECENT_INTERVALS),
 });
 
-/** Parses or throws a ValidationError naming every bad field. */
+/**
+ * Parses or throws a ValidationError naming every bad field. A binary payload (Socket.IO hands it
+ * over as a Buffer) is refused as a whole: read as an object, each of its bytes and Buffer's
+ * methods would be an unknown key of its own.
+ */
 export function parsePayload<T extends z.ZodType>(schema: T, payload: unknown): z.output<T> {
+  if (payload instanceof ArrayBuffer || ArrayBuffer.isView(payload)) {
+    throw new ValidationError('invalid payload', [
+      { path: '', message: 'binary data is not accepted; send a JSON object' },
+    ]);
+  }
   const result = schema.safeParse(payload);
   if (result.success) return result.data;
   throw new ValidationError(
