@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createSyntheticMarket } from '../../test/helpers/synthetic-market.js';
+import { MemoryCache } from '../adapters/memory/cache.js';
 import { SqliteStore } from '../adapters/sqlite/store.js';
 import { UnavailableError } from '../domain/errors.js';
 import { HOUR_MS, MINUTE_MS } from '../domain/intervals.js';
@@ -196,5 +197,49 @@ describe('the push of a closed session', () => {
       { openTime: opened, closeTime: boundary - 1, closed: true },
       { openTime: boundary, closed: false },
     ]);
+  });
+});
+
+describe('the push of a closed session, after the calendar changed', () => {
+  it('reads the session again rather than push a cached one of other hours opening at the same time', async () => {
+    const opened = Date.parse('2026-01-01T01:00:00Z');
+    const now = () => Date.parse('2026-01-01T09:00:02Z');
+    const store = new SqliteStore({ path: ':memory:', now });
+    try {
+      const market = createSyntheticMarket({
+        symbol: 'BTCUSDT',
+        start: opened,
+        minutes: 8 * 60 + 1,
+        seed: 3,
+      });
+      await store.upsertCandles(market.candles1m);
+      const sessions = new MemoryCache({ now });
+      const reader = (hours: number[]) =>
+        createCandleReader({ store, calendar: createSessionCalendar({ hours, timeZone: 'UTC' }), now });
+      // An instance with 4-hour sessions shared the 01:00–05:00 session when it closed.
+      const [fourHours] = await reader([1, 5, 9, 13, 17, 21]).read({
+        symbol: 'BTCUSDT',
+        interval: 'session',
+        from: opened,
+        limit: 1,
+      });
+      await sessions.setSessions([{ symbol: 'BTCUSDT', candle: fourHours! }]);
+      // Now the hours are 1, 9 and 17: the session opening at 01:00 closes at 09:00.
+      const handlers = createHandlers({
+        store,
+        prices: createPriceReader({ store, now }),
+        candles: reader([1, 9, 17]),
+        now,
+        history: () => Promise.reject(new Error('not read here')),
+        sessionCache: sessions,
+      });
+      const { data } = await handlers.closedSession('BTCUSDT', opened);
+      expect(data.intervals[0]).toMatchObject({
+        openTime: opened,
+        closeTime: Date.parse('2026-01-01T09:00:00Z') - 1,
+      });
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -251,7 +251,9 @@ export function createHandlers(deps: HandlerDeps) {
     closedSession: async (symbol: string, openTime: number): Promise<ClosedSession> => {
       const cache = deps.sessionCache;
       const cached = await cache?.getSession(symbol, openTime).catch(() => undefined);
-      if (cached?.closed) {
+      // Kept by (symbol, open time) for 24 h: one of a calendar since changed (INTERVAL_HOURS or
+      // INTERVAL_TIMEZONE, on a restart or in a rolling deploy) may open at the same instant.
+      if (cached?.closed && cached.closeTime === candles.sessionAt(openTime).closeTime) {
         const next = await candles.read({
           symbol,
           interval: 'session',
