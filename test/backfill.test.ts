@@ -173,6 +173,30 @@ describe('backfill', () => {
     ]);
   });
 
+  it('corrects a stored closed candle to the exchange’s only with --replace, fetching the whole range', async () => {
+    const range = pastRange(SHORT_RANGE_MINUTES);
+    await backfill({ store, rest, symbols: ['BTCUSDT'], ...range });
+    // History imported from a bad archive: one minute's volume is wrong.
+    const [wrong] = await store.listCandles({
+      symbol: 'BTCUSDT',
+      resolution: '1m',
+      from: range.from + 7 * MINUTE_MS,
+      to: range.from + 7 * MINUTE_MS,
+    });
+    await store.replaceCandles([{ ...wrong!, volume: '123456', eventTime: 0 }]);
+    const [plain] = await backfill({ store, rest, symbols: ['BTCUSDT'], ...range });
+    expect(plain).toMatchObject({ status: 'complete', resumed: true });
+    expect(plain?.changed).toBeUndefined();
+    const [replaced] = await backfill({ store, rest, symbols: ['BTCUSDT'], ...range, replace: true });
+    expect(replaced).toMatchObject({
+      status: 'complete',
+      resumed: false,
+      candles: SHORT_RANGE_MINUTES,
+      changed: 1,
+    });
+    expect(await expectExact(store, exchange, 'BTCUSDT', range)).toBe(SHORT_RANGE_MINUTES);
+  });
+
   it('fetches a range before the stored data in full', async () => {
     const range = pastRange(SHORT_RANGE_MINUTES);
     const later = { from: range.to + MINUTE_MS, to: range.to + 30 * MINUTE_MS };

@@ -392,6 +392,39 @@ describe('npm run import (the real CLI in a child process)', () => {
     }
   }, 60_000);
 
+  it('corrects a stored closed candle only with --replace, rebuilding its rollups', async () => {
+    const database = join(tmp, 'cli', 'replace.db');
+    // A bad archive: the first row's volume is wrong.
+    const [first = '', ...rest] = klineFile(DAY_START, MINUTES_PER_DAY).split('\n');
+    const wrong = first
+      .split(',')
+      .map((field, i) => (i === 5 ? '11.00000000' : field))
+      .join(',');
+    const bad = write('BTCUSDT-1m-2024-09-21.csv', [wrong, ...rest].join('\n'));
+    const good = write('BTCUSDT-1m-2024-09-21.csv', klineFile(DAY_START, MINUTES_PER_DAY));
+    expect((await runImportCli([bad], `sqlite:${database}`)).code).toBe(0);
+    // A closed candle stored is final: importing the right file changes nothing.
+    const kept = await runImportCli([good], `sqlite:${database}`);
+    expect(kept.code).toBe(0);
+    const volumeOfFirst = async () => {
+      const reopened = new SqliteStore({ path: database });
+      try {
+        const [minute] = await stored('BTCUSDT', '1m', reopened);
+        const [hour] = await stored('BTCUSDT', '1h', reopened);
+        return [minute?.volume, hour?.volume];
+      } finally {
+        await reopened.close();
+      }
+    };
+    expect(await volumeOfFirst()).toEqual(['11', '99.5']); // 11 + 59 × 1.5
+    const replaced = await runImportCli(['--replace', good], `sqlite:${database}`);
+    expect(replaced.code).toBe(0);
+    expect(replaced.stdout).toContain(
+      `${good}: 1440 rows of BTCUSDT, 2024-09-21T00:00Z to 2024-09-21T23:59Z; 1 new or corrected\n`,
+    );
+    expect(await volumeOfFirst()).toEqual(['1.5', '90']);
+  });
+
   it('names the file when the store refuses its write', async () => {
     const file = write('BTCUSDT-1m-2024-09-21.csv', klineFile(DAY_START, MINUTES_PER_DAY));
     const busy = withOverrides<Store>(store, {
@@ -419,7 +452,7 @@ describe('npm run import (the real CLI in a child process)', () => {
   it('prints usage and exits 2 when given no files', async () => {
     const run = await runImportCli([], 'sqlite::memory:');
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/^usage: npm run import -- FILE…/);
+    expect(run.stderr).toMatch(/^usage: npm run import -- \[--replace\] FILE…/);
   });
 });
 

@@ -241,6 +241,35 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         expect(await read('1h')).toEqual(before);
       });
 
+      it('replaces closed candles on request, rebuilding their rollups and counting only rows that changed', async () => {
+        await store.upsertCandles(market.candles1m);
+        // A corrected 00:10 (another volume) and a new closed minute; the rest as stored.
+        const corrected = { ...minute(10), volume: '12345.5', eventTime: minute(10).eventTime + 1 };
+        const later = {
+          ...minute(179),
+          openTime: START + 180 * MINUTE_MS,
+          closeTime: START + 181 * MINUTE_MS - 1,
+        };
+        const written = await store.replaceCandles([...market.candles1m.slice(0, 20), corrected, later]);
+        expect(written).toBe(2);
+        expect((await read('1m', minute(10).openTime, minute(10).openTime))[0]).toMatchObject({
+          volume: '12345.5',
+        });
+        // Every rollup level equals aggregating the 1m candles now stored.
+        const now1m = market.candles1m.map((candle, i) => (i === 10 ? corrected : candle));
+        await expectExactRollups(store, [...now1m, later]);
+        // A forming candle is merged by the usual rule: it never overwrites a closed one.
+        expect(
+          await store.replaceCandles([
+            { ...minute(11), closed: false, volume: '1', eventTime: Number.MAX_SAFE_INTEGER },
+          ]),
+        ).toBe(0);
+        expect((await read('1m', minute(11).openTime, minute(11).openTime))[0]).toMatchObject({
+          volume: minute(11).volume,
+          closed: true,
+        });
+      });
+
       it('never replaces a closed candle with a forming one, nor a newer update with an older one', async () => {
         const closed = minute(0);
         const forming = { ...closed, closed: false, close: '1', eventTime: closed.eventTime + 5000 };

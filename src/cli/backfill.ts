@@ -25,12 +25,14 @@ import { backfill, type BackfillProgress, type SymbolBackfillResult } from '../m
 const EXIT_ON_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 const MS_PER_SECOND = 1000;
 
-const USAGE = `usage: npm run backfill -- --symbols A,B --from T [--to T]
+const USAGE = `usage: npm run backfill -- --symbols A,B --from T [--to T] [--replace]
   --symbols  comma list of symbols, e.g. BTCUSDT,ETHUSDT
   --from     first minute wanted: epoch ms or ISO 8601 (UTC unless an offset is given),
              e.g. 2024-09-01, 2024-09-01T12:00, 2024-09-01T12:00+02:00, 1725148800000
   --to       last minute wanted, inclusive, same forms (default and latest: the last minute the
              exchange has settled, about a minute ago; the service fetches the minutes after it)
+  --replace  fetch the whole range and write it over the candles stored, closed ones included (to
+             correct history imported from a bad archive); without it a stored closed candle is kept
 The store is DATABASE_URL, the exchange BINANCE_REST_URL. An interrupted backfill resumes from the
 last stored candle when run again.
 `;
@@ -77,6 +79,7 @@ interface Arguments {
   readonly to: number;
   /** Whether `--to` asked for minutes after the last settled one (and `to` was brought back to it). */
   readonly toClamped: boolean;
+  readonly replace: boolean;
 }
 
 /**
@@ -100,6 +103,7 @@ function parseArguments(args: string[], now: number): Arguments {
         symbols: { type: 'string' },
         from: { type: 'string' },
         to: { type: 'string' },
+        replace: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -110,7 +114,7 @@ function parseArguments(args: string[], now: number): Arguments {
   const given = tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : []));
   const repeated = given.find((name, i) => given.indexOf(name) !== i);
   if (repeated !== undefined) throw new UsageError(`--${repeated} is given more than once`);
-  if (values.help) return { help: true, symbols: [], from: 0, to: 0, toClamped: false };
+  if (values.help) return { help: true, symbols: [], from: 0, to: 0, toClamped: false, replace: false };
   if (values.symbols === undefined) throw new UsageError('--symbols is required');
   if (values.from === undefined) throw new UsageError('--from is required');
   const symbols = [
@@ -138,11 +142,14 @@ function parseArguments(args: string[], now: number): Arguments {
   }
   const toClamped = wanted !== undefined && bucketOpenTime(wanted, MINUTE_MS) > settled;
   const to = wanted === undefined || toClamped ? settled : wanted;
-  return { help: false, symbols, from, to, toClamped };
+  return { help: false, symbols, from, to, toClamped, replace: values.replace === true };
 }
 
 const isoMinute = (time: number | undefined): string =>
   time === undefined ? '?' : `${new Date(time).toISOString().slice(0, 16)}Z`;
+
+const changedNote = (result: SymbolBackfillResult): string =>
+  result.changed === undefined ? '' : `; ${result.changed} new or corrected`;
 
 function resultLine(result: SymbolBackfillResult): string {
   const { symbol, candles } = result;
@@ -152,7 +159,7 @@ function resultLine(result: SymbolBackfillResult): string {
     case 'complete':
       return candles === 0
         ? `${symbol}: no candles in the range${resumed}\n`
-        : `${symbol}: ${candles} candles, ${span}${resumed}\n`;
+        : `${symbol}: ${candles} candles, ${span}${resumed}${changedNote(result)}\n`;
     case 'aborted':
       return candles === 0
         ? `${symbol}: interrupted, nothing stored by this run\n`
@@ -278,6 +285,7 @@ async function main(args: string[]): Promise<number> {
       symbols: parsed.symbols,
       from: parsed.from,
       to: parsed.to,
+      replace: parsed.replace,
       signal: controller.signal,
       onProgress: (event) => reporter.onProgress(event),
     });

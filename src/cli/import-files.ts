@@ -39,6 +39,8 @@ export interface FileImportResult {
   readonly symbol: string | undefined;
   /** Rows written; 0 when the file failed. */
   readonly rows: number;
+  /** With `replace`: rows new or changed in the store (the others were stored as the file has them). */
+  readonly changed?: number;
   readonly firstOpenTime: number | undefined;
   readonly lastOpenTime: number | undefined;
   readonly error?: ImportFailure;
@@ -57,6 +59,11 @@ export interface ImportOptions {
    * completes: one transaction), and no further file is started.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Write each file's candles over those stored, closed ones included (`Store.replaceCandles`): to
+   * correct history imported from a bad archive. Without it a closed candle stored is final.
+   */
+  readonly replace?: boolean;
 }
 
 /** The reason of a file abandoned because the import was interrupted. */
@@ -201,11 +208,13 @@ async function importFile(file: string, options: ImportOptions): Promise<FileImp
     const first = candles[0];
     if (first) await recordGapBeforeWrite(store, name.symbol, first.openTime);
     // One call is one transaction: the file is stored whole or not at all.
-    await store.upsertCandles(candles);
+    const changed = options.replace ? await store.replaceCandles(candles) : undefined;
+    if (!options.replace) await store.upsertCandles(candles);
     return {
       file,
       symbol: name.symbol,
       rows: candles.length,
+      ...(changed === undefined ? {} : { changed }),
       firstOpenTime: candles[0]?.openTime,
       lastOpenTime: candles.at(-1)?.openTime,
     };

@@ -17,9 +17,11 @@ import { importFiles, type FileImportResult, type ImportProgress } from './impor
 const MS_PER_SECOND = 1000;
 const EXIT_ON_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 
-const USAGE = `usage: npm run import -- FILE…
-  FILE  a data.binance.vision spot 1m kline file, daily or monthly, .csv or .zip
-        (e.g. BTCUSDT-1m-2024-09-21.zip, BTCUSDT-1m-2024-09.csv)
+const USAGE = `usage: npm run import -- [--replace] FILE…
+  FILE       a data.binance.vision spot 1m kline file, daily or monthly, .csv or .zip
+             (e.g. BTCUSDT-1m-2024-09-21.zip, BTCUSDT-1m-2024-09.csv)
+  --replace  write the files' candles over those stored, closed ones included (to correct history
+             imported from a bad archive); without it a closed candle stored is kept as it is
 The store is DATABASE_URL (sqlite:<path>, or postgres://… for a PostgreSQL database). A file with
 a bad row is not written at all; the other files are still imported.
 `;
@@ -42,7 +44,8 @@ function failureLines(result: FileImportResult): string {
 
 function successLine(result: FileImportResult): string {
   const span = `${isoMinute(result.firstOpenTime)} to ${isoMinute(result.lastOpenTime)}`;
-  return `${result.file}: ${result.rows} rows of ${result.symbol ?? '?'}, ${span}\n`;
+  const changed = result.changed === undefined ? '' : `; ${result.changed} new or corrected`;
+  return `${result.file}: ${result.rows} rows of ${result.symbol ?? '?'}, ${span}${changed}\n`;
 }
 
 /** Pipes and CI logs: one line per file, nothing redrawn. */
@@ -113,7 +116,8 @@ async function main(args: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return EXIT_OK;
   }
-  const files = args.filter((arg) => arg !== '--');
+  const replace = args.includes('--replace');
+  const files = args.filter((arg) => arg !== '--' && arg !== '--replace');
   const option = files.find((file) => file.startsWith('-'));
   if (files.length === 0 || option !== undefined) {
     process.stderr.write(option === undefined ? USAGE : `error: unknown option ${option}\n${USAGE}`);
@@ -136,6 +140,7 @@ async function main(args: readonly string[]): Promise<number> {
   try {
     results = await importFiles(files, {
       store,
+      replace,
       signal: controller.signal,
       onProgress: (event) => reporter.onProgress(event),
     });

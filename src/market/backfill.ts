@@ -30,6 +30,7 @@ import { INVALID_SYMBOL_CODE, recordGapBeforeWrite, refetchFrom } from './gap-re
 export type BackfillStore = Pick<
   Store,
   | 'upsertCandles'
+  | 'replaceCandles'
   | 'candleSpan'
   | 'countCandles'
   | 'listCandles'
@@ -76,6 +77,12 @@ export interface BackfillOptions {
   readonly onProgress?: (event: BackfillProgress) => void;
   /** Stops between pages; everything stored so far stays. */
   readonly signal?: AbortSignal;
+  /**
+   * Fetch the whole range (no resuming) and write it over what is stored, closed candles included
+   * (`Store.replaceCandles`): to correct history from the exchange. Without it a closed candle
+   * stored is final.
+   */
+  readonly replace?: boolean;
 }
 
 /** `unknown-symbol`: Binance answered -1121 Invalid symbol. `aborted`: the signal fired first. */
@@ -89,6 +96,8 @@ export interface SymbolBackfillResult {
   readonly resumed: boolean;
   /** Candles stored by this run (a re-fetched candle counts again). */
   readonly candles: number;
+  /** With `replace`: candles new or changed in the store. */
+  readonly changed?: number;
   readonly pages: number;
   readonly firstOpenTime: number | undefined;
   readonly lastOpenTime: number | undefined;
@@ -163,11 +172,22 @@ async function backfillSymbol(
   let fetchedFrom: number | undefined;
   let resumed = false;
   let candles = 0;
+  let changed = 0;
   let pages = 0;
   let firstOpenTime: number | undefined;
   let lastOpenTime: number | undefined;
   const result = (status: BackfillStatus, error?: unknown): SymbolBackfillResult => {
-    const base = { symbol, status, fetchedFrom, resumed, candles, pages, firstOpenTime, lastOpenTime };
+    const base = {
+      symbol,
+      status,
+      fetchedFrom,
+      resumed,
+      candles,
+      ...(options.replace ? { changed } : {}),
+      pages,
+      firstOpenTime,
+      lastOpenTime,
+    };
     if (error === undefined) return base;
     const failure = error instanceof Error ? error : new Error('a non-Error was thrown', { cause: error });
     // API and validation failures speak for themselves; anything else is a bug worth its stack.
@@ -177,7 +197,7 @@ async function backfillSymbol(
   try {
     symbol = normalizeSymbol(name);
     if (signal?.aborted) return result('aborted');
-    const start = await resumePoint(store, symbol, range);
+    const start = options.replace ? range.from : await resumePoint(store, symbol, range);
     fetchedFrom = start;
     resumed = start > range.from;
     const { totalMinutes } = range;
@@ -199,7 +219,8 @@ async function backfillSymbol(
         const first = page[0];
         if (first) await recordGapBeforeWrite(store, symbol, first.openTime);
       }
-      await store.upsertCandles(page);
+      if (options.replace) changed += await store.replaceCandles(page);
+      else await store.upsertCandles(page);
       pages++;
       candles += page.length;
       firstOpenTime ??= page[0]?.openTime;

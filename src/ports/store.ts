@@ -109,6 +109,13 @@ export interface Store {
    * and rewrites the rollups they touch, all in one transaction: all or nothing.
    */
   upsertCandles(candles: readonly StoredCandle[], fence?: WriteFence): Promise<void>;
+  /**
+   * An operator's correction (`--replace` of an import or a backfill): closed 1m candles are written
+   * over what is stored, closed rows included, where any field differs; forming ones are merged by
+   * the usual rule. Rewrites the rollups they touch, all in one transaction; returns how many rows
+   * were written (new or changed).
+   */
+  replaceCandles(candles: readonly StoredCandle[]): Promise<number>;
   /** Candles of one stored resolution, ascending by open time. */
   listCandles(query: CandleQuery): Promise<Candle[]>;
   /**

@@ -107,6 +107,21 @@ const INSERT_CANDLES = `INSERT INTO candles (symbol, resolution, ${CANDLE_FIELDS
     taker_buy_volume = excluded.taker_buy_volume, taker_buy_quote_volume = excluded.taker_buy_quote_volume,
     closed = excluded.closed, event_time = excluded.event_time`;
 
+/** What makes two versions of a stored candle differ: every field but the event time. */
+const CANDLE_FIELDS_COMPARED = [
+  'close_time',
+  'open',
+  'high',
+  'low',
+  'close',
+  'volume',
+  'quote_volume',
+  'trades',
+  'taker_buy_volume',
+  'taker_buy_quote_volume',
+  'closed',
+];
+
 /** The column arrays of INSERT_CANDLES. */
 function candleColumns<C extends Candle>(
   candles: readonly C[],
@@ -447,14 +462,31 @@ export class PostgresStore implements Store {
 
   async upsertCandles(candles: readonly StoredCandle[], fence?: WriteFence): Promise<void> {
     if (candles.length === 0) return;
-    // One row per key per statement: the batch's own updates merged first, by the same rule.
+    await this.#writeCandles(candles, fence, false);
+  }
+
+  async replaceCandles(candles: readonly StoredCandle[]): Promise<number> {
+    if (candles.length === 0) return 0;
+    return this.#writeCandles(candles, undefined, true);
+  }
+
+  /** 1m candles by the merge rule, or closed ones over what is stored (`replace`); returns rows written. */
+  async #writeCandles(
+    candles: readonly StoredCandle[],
+    fence: WriteFence | undefined,
+    replace: boolean,
+  ): Promise<number> {
+    // One row per key per statement: the batch's own updates merged first, by the same rule (a
+    // closed one replacing, when replacing), as row-by-row writes would leave them.
     const merged = new Map<string, StoredCandle>();
     for (const candle of candles) {
       const key = `${candle.symbol}\u0000${candle.interval}\u0000${candle.openTime}`;
-      merged.set(key, mergeCandle(merged.get(key), candle));
+      merged.set(key, replace && candle.closed ? candle : mergeCandle(merged.get(key), candle));
     }
     const rows = [...merged.values()];
-    await this.#transaction(async (client) => {
+    const closed = replace ? rows.filter((row) => row.closed) : [];
+    const merging = replace ? rows.filter((row) => !row.closed) : rows;
+    return this.#transaction(async (client) => {
       await this.#checkFence(client, fence);
       // One candle write per symbol at a time, as SQLite's single writer gives: a rollup is rebuilt
       // from rows read under READ COMMITTED, which would not see another write's minute in flight.
@@ -465,12 +497,27 @@ export class PostgresStore implements Store {
         [CANDLE_LOCK_CLASS, [...new Set(rows.map((row) => row.symbol))]],
       );
       // The merge rule of domain/candle.ts shouldReplace; RETURNING names the rows it wrote.
-      const { rows: written } = await client.query<{ symbol: string; open_time: number }>(
-        `${INSERT_CANDLES}
-         WHERE candles.closed = false AND (excluded.closed OR excluded.event_time > candles.event_time)
-         RETURNING symbol, open_time`,
-        candleColumns(rows, (c) => c.eventTime),
-      );
+      const written: { symbol: string; open_time: number }[] = [];
+      if (merging.length > 0) {
+        const result = await client.query<{ symbol: string; open_time: number }>(
+          `${INSERT_CANDLES}
+           WHERE candles.closed = false AND (excluded.closed OR excluded.event_time > candles.event_time)
+           RETURNING symbol, open_time`,
+          candleColumns(merging, (c) => c.eventTime),
+        );
+        written.push(...result.rows);
+      }
+      // replaceCandles: a closed candle over any stored row whose fields differ (event time aside).
+      if (closed.length > 0) {
+        const result = await client.query<{ symbol: string; open_time: number }>(
+          `${INSERT_CANDLES}
+           WHERE (${CANDLE_FIELDS_COMPARED.map((field) => `candles.${field}`).join(', ')})
+             IS DISTINCT FROM (${CANDLE_FIELDS_COMPARED.map((field) => `excluded.${field}`).join(', ')})
+           RETURNING symbol, open_time`,
+          candleColumns(closed, (c) => c.eventTime),
+        );
+        written.push(...result.rows);
+      }
       const touched = new Map<string, number[]>();
       for (const row of written) {
         const times = touched.get(row.symbol) ?? [];
@@ -478,6 +525,7 @@ export class PostgresStore implements Store {
         touched.set(row.symbol, times);
       }
       await this.#rewriteRollups(client, touched);
+      return written.length;
     });
   }
 

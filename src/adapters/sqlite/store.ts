@@ -115,6 +115,21 @@ const CANDLE_UPDATE = `close_time = excluded.close_time, open = excluded.open, h
   trades = excluded.trades, taker_buy_volume = excluded.taker_buy_volume,
   taker_buy_quote_volume = excluded.taker_buy_quote_volume, closed = excluded.closed, event_time = excluded.event_time`;
 
+/** What makes two versions of a stored candle differ: every field but the event time. */
+const CANDLE_FIELDS_COMPARED = [
+  'close_time',
+  'open',
+  'high',
+  'low',
+  'close',
+  'volume',
+  'quote_volume',
+  'trades',
+  'taker_buy_volume',
+  'taker_buy_quote_volume',
+  'closed',
+];
+
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. */
   readonly path: string;
@@ -161,6 +176,13 @@ export class SqliteStore implements Store {
         `INSERT INTO candles (${CANDLE_COLUMNS}) VALUES (${CANDLE_VALUES})
          ON CONFLICT (symbol, resolution, open_time) DO UPDATE SET ${CANDLE_UPDATE}
          WHERE candles.closed = 0 AND (excluded.closed = 1 OR excluded.event_time > candles.event_time)`,
+      ),
+      // replaceCandles: a closed candle over any stored row whose fields differ (event time aside).
+      replaceBase: db.prepare(
+        `INSERT INTO candles (${CANDLE_COLUMNS}) VALUES (${CANDLE_VALUES})
+         ON CONFLICT (symbol, resolution, open_time) DO UPDATE SET ${CANDLE_UPDATE}
+         WHERE (${CANDLE_FIELDS_COMPARED.map((field) => `candles.${field}`).join(', ')})
+           IS NOT (${CANDLE_FIELDS_COMPARED.map((field) => `excluded.${field}`).join(', ')})`,
       ),
       replaceRollup: db.prepare(
         `INSERT INTO candles (${CANDLE_COLUMNS}) VALUES (${CANDLE_VALUES})
@@ -385,19 +407,33 @@ export class SqliteStore implements Store {
 
   async upsertCandles(candles: readonly StoredCandle[], fence?: WriteFence): Promise<void> {
     if (candles.length === 0) return;
-    this.#write(() =>
+    this.#writeCandles(candles, fence, false);
+  }
+
+  async replaceCandles(candles: readonly StoredCandle[]): Promise<number> {
+    if (candles.length === 0) return 0;
+    return this.#writeCandles(candles, undefined, true);
+  }
+
+  /** 1m candles by the merge rule, or closed ones over what is stored (`replace`); returns rows written. */
+  #writeCandles(candles: readonly StoredCandle[], fence: WriteFence | undefined, replace: boolean): number {
+    return this.#write(() =>
       this.#db
         .transaction(() => {
           this.#checkFence(fence);
           const touched = new Map<string, number[]>();
+          let written = 0;
           for (const candle of candles) {
-            if (this.#statements.upsertBase.run(candleParams(candle, candle.eventTime)).changes === 0)
-              continue;
+            const statement =
+              replace && candle.closed ? this.#statements.replaceBase : this.#statements.upsertBase;
+            if (statement.run(candleParams(candle, candle.eventTime)).changes === 0) continue;
+            written++;
             const times = touched.get(candle.symbol) ?? [];
             times.push(candle.openTime);
             touched.set(candle.symbol, times);
           }
           for (const [symbol, openTimes] of touched) this.#rewriteRollups(symbol, openTimes);
+          return written;
         })
         .immediate(),
     );
