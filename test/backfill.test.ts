@@ -338,9 +338,11 @@ describe('the CLIs in child processes', () => {
     expect(byDefault.code).toBe(0);
     // A --to in the future is brought back to it, and said so.
     const future = String(Date.now() + HOUR_MS);
-    const args = ['--symbols', 'ETHUSDT', '--from', String(from), '--to', future];
+    const args = ['--symbols', 'ETHUSDT', '--from', String(from), '--to', future, '--replace'];
     const clamped = await runCli('src/cli/backfill.ts', args, env);
     expect(clamped.code).toBe(0);
+    // --replace writes every candle of a symbol stored for the first time: each one is new.
+    expect(clamped.stdout).toMatch(/^ETHUSDT: (\d+) candles, .*; \1 new or corrected$/m);
     expect(clamped.stderr).toMatch(/^note: minutes after \S+ are not settled on the exchange yet/m);
     const store = new SqliteStore({ path: database.path });
     try {
