@@ -208,8 +208,9 @@ async function importFile(file: string, options: ImportOptions): Promise<FileImp
     const first = candles[0];
     if (first) await recordGapBeforeWrite(store, name.symbol, first.openTime);
     // One call is one transaction: the file is stored whole or not at all.
-    const changed = options.replace ? await store.replaceCandles(candles) : undefined;
-    if (!options.replace) await store.upsertCandles(candles);
+    let changed: number | undefined;
+    if (options.replace) changed = await store.replaceCandles(candles);
+    else await store.upsertCandles(candles);
     return {
       file,
       symbol: name.symbol,
