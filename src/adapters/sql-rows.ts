@@ -10,6 +10,24 @@ import type { UserRecord, WriteFence } from '../ports/store.js';
 /** Settings key prefix of the fencing tokens (`advanceFence`). */
 export const FENCE_KEY_PREFIX = 'fence:';
 
+/**
+ * The candle columns that make two versions of a stored candle differ (every field but the event
+ * time): `replaceCandles` writes a closed candle over a stored row only where one of them does.
+ */
+export const CANDLE_FIELDS_COMPARED = [
+  'close_time',
+  'open',
+  'high',
+  'low',
+  'close',
+  'volume',
+  'quote_volume',
+  'trades',
+  'taker_buy_volume',
+  'taker_buy_quote_volume',
+  'closed',
+] as const;
+
 export interface SymbolRow {
   symbol: string;
   base_asset: string;

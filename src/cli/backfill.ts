@@ -15,14 +15,20 @@ import { parseArgs } from 'node:util';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { openStore } from '../adapters/create-store.js';
 import { createRestClient } from '../binance/rest-client.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runCli } from './run-cli.js';
+import {
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_ON_SIGNAL,
+  EXIT_USAGE,
+  listenForInterruption,
+  runCli,
+} from './run-cli.js';
 import { loadConfigFromProcess } from '../config.js';
 import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import { isSymbolName } from '../domain/symbol.js';
 import { REST_KLINE_SETTLE_MS } from '../binance/rest-wire.js';
 import { backfill, type BackfillProgress, type SymbolBackfillResult } from '../market/backfill.js';
 
-const EXIT_ON_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 const MS_PER_SECOND = 1000;
 
 const USAGE = `usage: npm run backfill -- --symbols A,B --from T [--to T] [--replace]
@@ -265,16 +271,8 @@ async function main(args: string[]): Promise<number> {
   }
   const config = loadConfigFromProcess();
   const store = await openStore(config.databaseUrl);
-  const controller = new AbortController();
-  let interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
-  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
-    interruptedBy = signal;
-    controller.abort();
-  };
-  // `once`: the second signal meets Node's default handler and ends the process at once.
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const rest = createRestClient({ baseUrl: config.binanceRestUrl, signal: controller.signal });
+  const interruption = listenForInterruption();
+  const rest = createRestClient({ baseUrl: config.binanceRestUrl, signal: interruption.signal });
   const reporter = process.stderr.isTTY ? barReporter() : lineReporter();
   const started = performance.now();
   let results: SymbolBackfillResult[];
@@ -286,16 +284,16 @@ async function main(args: string[]): Promise<number> {
       from: parsed.from,
       to: parsed.to,
       replace: parsed.replace,
-      signal: controller.signal,
+      signal: interruption.signal,
       onProgress: (event) => reporter.onProgress(event),
     });
   } finally {
     reporter.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interruption.release();
     await store.close();
   }
   process.stdout.write(summaryLine(results, performance.now() - started));
+  const interruptedBy = interruption.by();
   if (interruptedBy) {
     process.stdout.write(`interrupted by ${interruptedBy}: stored candles are kept; run again to resume\n`);
     return EXIT_ON_SIGNAL[interruptedBy];

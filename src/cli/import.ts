@@ -10,12 +10,18 @@ import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { openStore } from '../adapters/create-store.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, runCli } from './run-cli.js';
+import {
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_ON_SIGNAL,
+  EXIT_USAGE,
+  listenForInterruption,
+  runCli,
+} from './run-cli.js';
 import { loadConfigFromProcess } from '../config.js';
 import { importFiles, type FileImportResult, type ImportProgress } from './import-files.js';
 
 const MS_PER_SECOND = 1000;
-const EXIT_ON_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 
 const USAGE = `usage: npm run import -- [--replace] FILE…
   FILE       a data.binance.vision spot 1m kline file, daily or monthly, .csv or .zip
@@ -125,15 +131,7 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const config = loadConfigFromProcess();
   const store = await openStore(config.databaseUrl);
-  const controller = new AbortController();
-  let interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
-  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
-    interruptedBy = signal;
-    controller.abort();
-  };
-  // `once`: the second signal meets Node's default handler and ends the process at once.
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const interruption = listenForInterruption();
   const started = performance.now();
   const reporter = process.stderr.isTTY ? barReporter() : lineReporter();
   let results: FileImportResult[];
@@ -141,16 +139,16 @@ async function main(args: readonly string[]): Promise<number> {
     results = await importFiles(files, {
       store,
       replace,
-      signal: controller.signal,
+      signal: interruption.signal,
       onProgress: (event) => reporter.onProgress(event),
     });
   } finally {
     reporter.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interruption.release();
     await store.close();
   }
   process.stdout.write(summaryLine(results, performance.now() - started));
+  const interruptedBy = interruption.by();
   if (interruptedBy) {
     const imported = results.filter((result) => !result.error).map((result) => result.file);
     const notStarted = files.length - results.length;

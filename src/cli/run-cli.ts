@@ -27,6 +27,42 @@ export function describeFatal(error: unknown): string {
   return error.stack ?? error.message;
 }
 
+/** Exit codes after an interrupting signal: 128 + its number, as shells report it. */
+export const EXIT_ON_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
+
+export interface Interruption {
+  /** Aborted by the first SIGINT or SIGTERM. */
+  readonly signal: AbortSignal;
+  /** The signal that came, if one did. */
+  by(): 'SIGINT' | 'SIGTERM' | undefined;
+  /** Stops listening (a signal after it meets Node's default handler). */
+  release(): void;
+}
+
+/**
+ * Listens for the first SIGINT or SIGTERM while a command works, to finish cleanly: `signal` aborts.
+ * Each is listened for once, so a second signal meets Node's default handler and ends the process
+ * at once.
+ */
+export function listenForInterruption(): Interruption {
+  const controller = new AbortController();
+  let by: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    by = signal;
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    by: () => by,
+    release() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 /** Runs `main` with the command's arguments and sets the exit code from its result or failure. */
 export async function runCli(main: (argv: string[]) => Promise<number>): Promise<void> {
   try {

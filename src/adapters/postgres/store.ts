@@ -37,6 +37,7 @@ import type {
   WriteFence,
 } from '../../ports/store.js';
 import {
+  CANDLE_FIELDS_COMPARED,
   checkFenceToken,
   FENCE_KEY_PREFIX,
   toCandle,
@@ -106,21 +107,6 @@ const INSERT_CANDLES = `INSERT INTO candles (symbol, resolution, ${CANDLE_FIELDS
     volume = excluded.volume, quote_volume = excluded.quote_volume, trades = excluded.trades,
     taker_buy_volume = excluded.taker_buy_volume, taker_buy_quote_volume = excluded.taker_buy_quote_volume,
     closed = excluded.closed, event_time = excluded.event_time`;
-
-/** What makes two versions of a stored candle differ: every field but the event time. */
-const CANDLE_FIELDS_COMPARED = [
-  'close_time',
-  'open',
-  'high',
-  'low',
-  'close',
-  'volume',
-  'quote_volume',
-  'trades',
-  'taker_buy_volume',
-  'taker_buy_quote_volume',
-  'closed',
-];
 
 /** The column arrays of INSERT_CANDLES. */
 function candleColumns<C extends Candle>(

@@ -32,6 +32,7 @@ import type {
   WriteFence,
 } from '../../ports/store.js';
 import {
+  CANDLE_FIELDS_COMPARED,
   checkFenceToken,
   FENCE_KEY_PREFIX,
   toCandle,
@@ -114,21 +115,6 @@ const CANDLE_UPDATE = `close_time = excluded.close_time, open = excluded.open, h
   low = excluded.low, close = excluded.close, volume = excluded.volume, quote_volume = excluded.quote_volume,
   trades = excluded.trades, taker_buy_volume = excluded.taker_buy_volume,
   taker_buy_quote_volume = excluded.taker_buy_quote_volume, closed = excluded.closed, event_time = excluded.event_time`;
-
-/** What makes two versions of a stored candle differ: every field but the event time. */
-const CANDLE_FIELDS_COMPARED = [
-  'close_time',
-  'open',
-  'high',
-  'low',
-  'close',
-  'volume',
-  'quote_volume',
-  'trades',
-  'taker_buy_volume',
-  'taker_buy_quote_volume',
-  'closed',
-];
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. */
