@@ -354,6 +354,15 @@ describe('the CLIs in child processes', () => {
     } finally {
       await store.close();
     }
+    // A --from inside the last settled minute still takes that minute.
+    const settled = Math.floor((Date.now() - 10_000) / MINUTE_MS) * MINUTE_MS - MINUTE_MS;
+    const inside = await runCli(
+      'src/cli/backfill.ts',
+      ['--symbols', 'BTCUSDT', '--from', String(settled + 30_000)],
+      env,
+    );
+    expect(inside.stderr).toBe('');
+    expect(inside.code).toBe(0);
     // Nothing settled yet after --from: a usage error, not an empty success.
     const tooLate = await runCli(
       'src/cli/backfill.ts',

@@ -215,8 +215,9 @@ describe('importFiles', () => {
     expect(await store.listRepairGaps()).toEqual([]);
     // A day missing before the next file: the restart's repair, which starts at the last stored
     // candle, would skip it; the gap from just before the old end is recorded for it instead.
-    await importFiles([day('2024-09-22')], { store });
+    const [past] = await importFiles([day('2024-09-22')], { store });
     expect(await store.listRepairGaps()).toEqual([{ symbol: 'BTCUSDT', since: at('2024-09-20T23:58:00Z') }]);
+    expect(past?.repairFrom).toBe(at('2024-09-20T23:58:00Z')); // said on its line
   });
 
   it('records a gap when a file continues a series whose last candle was stored still forming', async () => {

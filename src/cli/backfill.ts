@@ -147,7 +147,8 @@ function parseArguments(args: string[], now: number): Arguments {
     );
   }
   const toClamped = wanted !== undefined && bucketOpenTime(wanted, MINUTE_MS) > settled;
-  const to = wanted === undefined || toClamped ? settled : wanted;
+  // The whole settled minute: a --from inside it still comes before --to.
+  const to = wanted === undefined || toClamped ? settled + MINUTE_MS - 1 : wanted;
   return { help: false, symbols, from, to, toClamped, replace: values.replace === true };
 }
 
@@ -155,7 +156,10 @@ const isoMinute = (time: number | undefined): string =>
   time === undefined ? '?' : `${new Date(time).toISOString().slice(0, 16)}Z`;
 
 const changedNote = (result: SymbolBackfillResult): string =>
-  result.changed === undefined ? '' : `; ${result.changed} new or corrected`;
+  (result.changed === undefined ? '' : `; ${result.changed} new or corrected`) +
+  (result.repairFrom === undefined
+    ? ''
+    : `; after a hole in the stored history: the service repairs from ${isoMinute(result.repairFrom)} at its next start`);
 
 function resultLine(result: SymbolBackfillResult): string {
   const { symbol, candles } = result;

@@ -41,6 +41,11 @@ export interface FileImportResult {
   readonly rows: number;
   /** With `replace`: rows new or changed in the store (the others were stored as the file has them). */
   readonly changed?: number;
+  /**
+   * Set when the file was written past the stored series after a hole: where the service's next
+   * start repairs from (`recordGapBeforeWrite`).
+   */
+  readonly repairFrom?: number;
   readonly firstOpenTime: number | undefined;
   readonly lastOpenTime: number | undefined;
   readonly error?: ImportFailure;
@@ -206,7 +211,7 @@ async function importFile(file: string, options: ImportOptions): Promise<FileImp
       { symbol: name.symbol, baseAsset, quoteAsset, status: 'TRADING', isActive: false },
     ]);
     const first = candles[0];
-    if (first) await recordGapBeforeWrite(store, name.symbol, first.openTime);
+    const repairFrom = first && (await recordGapBeforeWrite(store, name.symbol, first.openTime));
     // One call is one transaction: the file is stored whole or not at all.
     let changed: number | undefined;
     if (options.replace) changed = await store.replaceCandles(candles);
@@ -216,6 +221,7 @@ async function importFile(file: string, options: ImportOptions): Promise<FileImp
       symbol: name.symbol,
       rows: candles.length,
       ...(changed === undefined ? {} : { changed }),
+      ...(repairFrom === undefined ? {} : { repairFrom }),
       firstOpenTime: candles[0]?.openTime,
       lastOpenTime: candles.at(-1)?.openTime,
     };

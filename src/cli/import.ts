@@ -51,7 +51,11 @@ function failureLines(result: FileImportResult): string {
 function successLine(result: FileImportResult): string {
   const span = `${isoMinute(result.firstOpenTime)} to ${isoMinute(result.lastOpenTime)}`;
   const changed = result.changed === undefined ? '' : `; ${result.changed} new or corrected`;
-  return `${result.file}: ${result.rows} rows of ${result.symbol ?? '?'}, ${span}${changed}\n`;
+  const hole =
+    result.repairFrom === undefined
+      ? ''
+      : `; after a hole in the stored history: the service repairs from ${isoMinute(result.repairFrom)} at its next start`;
+  return `${result.file}: ${result.rows} rows of ${result.symbol ?? '?'}, ${span}${changed}${hole}\n`;
 }
 
 /** Pipes and CI logs: one line per file, nothing redrawn. */

@@ -98,6 +98,8 @@ export interface SymbolBackfillResult {
   readonly candles: number;
   /** With `replace`: candles new or changed in the store. */
   readonly changed?: number;
+  /** Set when the range was written past the stored series after a hole (`recordGapBeforeWrite`). */
+  readonly repairFrom?: number;
   readonly pages: number;
   readonly firstOpenTime: number | undefined;
   readonly lastOpenTime: number | undefined;
@@ -173,6 +175,7 @@ async function backfillSymbol(
   let resumed = false;
   let candles = 0;
   let changed = 0;
+  let repairFrom: number | undefined;
   let pages = 0;
   let firstOpenTime: number | undefined;
   let lastOpenTime: number | undefined;
@@ -184,6 +187,7 @@ async function backfillSymbol(
       resumed,
       candles,
       ...(options.replace ? { changed } : {}),
+      ...(repairFrom === undefined ? {} : { repairFrom }),
       pages,
       firstOpenTime,
       lastOpenTime,
@@ -217,7 +221,7 @@ async function backfillSymbol(
           { symbol, baseAsset, quoteAsset, status: 'TRADING', isActive: false },
         ]);
         const first = page[0];
-        if (first) await recordGapBeforeWrite(store, symbol, first.openTime);
+        if (first) repairFrom = await recordGapBeforeWrite(store, symbol, first.openTime);
       }
       if (options.replace) changed += await store.replaceCandles(page);
       else await store.upsertCandles(page);

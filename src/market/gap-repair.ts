@@ -58,21 +58,25 @@ export async function storedRepairStart<T>(
  * (`storedRepairStart`), so candles written after a hole, or after a last candle stored while still
  * forming, would move that start past what is missing, and it would never be fetched. Called before
  * the write with the first open time it stores: when that lies past the stored series, the gap from
- * `refetchFrom` its last candle is recorded, which the live link repairs at its next start.
+ * `refetchFrom` its last candle is recorded, which the live link repairs at its next start (from
+ * there to the present: what is written now is fetched again too). Returns that start, or
+ * undefined when nothing was recorded.
  */
 export async function recordGapBeforeWrite(
   store: Pick<Store, 'candleSpan' | 'listCandles' | 'recordRepairGaps'>,
   symbol: string,
   firstOpenTime: number,
-): Promise<void> {
+): Promise<number | undefined> {
   const span = await store.candleSpan(symbol);
-  if (!span || firstOpenTime <= span.lastOpenTime) return;
+  if (!span || firstOpenTime <= span.lastOpenTime) return undefined;
   if (firstOpenTime === span.lastOpenTime + MINUTE_MS) {
     const range = { symbol, resolution: '1m' as const, from: span.lastOpenTime, to: span.lastOpenTime };
     const [last] = await store.listCandles(range);
-    if (last?.closed) return; // the series simply continues
+    if (last?.closed) return undefined; // the series simply continues
   }
-  await store.recordRepairGaps([{ symbol, since: refetchFrom(span.lastOpenTime) }]);
+  const since = refetchFrom(span.lastOpenTime);
+  await store.recordRepairGaps([{ symbol, since }]);
+  return since;
 }
 
 /** Completed repairs remembered for /system/status. */
