@@ -116,6 +116,7 @@ export async function startService(
         liveState,
         bus,
         ingesting: () => link.ingestion().role === 'ingesting',
+        adapterReady: () => platform.socketAdapterReady(),
         now,
         logger: logger.child({ module: 'standby-prices' }),
         onSamples: standbySamples.publish,

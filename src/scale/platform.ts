@@ -34,6 +34,8 @@ export interface Platform {
   readonly bus: Bus;
   /** Socket.IO's adapter across instances; undefined for one process. */
   readonly socketAdapter?: ServerOptions['adapter'];
+  /** Whether the adapter's connection is up, so other instances' broadcasts reach this one's clients. */
+  socketAdapterReady(): boolean;
   /** The ingestion lease factory; undefined when this process always ingests. */
   readonly lease?: LeaseFactory;
   /** The connection for shared counters (login and registration attempts); none without Redis. */
@@ -72,6 +74,7 @@ export function createPlatform(options: {
       cache,
       bus,
       instanceId,
+      socketAdapterReady: () => false,
       health: () => ({ driver: 'memory', healthy: true }),
       async close() {
         await bus.close();
@@ -99,6 +102,7 @@ export function createPlatform(options: {
     cache,
     bus,
     socketAdapter: createAdapter(adapterPublisher, adapterSubscriber),
+    socketAdapterReady: () => isRedisReady(adapterSubscriber),
     counters: command,
     lease: (callbacks) =>
       createLease({ redis: command, key: INGEST_LEASE_KEY, holderId: instanceId, logger: log, ...callbacks }),

@@ -133,6 +133,22 @@ describe('a standby instance reading prices around its bus', () => {
     ingesting.reader.stop();
   });
 
+  it('stops handing quotes to its clients once the adapter is back before the bus, and not for a frozen Redis', async () => {
+    // Redis returning: the adapter's connection is up again, the bus's not yet.
+    const returning = standby({ adapterReady: () => true });
+    returning.state.healthy = false;
+    expect(await returning.reader.poll()).toBe(2);
+    expect(returning.liveState.latest('BTCUSDT')?.timestamp).toBe(NEWEST); // /latest still fresh
+    expect(returning.handed).toEqual([]); // the ingesting instance's updates reach them again
+    returning.reader.stop();
+    // A frozen Redis: both connections up, nothing on either.
+    const frozen = standby({ adapterReady: () => true });
+    frozen.state.clock = STANDBY_BUS_SILENCE_MS + 1;
+    expect(await frozen.reader.poll()).toBe(2);
+    expect(frozen.handed.flat()).toHaveLength(2);
+    frozen.reader.stop();
+  });
+
   it('reads around a connected bus that has carried no quote for a while, until one comes', async () => {
     const { bus, state, liveState, reader } = standby();
     state.clock = STANDBY_BUS_SILENCE_MS + 1; // a frozen Redis: connected, silent

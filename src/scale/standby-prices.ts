@@ -35,6 +35,11 @@ export interface StandbyPricesDeps {
   readonly bus: Pick<Bus, 'healthy' | 'subscribe'>;
   /** Whether this instance ingests (it never reads around the bus then). */
   readonly ingesting: () => boolean;
+  /**
+   * Whether Socket.IO's adapter connection is up: other instances' updates then reach this one's
+   * clients again, and the store's quotes, older, must not follow them (default: never).
+   */
+  readonly adapterReady?: () => boolean;
   /** Epoch ms: the quotes' receipt time. */
   readonly now: () => number;
   readonly logger: Logger;
@@ -59,8 +64,15 @@ export function startStandbyPrices(deps: StandbyPricesDeps): StandbyPrices {
   const silenceMs = deps.silenceMs ?? STANDBY_BUS_SILENCE_MS;
   let lastHeard = clock();
   const stopListening = bus.subscribe('prices', () => (lastHeard = clock()));
+  const silent = (): boolean => clock() - lastHeard > silenceMs;
   /** Whether prices must come from the store now. */
-  const needed = (): boolean => !deps.ingesting() && (!bus.healthy() || clock() - lastHeard > silenceMs);
+  const needed = (): boolean => !deps.ingesting() && (!bus.healthy() || silent());
+  /**
+   * Whether this instance's clients must get them too: not once the adapter's connection is back
+   * while the bus's is not yet (Redis returning), when the ingesting instance's updates reach them
+   * again; still while the bus is connected but silent (a frozen Redis freezes the adapter too).
+   */
+  const toClients = (): boolean => !(deps.adapterReady?.() ?? false) || (bus.healthy() && silent());
   let stopped = false;
   /** Whether the last poll read the store: its start and end are logged once each. */
   let reading = false;
@@ -82,7 +94,8 @@ export function startStandbyPrices(deps: StandbyPricesDeps): StandbyPrices {
     // The bus may be back by now: its quotes, and the adapter's updates, take over at once.
     if (stopped || quotes.length === 0 || !needed()) return 0;
     liveState.applyQuotes(quotes, deps.now());
-    deps.onSamples(quotes.map(({ symbol, price, timestamp }) => ({ symbol, price, timestamp })));
+    if (toClients())
+      deps.onSamples(quotes.map(({ symbol, price, timestamp }) => ({ symbol, price, timestamp })));
     return quotes.length;
   };
 
