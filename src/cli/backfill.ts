@@ -27,6 +27,7 @@ import { loadConfigFromProcess } from '../config.js';
 import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import { isSymbolName } from '../domain/symbol.js';
 import { REST_KLINE_SETTLE_MS } from '../binance/rest-wire.js';
+import { isoMinute, storedNotes } from './lines.js';
 import { backfill, type BackfillProgress, type SymbolBackfillResult } from '../market/backfill.js';
 
 const MS_PER_SECOND = 1000;
@@ -152,15 +153,6 @@ function parseArguments(args: string[], now: number): Arguments {
   return { help: false, symbols, from, to, toClamped, replace: values.replace === true };
 }
 
-const isoMinute = (time: number | undefined): string =>
-  time === undefined ? '?' : `${new Date(time).toISOString().slice(0, 16)}Z`;
-
-const changedNote = (result: SymbolBackfillResult): string =>
-  (result.changed === undefined ? '' : `; ${result.changed} new or corrected`) +
-  (result.repairFrom === undefined
-    ? ''
-    : `; after a hole in the stored history: the service repairs from ${isoMinute(result.repairFrom)} at its next start`);
-
 function resultLine(result: SymbolBackfillResult): string {
   const { symbol, candles } = result;
   const span = `${isoMinute(result.firstOpenTime)} to ${isoMinute(result.lastOpenTime)}`;
@@ -169,7 +161,7 @@ function resultLine(result: SymbolBackfillResult): string {
     case 'complete':
       return candles === 0
         ? `${symbol}: no candles in the range${resumed}\n`
-        : `${symbol}: ${candles} candles, ${span}${resumed}${changedNote(result)}\n`;
+        : `${symbol}: ${candles} candles, ${span}${resumed}${storedNotes(result)}\n`;
     case 'aborted':
       return candles === 0
         ? `${symbol}: interrupted, nothing stored by this run\n`

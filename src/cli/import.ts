@@ -20,6 +20,7 @@ import {
 } from './run-cli.js';
 import { loadConfigFromProcess } from '../config.js';
 import { importFiles, type FileImportResult, type ImportProgress } from './import-files.js';
+import { isoMinute, storedNotes } from './lines.js';
 
 const MS_PER_SECOND = 1000;
 
@@ -38,9 +39,6 @@ interface Reporter {
   stop(): void;
 }
 
-const isoMinute = (time: number | undefined): string =>
-  time === undefined ? '?' : `${new Date(time).toISOString().slice(0, 16)}Z`;
-
 function failureLines(result: FileImportResult): string {
   if (!result.error) return '';
   const stack = result.error.unexpected?.stack;
@@ -50,12 +48,7 @@ function failureLines(result: FileImportResult): string {
 
 function successLine(result: FileImportResult): string {
   const span = `${isoMinute(result.firstOpenTime)} to ${isoMinute(result.lastOpenTime)}`;
-  const changed = result.changed === undefined ? '' : `; ${result.changed} new or corrected`;
-  const hole =
-    result.repairFrom === undefined
-      ? ''
-      : `; after a hole in the stored history: the service repairs from ${isoMinute(result.repairFrom)} at its next start`;
-  return `${result.file}: ${result.rows} rows of ${result.symbol ?? '?'}, ${span}${changed}${hole}\n`;
+  return `${result.file}: ${result.rows} rows of ${result.symbol ?? '?'}, ${span}${storedNotes(result)}\n`;
 }
 
 /** Pipes and CI logs: one line per file, nothing redrawn. */
