@@ -175,19 +175,18 @@ describe('scale-out over Redis', () => {
 
   it('keeps serving REST and Socket.IO through 30 s without Redis, on the standby too from the store, loses nothing, and reconnects by itself', async () => {
     const startedAt = exchange.clock.now();
-    const service = start(sqliteFile('outage.db'));
-    const url = await service.url;
-    await waitForIngestion(url, 'ingesting', START_LIMIT_MS);
-    const watcher = subscribe(url, SYMBOLS);
-    clients.push(watcher.client);
-    await moreUpdates(watcher.updates, 2, 20_000);
-    // A standby instance on the same store, with a client of its own.
-    const standby = start(sqliteFile('outage.db'));
-    const standbyUrl = await standby.url;
-    await waitForIngestion(standbyUrl, 'standby', START_LIMIT_MS);
-    const standbyWatcher = subscribe(standbyUrl, SYMBOLS);
-    clients.push(standbyWatcher.client);
-    await moreUpdates(standbyWatcher.updates, 2, 20_000);
+    /** An instance on the outage test's store in `role`, with a client of its own getting updates. */
+    const startWatched = async (role: 'ingesting' | 'standby') => {
+      const started = start(sqliteFile('outage.db'));
+      const startedUrl = await started.url;
+      await waitForIngestion(startedUrl, role, START_LIMIT_MS);
+      const watching = subscribe(startedUrl, SYMBOLS);
+      clients.push(watching.client);
+      await moreUpdates(watching.updates, 2, 20_000);
+      return { service: started, url: startedUrl, watcher: watching };
+    };
+    const { service, url, watcher } = await startWatched('ingesting');
+    const { service: standby, url: standbyUrl, watcher: standbyWatcher } = await startWatched('standby');
 
     // Frozen Redis (every command times out): ingestion, its writes and the fan-out go on.
     const flushes = async () => (await readStatus(url)).writes?.flushes ?? 0;

@@ -4,12 +4,12 @@
  * `price_update`s only through Socket.IO's Redis adapter, so without Redis they would hear nothing
  * and `/latest` would keep the last quote heard. Meanwhile it reads prices from the shared store
  * instead, which the ingesting instance keeps writing (it needs no Redis for that): every
- * STANDBY_POLL_INTERVAL_MS, each active
- * symbol's newest stored sample and, for one newer than the quote held, its 24 h figures from the
- * stored candles (`PriceReader.quoteOf`). The new quotes go into the live state and their samples to
- * `onSamples`, this instance's own broadcast (the gateway's `localSamples`). Prices then lag the
- * exchange by the ingesting instance's flush period (about a second) plus the poll's. Once the bus
- * is back (or this instance takes the lease) the reads stop and the bus's quotes take over.
+ * STANDBY_POLL_INTERVAL_MS, each active symbol's newest stored sample and, for one newer than the
+ * quote held, its 24 h figures from the stored candles (`PriceReader.quoteOf`). The new quotes go
+ * into the live state and their samples to `onSamples`, this instance's own broadcast (the gateway's
+ * `localSamples`). Prices then lag the exchange by the ingesting instance's flush period (about a
+ * second) plus the poll's. Once the bus is back (or this instance takes the lease) the reads stop
+ * and the bus's quotes take over.
  */
 import type { Logger } from 'pino';
 import type { PriceQuote, PriceSample } from '../domain/price.js';
