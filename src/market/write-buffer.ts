@@ -122,30 +122,13 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
     // Each kind on its own: candles the store refuses must not hold back the samples, which, unlike
     // candles, cannot be fetched again. A failed kind goes back under whatever arrived meanwhile
     // (the merge keeps the newest of each key).
-    let failure: Error | undefined;
-    const failed = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
-    if (writingCandles.size > 0) {
-      try {
-        await store.upsertCandles([...writingCandles.values()]);
-      } catch (error) {
-        failure = failed(error);
-        const arrived = candles;
-        candles = writingCandles;
-        for (const candle of arrived.values()) putCandle(candles, candle);
-      }
-      writingCandles = new Map();
-    }
-    if (writingSamples.size > 0) {
-      try {
-        await store.insertPriceSamples([...writingSamples.values()]);
-      } catch (error) {
-        failure ??= failed(error);
-        const arrived = samples;
-        samples = writingSamples;
-        for (const sample of arrived.values()) putSample(samples, sample);
-      }
-      writingSamples = new Map();
-    }
+    const candleFailure = await attempt(writingCandles, (rows) => store.upsertCandles(rows));
+    if (candleFailure) candles = mergeInto(writingCandles, candles, putCandle);
+    writingCandles = new Map();
+    const sampleFailure = await attempt(writingSamples, (rows) => store.insertPriceSamples(rows));
+    if (sampleFailure) samples = mergeInto(writingSamples, samples, putSample);
+    writingSamples = new Map();
+    const failure = candleFailure ?? sampleFailure;
     if (failure === undefined) {
       flushes++;
       consecutiveFailedFlushes = 0;
@@ -157,6 +140,30 @@ export function createWriteBuffer(options: WriteBufferOptions): WriteBuffer {
     lastError = failure.message;
     throw failure;
   }
+
+  /** Writes a batch (nothing for an empty one); resolves with its failure, if any. */
+  const attempt = async <T>(
+    batch: ReadonlyMap<string, T>,
+    writeRows: (rows: T[]) => Promise<void>,
+  ): Promise<Error | undefined> => {
+    if (batch.size === 0) return undefined;
+    try {
+      await writeRows([...batch.values()]);
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  };
+
+  /** A failed batch with what arrived while it was written put back over it (newest of each key). */
+  const mergeInto = <T>(
+    batch: Map<string, T>,
+    arrived: ReadonlyMap<string, T>,
+    put: (target: Map<string, T>, item: T) => void,
+  ): Map<string, T> => {
+    for (const item of arrived.values()) put(batch, item);
+    return batch;
+  };
 
   /** Whether a new key still fits: the bound is on what is waiting plus what is being written. */
   const fits = <T>(key: string, waiting: Map<string, T>, writing: Map<string, T>, max: number): boolean =>
