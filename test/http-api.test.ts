@@ -288,6 +288,10 @@ describe('read API', () => {
       ['limit too large', `aggregated?interval=1h&limit=1001`, ['limit']],
       ['limit zero', `intervals?limit=0`, ['limit']],
       ['limit not a number', `?limit=ten`, ['limit']],
+      ['limit empty', `?limit=`, ['limit']],
+      ['limit in hexadecimal', `?limit=0x10`, ['limit']],
+      ['limit in exponent notation', `intervals?limit=1e2`, ['limit']],
+      ['limit with a fraction', `aggregated?interval=1h&limit=5.5`, ['limit']],
       ['limit over the sample maximum', `?limit=5001`, ['limit']],
       ['bad time', `?from=yesterday`, ['from']],
       ['from after to', `?from=2000&to=1000`, ['from']],
@@ -330,6 +334,17 @@ describe('read API', () => {
       const { status, body } = await get(`${API}/price-data/b!/aggregated?interval=9m&limit=0`);
       expect(status).toBe(400);
       expect(body.errorSources?.map((e) => e.path)).toEqual(['symbol', 'limit', 'interval']);
+    });
+
+    it('reads a limit from digits only, so hexadecimal, exponents and an empty value are refused as such', async () => {
+      for (const limit of ['', '0x10', '1e2', '+5', ' 5', '5.0']) {
+        const { status, body } = await get(`${API}/price-data/BTCUSDT?limit=${encodeURIComponent(limit)}`);
+        expect(status, limit).toBe(400);
+        expect(body.errorSources, limit).toEqual([{ path: 'limit', message: 'must be a whole number' }]);
+      }
+      const { status, body } = await get<unknown[]>(`${API}/price-data/BTCUSDT?limit=0003`);
+      expect(status).toBe(200);
+      expect(body.meta).toMatchObject({ limit: 3 });
     });
 
     it('refuses impossible dates and times instead of rolling them over to the next day or month', async () => {
@@ -408,7 +423,7 @@ describe('read API', () => {
       expect(response.statusCode).toBe(200);
       const doc = response.json<{
         openapi: string;
-        paths: Record<string, { get?: { parameters?: { name: string }[] } }>;
+        paths: Record<string, { get?: { parameters?: { name: string; schema?: unknown }[] } }>;
       }>();
       expect(doc.openapi).toMatch(/^3\./);
       for (const path of [
@@ -427,6 +442,10 @@ describe('read API', () => {
       expect(names).toEqual(
         expect.arrayContaining(['symbol', 'interval', 'timeZone', 'from', 'to', 'limit']),
       );
+      const limit = doc.paths['/api/v1/price-data/{symbol}']?.get?.parameters?.find(
+        (p) => p.name === 'limit',
+      );
+      expect(limit?.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 5000, default: 500 });
     });
 
     it('serves a browsable docs page', async () => {

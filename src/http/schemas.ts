@@ -59,13 +59,24 @@ export const timeQuery = z
   .describe('epoch milliseconds or ISO 8601 (UTC when no offset is given)')
   .optional();
 
+/** A count as a query carries it: digits only (so `0x10`, `1e2`, ` 5` and an empty value are refused). */
+const WHOLE_NUMBER_PATTERN = /^\d{1,9}$/;
+
+/**
+ * A `limit` of at most `max`, `fallback` when absent. Only digits are read: `z.coerce.number` alone
+ * would take `0x10` as 16, `1e2` as 100 and an empty `limit=` as 0 ("must be at least 1").
+ */
 export const limitQuery = (fallback: number, max: number) =>
-  z.coerce
-    .number({ message: 'must be a number' })
-    .int('must be an integer')
-    .min(1, 'must be at least 1')
-    .max(max, `must be at most ${max}`)
-    .default(fallback)
+  z
+    .preprocess(
+      (value) => (typeof value === 'string' && !WHOLE_NUMBER_PATTERN.test(value) ? Number.NaN : value),
+      z.coerce
+        .number({ message: 'must be a whole number' })
+        .int('must be a whole number')
+        .min(1, 'must be at least 1')
+        .max(max, `must be at most ${max}`)
+        .default(fallback),
+    )
     .describe(`default ${fallback}, at most ${max}`);
 
 export const booleanQuery = z
