@@ -105,6 +105,25 @@ describe('the service process', () => {
     expect(service.lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
   });
 
+  it('stops gracefully when SIGTERM is sent to npm itself, as Docker and systemd send it to `npm start`', async () => {
+    // Its own process group, so that whatever is left of it can be killed at the end.
+    const service = startService(env('npm-start.db'), { npmScript: 'start', detached: true });
+    try {
+      const url = await service.url;
+      await waitForLink(url, 0);
+      service.child.kill('SIGTERM');
+      expect(await service.exit).toBe(0);
+      expect(service.lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
+      await expect(fetch(`${url}/api/v1/system/health`)).rejects.toThrow();
+    } finally {
+      try {
+        process.kill(-service.child.pid!, 'SIGKILL');
+      } catch {
+        // The whole group is gone already.
+      }
+    }
+  });
+
   it('refuses to start on invalid configuration, naming every bad variable at once', async () => {
     const service = startService({
       PORT: 'eighty',

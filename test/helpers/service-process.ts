@@ -1,4 +1,7 @@
-/** Runs the real service (`src/main.ts`) as a child process and reads its JSON log lines. */
+/**
+ * Runs the real service (`src/main.ts`, or an npm script such as `npm start`) as a child process
+ * and reads its JSON log lines.
+ */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -13,11 +16,22 @@ export interface ServiceProcess {
   readonly exit: Promise<number | null>;
 }
 
-export function startService(env: Record<string, string>): ServiceProcess {
+export interface StartOptions {
+  /** Runs this npm script (`npm run <script>`) instead of Node on `src/main.ts`. */
+  readonly npmScript?: string;
+  /** Starts the child in a process group of its own (so `process.kill(-pid)` reaches all of it). */
+  readonly detached?: boolean;
+}
+
+export function startService(env: Record<string, string>, options: StartOptions = {}): ServiceProcess {
+  const [command, args] = options.npmScript
+    ? ['npm', ['run', '--silent', options.npmScript]]
+    : [process.execPath, ['--import', 'tsx', 'src/main.ts']];
   // Nothing reaches the real exchange from a test: callers point BINANCE_* at the simulator.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    detached: options.detached ?? false,
   });
   const lines: string[] = [];
   const stderr: string[] = [];
