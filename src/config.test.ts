@@ -1,6 +1,19 @@
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from './config.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, loadConfigFromProcess } from './config.js';
+
+/** The message of the ConfigError that `env` stops the service with. */
+function failureOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+}
 
 describe('configuration', () => {
   it('runs with no configuration on the defaults of SPEC section 3', () => {
@@ -89,7 +102,51 @@ describe('configuration', () => {
   });
 
   it('treats blank variables as unset', () => {
-    expect(loadConfig({ PORT: '', SYMBOLS: '' })).toMatchObject({ port: 5000, symbols: undefined });
+    expect(loadConfig({ PORT: '', SYMBOLS: '', HOST: '  ' })).toMatchObject({
+      port: 5000,
+      symbols: undefined,
+      host: '0.0.0.0',
+    });
+  });
+
+  it('refuses a list of separators only instead of reading it as an empty list', () => {
+    // SYMBOLS="," would track nothing, and store that choice; CORS_ORIGINS="," would allow no origin.
+    for (const name of ['SYMBOLS', 'CORS_ORIGINS', 'TRUST_PROXY']) {
+      expect(failureOf({ [name]: ' , ,' }), name).toMatch(new RegExp(`${name}: lists no `));
+    }
+  });
+
+  it('refuses URLs that do not parse, naming the variable and echoing no password', () => {
+    const message = failureOf({
+      DATABASE_URL: 'postgres://user:s3cret@db:notaport/market',
+      REDIS_URL: 'redis://:s3cret@a b:99999',
+      BINANCE_WS_URL: 'wss://',
+      BINANCE_REST_URL: 'https://exa mple.com',
+    });
+    expect(message).toMatch(/DATABASE_URL: is not a URL PostgreSQL can read/);
+    expect(message).toMatch(/REDIS_URL: is not a URL/);
+    expect(message).toMatch(/BINANCE_WS_URL: is not a URL with a host/);
+    expect(message).toMatch(/BINANCE_REST_URL: is not a URL with a host/);
+    expect(message).not.toContain('s3cret');
+    // What node-postgres and ioredis read: a socket directory instead of a host, a bare redis://.
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@/market?host=/var/run/postgresql' })).toBeDefined();
+    expect(loadConfig({ REDIS_URL: 'redis://' }).redisUrl).toBe('redis://');
+  });
+
+  it('refuses a HOST with spaces and a TRUST_PROXY entry that is no address or range', () => {
+    const message = failureOf({ HOST: 'my host', TRUST_PROXY: '10.0.0.0/33, abc' });
+    expect(message).toMatch(/HOST: must be a host name or an address/);
+    expect(message).toMatch(/TRUST_PROXY: .*10\.0\.0\.0\/33/);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/255.0.0.0, ::1/128' }).trustProxy).toEqual([
+      'loopback',
+      '10.0.0.0/255.0.0.0',
+      '::1/128',
+    ]);
+  });
+
+  it('refuses a BACKFILL_LOOKBACK reaching back past 10 years, which would start before 1970', () => {
+    expect(failureOf({ BACKFILL_LOOKBACK: '36500d' })).toMatch(/BACKFILL_LOOKBACK: at most 3650d/);
+    expect(loadConfig({ BACKFILL_LOOKBACK: '3650d' }).backfillLookbackMs).toBe(3650 * 86_400_000);
   });
 
   it('stops with one message naming every bad variable', () => {
@@ -117,15 +174,6 @@ describe('configuration', () => {
   });
 
   it('names a DATABASE_URL that names no store beside the other bad variables, echoing no password', () => {
-    const failureOf = (env: Record<string, string>): string => {
-      try {
-        loadConfig(env);
-      } catch (error) {
-        expect(error).toBeInstanceOf(ConfigError);
-        return (error as Error).message;
-      }
-      throw new Error(`accepted ${JSON.stringify(env)}`);
-    };
     const emptyPath = failureOf({ DATABASE_URL: 'sqlite:', PORT: 'abc' });
     expect(emptyPath).toMatch(/DATABASE_URL: "sqlite:" needs a path/);
     expect(emptyPath).toContain('PORT');
@@ -148,5 +196,24 @@ describe('configuration', () => {
       documented.filter((m) => !m[0].startsWith('#')).map((m) => [m[1]!, m[2]!]),
     );
     expect(loadConfig(active)).toEqual(loadConfig({}));
+  });
+
+  describe('read with a .env file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-'));
+    const saved = { ...process.env };
+    afterEach(() => {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    });
+
+    it('lets the environment win over .env, except a blank variable, which leaves .env its value', () => {
+      const file = join(dir, '.env');
+      writeFileSync(file, 'PORT=6000\nTRACK_TOP=7\nLOG_LEVEL=debug\n');
+      process.env.PORT = ''; // as a compose file's PORT=${PORT} leaves it
+      process.env.TRACK_TOP = '9';
+      delete process.env.LOG_LEVEL;
+      expect(loadConfigFromProcess(file)).toMatchObject({ port: 6000, trackTop: 9, logLevel: 'debug' });
+      rmSync(dir, { recursive: true, force: true });
+    });
   });
 });

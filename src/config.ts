@@ -2,10 +2,14 @@
  * The only reader of process.env (SPEC section 3). One schema; an invalid value stops the service
  * at start with one message naming every bad variable. The result is typed and frozen.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import proxyAddr from '@fastify/proxy-addr';
+import { parse as parsePostgresUrl } from 'pg-connection-string';
 import { z } from 'zod';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './auth/accounts.js';
 import { parseDuration } from './domain/duration.js';
+import { DAY_MS } from './domain/intervals.js';
 import { SECOND_MS } from './domain/price.js';
 import { isValidTimeZone } from './domain/session-calendar.js';
 import { isSymbolName } from './domain/symbol.js';
@@ -62,7 +66,15 @@ export function databaseUrlProblem(url: string): string | undefined {
       ? '"sqlite:" needs a path, e.g. sqlite:data/market.db or sqlite::memory:'
       : undefined;
   }
-  if (POSTGRES_SCHEMES.some((scheme) => url.startsWith(scheme))) return undefined;
+  if (POSTGRES_SCHEMES.some((scheme) => url.startsWith(scheme))) {
+    // Read as node-postgres will read it, so a bad port or host fails here, named, not at connect.
+    try {
+      parsePostgresUrl(url);
+      return undefined;
+    } catch {
+      return 'is not a URL PostgreSQL can read (check its host, port and percent-encoding)';
+    }
+  }
   const scheme = NOT_YET_SUPPORTED_SCHEMES.find((prefix) => url.startsWith(prefix));
   if (scheme) {
     return `${scheme}… is not supported yet; use sqlite:<path>, sqlite::memory: or postgres://…`;
@@ -70,10 +82,18 @@ export function databaseUrlProblem(url: string): string | undefined {
   return 'must start with sqlite: or postgres:// (mongodb:// is not supported yet)';
 }
 
-const withScheme = (schemes: readonly string[]) =>
-  z.string().refine((text) => schemes.some((scheme) => text.startsWith(scheme)), {
-    message: `must start with ${schemes.join(' or ')}`,
-  });
+/** A URL with one of `schemes` that parses as a URL (and names a host, when `needsHost`). */
+const urlWithScheme = (schemes: readonly string[], { needsHost }: { needsHost: boolean }) =>
+  z
+    .string()
+    .refine((text) => schemes.some((scheme) => text.startsWith(scheme)), {
+      message: `must start with ${schemes.join(' or ')}`,
+      abort: true,
+    })
+    // Not echoed: a Redis URL may hold a password.
+    .refine((text) => URL.canParse(text) && (!needsHost || new URL(text).hostname !== ''), {
+      message: needsHost ? 'is not a URL with a host' : 'is not a URL',
+    });
 
 const list = (text: string): string[] =>
   text
@@ -81,9 +101,40 @@ const list = (text: string): string[] =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
 
+/** A comma list with at least one item: one of separators only (`,`) is a mistake, not "unset". */
+const nonEmptyList = (what: string) =>
+  z.string().transform((text, ctx) => {
+    const items = list(text);
+    if (items.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `lists no ${what}, got "${text}"` });
+      return z.NEVER;
+    }
+    return items;
+  });
+
+/** Fastify's proxy list as `@fastify/proxy-addr` compiles it (addresses, CIDRs, `loopback`…). */
+function proxyListProblem(items: readonly string[]): string | undefined {
+  try {
+    proxyAddr.compile([...items]);
+    return undefined;
+  } catch (error) {
+    return `true, a number of proxies, or a comma list of addresses or CIDRs: ${(error as Error).message}`;
+  }
+}
+
+/**
+ * The most BACKFILL_LOOKBACK reaches back, in days (10 years): Binance's spot klines begin in
+ * July 2017, and a longer one would reach before 1970, which the REST client refuses.
+ */
+const MAX_BACKFILL_LOOKBACK_DAYS = 3650;
+
 const envSchema = z.object({
   PORT: integer(5000, 0, 65_535),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  HOST: z
+    .string()
+    .trim()
+    .regex(/^\S+$/, 'must be a host name or an address, such as 0.0.0.0 or ::')
+    .default('0.0.0.0'),
   DATABASE_URL: z
     .string()
     .default(DEFAULT_DATABASE_URL)
@@ -91,19 +142,22 @@ const envSchema = z.object({
       const problem = databaseUrlProblem(url);
       if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
     }),
-  REDIS_URL: withScheme(['redis://', 'rediss://']).optional(),
-  BINANCE_WS_URL: withScheme(['ws://', 'wss://']).default('wss://stream.binance.com:9443'),
-  BINANCE_REST_URL: withScheme(['http://', 'https://']).default('https://api.binance.com'),
-  SYMBOLS: z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined || text.trim() === '') return undefined;
-      const symbols = list(text).map((symbol) => symbol.toUpperCase());
+  // ioredis takes `redis://` alone as localhost:6379.
+  REDIS_URL: urlWithScheme(['redis://', 'rediss://'], { needsHost: false }).optional(),
+  BINANCE_WS_URL: urlWithScheme(['ws://', 'wss://'], { needsHost: true }).default(
+    'wss://stream.binance.com:9443',
+  ),
+  BINANCE_REST_URL: urlWithScheme(['http://', 'https://'], { needsHost: true }).default(
+    'https://api.binance.com',
+  ),
+  SYMBOLS: nonEmptyList('symbols (leave it unset to track the top TRACK_TOP pairs)')
+    .transform((items, ctx) => {
+      const symbols = items.map((symbol) => symbol.toUpperCase());
       const bad = symbols.filter((symbol) => !isSymbolName(symbol));
       if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not symbols: ${bad.join(', ')}` });
       return [...new Set(symbols)];
-    }),
+    })
+    .optional(),
   TRACK_TOP: integer(242, 1, 5000),
   INTERVAL_HOURS: z
     .string()
@@ -122,7 +176,10 @@ const envSchema = z.object({
     .string()
     .default('UTC')
     .refine(isValidTimeZone, { message: 'must be an IANA time zone such as UTC or Europe/London' }),
-  BACKFILL_LOOKBACK: duration('1d'),
+  BACKFILL_LOOKBACK: duration('1d', {
+    ms: MAX_BACKFILL_LOOKBACK_DAYS * DAY_MS,
+    text: `${MAX_BACKFILL_LOOKBACK_DAYS}d (Binance's spot klines begin in 2017)`,
+  }),
   PRICE_HISTORY_RETENTION: duration('7d'),
   BROADCAST_INTERVAL_MS: integer(1000, 50, 60_000),
   // One `historical_data` carries at most MAX_HISTORY_SAMPLES one-second samples.
@@ -139,20 +196,20 @@ const envSchema = z.object({
     .min(PASSWORD_MIN_LENGTH, `must be at least ${PASSWORD_MIN_LENGTH} characters`)
     .max(PASSWORD_MAX_LENGTH, `must be at most ${PASSWORD_MAX_LENGTH} characters`)
     .optional(),
-  CORS_ORIGINS: z
-    .string()
-    .default('*')
-    .transform((text) => list(text)),
+  CORS_ORIGINS: nonEmptyList('origins (* allows any)').default(['*']),
   // Whose X-Forwarded-For to believe for the client's IP (the per-IP attempt limits): unset, none;
   // `true`, any; a number, that many proxies in front; else a comma list of proxy addresses or CIDRs.
   TRUST_PROXY: z
     .string()
     .optional()
-    .transform((text): boolean | number | string[] => {
+    .transform((text, ctx): boolean | number | string[] => {
       if (text === undefined || text.trim() === '' || text.trim() === 'false') return false;
       if (text.trim() === 'true') return true;
       if (DECIMAL_DIGITS.test(text.trim())) return Number(text.trim());
-      return list(text);
+      const items = list(text);
+      const problem = items.length === 0 ? 'lists no proxies' : proxyListProblem(items);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      return items;
     }),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
@@ -190,11 +247,11 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Variables read as blank are treated as unset, as `.env` files often leave them. */
+/** Variables read as blank (empty or spaces only) are treated as unset, as `.env` files often leave them. */
 function withoutBlanks(env: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(env).filter(
-      (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '',
+      (entry): entry is [string, string] => entry[1] !== undefined && entry[1].trim() !== '',
     ),
   );
 }
@@ -233,8 +290,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   });
 }
 
-/** Reads `.env` (when present) into process.env without overriding what is already set, then parses. */
+/**
+ * Parses the environment over `.env` (when present): a variable set in the environment wins, unless
+ * it is blank, which reads as unset there too (so `PORT=` from a compose file leaves `.env`'s PORT).
+ */
 export function loadConfigFromProcess(envFile = '.env'): Config {
-  if (existsSync(envFile)) process.loadEnvFile(envFile);
-  return loadConfig(process.env);
+  const fromFile = existsSync(envFile) ? parseEnv(readFileSync(envFile, 'utf8')) : {};
+  return loadConfig({ ...fromFile, ...withoutBlanks(process.env) });
 }
