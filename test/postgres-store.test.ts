@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../src/adapters/postgres/migrations.js';
 import { MAX_ROWS_PER_FILE } from '../src/binance/kline-archive.js';
-import { PostgresStore } from '../src/adapters/postgres/store.js';
+import { PostgresStore, translate } from '../src/adapters/postgres/store.js';
 import { openStore } from '../src/adapters/create-store.js';
 import { FencedError, UnavailableError } from '../src/domain/errors.js';
 import { expectExactRollups, runStoreContract } from './store-contract.js';
@@ -60,6 +60,28 @@ async function writeUnderHeldFence(update: string) {
     );
   return { holder, rival, write };
 }
+
+describe('postgres store errors', () => {
+  /** An error as node-postgres builds it from a server's ErrorResponse. */
+  const serverError = (code: string, message: string): pg.DatabaseError =>
+    Object.assign(new pg.DatabaseError(message, 0, 'error'), { code });
+
+  // A server out of disk or memory cannot be had in a test run: these are the errors it sends.
+  it('answers UnavailableError (503), as SQLite does, for a server out of disk or memory', () => {
+    const full = translate(serverError('53100', 'could not extend file "base/1/2": No space left on device'));
+    expect(full).toBeInstanceOf(UnavailableError);
+    expect((full as Error).message).toBe('the database is full; writes are refused');
+    expect(translate(serverError('53200', 'out of memory'))).toBeInstanceOf(UnavailableError);
+    expect(translate(serverError('53400', 'temporary file size exceeds temp_file_limit'))).toBeInstanceOf(
+      UnavailableError,
+    );
+  });
+
+  it('leaves errors of the request itself as they are', () => {
+    const error = serverError('23505', 'duplicate key value violates unique constraint');
+    expect(translate(error)).toBe(error);
+  });
+});
 
 describe('postgres store on a server', () => {
   it('is what DATABASE_URL postgres:// opens, with every migration applied once and data kept across a reopen', async () => {

@@ -75,6 +75,15 @@ const UNIQUE_VIOLATION = '23505';
  * connect now), 53300 too many connections, 25006 read-only transaction (a standby after failover).
  */
 const UNAVAILABLE_SQLSTATE = /^(08|57P0[123]$|53300$|25006$)/;
+/**
+ * What a client hears for SQLSTATE class 53, insufficient resources, of a server that is up: it
+ * takes no write now (disk_full, out_of_memory, configuration_limit_exceeded), as SQLite's
+ * SQLITE_FULL; the transaction is rolled back as for any refused statement.
+ */
+const OUT_OF_RESOURCES_BECAUSE: Readonly<Record<string, string>> = {
+  '53100': 'the database is full; writes are refused',
+};
+const OUT_OF_RESOURCES_SQLSTATE = /^53/;
 /** Node's socket and name-lookup errors of a server that cannot be reached. */
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
@@ -144,10 +153,17 @@ function isUnavailable(error: unknown): boolean {
   );
 }
 
-function translate(error: unknown): unknown {
-  return isUnavailable(error)
-    ? new UnavailableError('the database is unreachable; try again shortly', { cause: error })
-    : error;
+/** A store error as the service reports it: UnavailableError (HTTP 503) for what is no request's fault. */
+export function translate(error: unknown): unknown {
+  if (isUnavailable(error)) {
+    return new UnavailableError('the database is unreachable; try again shortly', { cause: error });
+  }
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  if (typeof code === 'string' && OUT_OF_RESOURCES_SQLSTATE.test(code)) {
+    const because = OUT_OF_RESOURCES_BECAUSE[code] ?? 'the database is out of resources; try again shortly';
+    return new UnavailableError(because, { cause: error });
+  }
+  return error;
 }
 
 export interface PostgresStoreOptions {
