@@ -56,6 +56,18 @@ describe('the service process on PostgreSQL', () => {
       body: JSON.stringify(ADMIN),
     });
     expect(login.status).toBe(200);
+    // PostgreSQL's text cannot hold NUL: such input is a 400 naming the field, never the server's 500.
+    const search = await fetch(`${url}/api/v1/symbols?search=%00`);
+    expect(search.status).toBe(400);
+    const register = await fetch(`${url}/api/v1/users/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'a\u0000b', email: 'nul@example.com', password: 'long-enough-password' }),
+    });
+    expect(register.status).toBe(400);
+    expect(await register.json()).toMatchObject({
+      errorSources: [{ path: 'name', message: 'must not contain control characters' }],
+    });
     // The backfilled minutes read back as candles from the store (the repair runs beside the stream).
     await waitUntil(
       'five 1m candles served',

@@ -79,6 +79,13 @@ export const limitQuery = (fallback: number, max: number) =>
     )
     .describe(`default ${fallback}, at most ${max}`);
 
+/** Control characters (C0, DEL, C1): NUL cannot be stored in PostgreSQL's text, and none belongs in a name or a search. */
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+/** Refuses text with a control character (a 400 naming the field, on every store alike). */
+export const withoutControlCharacters = <S extends z.ZodType<string>>(schema: S) =>
+  schema.refine((text) => !CONTROL_CHARACTER.test(text), 'must not contain control characters');
+
 export const booleanQuery = z
   .enum(['true', 'false'], { message: 'must be true or false' })
   .transform((text) => text === 'true')

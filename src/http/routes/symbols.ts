@@ -10,7 +10,13 @@ import { splitSymbol, type NewSymbol } from '../../domain/symbol.js';
 import type { Store } from '../../ports/store.js';
 import { BEARER_SECURITY, type AuthGuards } from '../auth.js';
 import { ok } from '../envelope.js';
-import { booleanQuery, symbolName, symbolParams, withCrossFieldCheck } from '../schemas.js';
+import {
+  booleanQuery,
+  symbolName,
+  symbolParams,
+  withoutControlCharacters,
+  withCrossFieldCheck,
+} from '../schemas.js';
 
 /** Longest accepted `search` text, in characters. */
 export const MAX_SEARCH_LENGTH = 32;
@@ -121,7 +127,7 @@ export function symbolRoutes({ store, auth, onSymbolsChanged }: SymbolRouteDeps)
           summary: 'All symbols',
           querystring: z.object({
             active: booleanQuery,
-            search: z.string().trim().min(1).max(MAX_SEARCH_LENGTH).optional(),
+            search: withoutControlCharacters(z.string().trim().min(1).max(MAX_SEARCH_LENGTH)).optional(),
           }),
         },
       },

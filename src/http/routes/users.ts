@@ -15,6 +15,7 @@ import {
 } from '../../auth/accounts.js';
 import { BEARER_SECURITY, currentUser, type AuthGuards } from '../auth.js';
 import { ok } from '../envelope.js';
+import { withoutControlCharacters } from '../schemas.js';
 import type { AttemptGuards } from '../rate-limits.js';
 
 export interface UserRouteDeps {
@@ -32,11 +33,13 @@ const email = z
   .pipe(z.email({ message: 'must be an email address' }));
 
 const registerBody = z.strictObject({
-  name: z
-    .string()
-    .trim()
-    .min(NAME_MIN_LENGTH, `must be at least ${NAME_MIN_LENGTH} character`)
-    .max(NAME_MAX_LENGTH, `must be at most ${NAME_MAX_LENGTH} characters`),
+  name: withoutControlCharacters(
+    z
+      .string()
+      .trim()
+      .min(NAME_MIN_LENGTH, `must be at least ${NAME_MIN_LENGTH} character`)
+      .max(NAME_MAX_LENGTH, `must be at most ${NAME_MAX_LENGTH} characters`),
+  ),
   email,
   password: z
     .string()
