@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../src/adapters/memory/bus.js';
 import { DEFAULT_BUS_PREFIX, createRedisBus } from '../src/adapters/redis/bus.js';
-import { createRedisConnection } from '../src/adapters/redis/connection.js';
+import { REDIS_SOCKET_TIMEOUT_MS, createRedisConnection } from '../src/adapters/redis/connection.js';
 import type { PriceQuote } from '../src/domain/price.js';
 import type { Bus, BusChannel, BusMessages } from '../src/ports/bus.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-server.js';
@@ -215,6 +215,44 @@ describe('bus over Redis pub/sub', () => {
     expect(symbolsHeard).toBe(0);
     expect(bus.stats().malformed).toBe(3);
   });
+
+  it('sends nothing published after the first socket timeout of a freeze once Redis thaws: no queue grows while it is frozen', async () => {
+    const bus = busOnRedis();
+    const heard = listen(bus, 'symbols');
+    await subscribed('symbols', 1);
+    const FROZEN_MS = 3 * REDIS_SOCKET_TIMEOUT_MS;
+    redis.freeze();
+    const frozenAt = Date.now();
+    let sent = 0;
+    try {
+      while (Date.now() - frozenAt < FROZEN_MS) {
+        bus.publish('symbols', { changed: [`T${Date.now() - frozenAt}USDT`] });
+        sent++;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      redis.resume();
+    }
+    await waitUntil('healthy again', async () => bus.healthy(), 10_000);
+    await waitUntil(
+      'heard after the freeze',
+      async () => {
+        bus.publish('symbols', { changed: ['AFTERUSDT'] });
+        return heard.some(({ changed }) => changed.includes('AFTERUSDT'));
+      },
+      10_000,
+    );
+    // A frozen Redis keeps its connections open: without a socket timeout each message waited on
+    // the socket and all arrived at the thaw. Those written before the connection was dropped sit
+    // in Redis's socket buffer and still run; none published after.
+    const replayed = heard
+      .flatMap(({ changed }) => changed)
+      .map((symbol) => /^T(\d+)USDT$/.exec(symbol)?.[1])
+      .filter((ms) => ms !== undefined)
+      .map(Number);
+    expect(sent).toBeGreaterThan(20);
+    expect(replayed.filter((ms) => ms > REDIS_SOCKET_TIMEOUT_MS + 500)).toEqual([]);
+  }, 30_000);
 
   it('drops and counts what is published while Redis is down, and hears again once it is back', async () => {
     const bus = busOnRedis();

@@ -1,7 +1,8 @@
 /**
  * Redis connections (ioredis) with the service's fault behaviour: a command never waits for Redis
  * to come back (no offline queue, so nothing buffers while it is down) and never waits longer than
- * REDIS_COMMAND_TIMEOUT_MS for a slow one; the connection retries by itself with a capped backoff;
+ * REDIS_COMMAND_TIMEOUT_MS for a slow one; a connection that hears nothing for
+ * REDIS_SOCKET_TIMEOUT_MS while commands wait (a frozen Redis) is dropped, so they do not pile up; the connection retries by itself with a capped backoff;
  * an outage is logged once when it starts and once when it ends, not per failed command.
  */
 import { Redis } from 'ioredis';
@@ -9,6 +10,14 @@ import type { Logger } from 'pino';
 
 /** Longest a command may take before it fails, in ms: a slow Redis must not stall its callers. */
 export const REDIS_COMMAND_TIMEOUT_MS = 1000;
+/**
+ * Longest a connection with commands waiting may hear nothing before it is dropped and redialled,
+ * in ms. A frozen Redis keeps its sockets open: a command that timed out is still queued and
+ * written, and would run when Redis thaws, so without this every write, publish and lease claim of
+ * the freeze would pile up in memory and then land at once, stale. Dropping the connection rejects
+ * them all and reconnects through the usual path (`ready`, which the lease listens to).
+ */
+export const REDIS_SOCKET_TIMEOUT_MS = 2000;
 /** Longest wait between two reconnection attempts, in ms. */
 export const REDIS_MAX_RETRY_DELAY_MS = 2000;
 /** First wait before reconnecting, in ms; doubles up to REDIS_MAX_RETRY_DELAY_MS. */
@@ -34,6 +43,7 @@ export function createRedisConnection(url: string, options: RedisConnectionOptio
     enableOfflineQueue: options.subscriber === true,
     maxRetriesPerRequest: options.subscriber ? null : 0,
     commandTimeout: options.subscriber ? undefined : REDIS_COMMAND_TIMEOUT_MS,
+    socketTimeout: options.subscriber ? undefined : REDIS_SOCKET_TIMEOUT_MS,
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
     retryStrategy: (attempt) =>
       Math.min(REDIS_FIRST_RETRY_DELAY_MS * 2 ** Math.min(attempt, 10), REDIS_MAX_RETRY_DELAY_MS),
