@@ -97,6 +97,29 @@ describe('ingestion lease', () => {
     await waitUntil('b holds', holding(b.lease), ACQUIRE_MS * 10);
   });
 
+  it('leaves the key free when stopped while a claim that takes it is still on its way', async () => {
+    const key = newKey();
+    const events: string[] = [];
+    const { lease, connection } = leaseOn(key, 'stopped-bidder', {
+      onAcquired: async () => void events.push('acquired'),
+      onLost: async (reason) => void events.push(`lost: ${reason}`),
+    });
+    leases.push(lease);
+    const probe = connect('probe');
+    const ready = (client: typeof probe) => async () => client.status === 'ready';
+    await waitUntil('connections ready', async () => (await ready(probe)()) && ready(connection)(), 5000);
+    // A frozen Redis holds the first claim; stop() comes while it waits, then Redis answers it.
+    redis.freeze();
+    lease.start();
+    await sleep(100);
+    const stopped = lease.stop();
+    await sleep(200);
+    redis.resume();
+    await stopped;
+    expect(events).toEqual([]);
+    expect(await probe.get(key)).toBeNull();
+  });
+
   it('lets another take over once a holder stops renewing, and the old holder steps down when fenced', async () => {
     const key = newKey();
     const a = await startLease(key, 'a');

@@ -155,7 +155,12 @@ export function createLease(options: LeaseOptions): Lease {
       lastError = error instanceof Error ? error.message : String(error);
       return;
     }
-    if (!stopped && held !== holding) await transition(held, held ? 'acquired' : 'held by another instance');
+    if (stopped) {
+      // stop() came while this claim was on its way: a key it took is given back, not left to lapse.
+      if (held && !holding) await release();
+      return;
+    }
+    if (held !== holding) await transition(held, held ? 'acquired' : 'held by another instance');
   };
 
   const wait = (ms: number) =>
