@@ -74,6 +74,30 @@ describe('redis cache layout', () => {
     await cleanup();
   });
 
+  it('reads a damaged or foreign value as absent, never as a NaN time or an empty price', async () => {
+    const { cache, prefix, cleanup } = await makeRedisCache(() => START + 10_000);
+    const samples = everySecond('BTCUSDT', START, 5);
+    await cache.appendWindow(samples);
+    await cache.setQuotes([quote('BTCUSDT', START, '1'), quote('ETHUSDT', START, '2')]);
+    await cache.setSessions([{ symbol: 'BTCUSDT', candle: session({ openTime: START }) }]);
+    // Fields of another version or damaged, beside the good ones.
+    const [bucket] = await admin.keys(`${prefix}win:BTCUSDT:*`);
+    await admin.hset(bucket!, 'x', '0001.5', '3', '', '4', '12', '99999', '0001.5', '2', '00');
+    const good = (await admin.hget(`${prefix}quotes`, 'ETHUSDT'))!;
+    await admin.hset(`${prefix}quotes`, 'ETHUSDT', good.replace(/^\d+/, 'abc'));
+    const sessionKey = `${prefix}session:BTCUSDT:${START}`;
+    await admin.set(sessionKey, (await admin.get(sessionKey))!.replace('"63012.01000001"', '""'));
+
+    const window = await cache.window({ symbol: 'BTCUSDT' });
+    expect(window.every(({ timestamp, price }) => Number.isSafeInteger(timestamp) && price !== '')).toBe(
+      true,
+    );
+    expect(window).toEqual(samples.filter((_, i) => i !== 2 && i !== 3 && i !== 4));
+    expect((await cache.getQuotes(['BTCUSDT', 'ETHUSDT'])).map((q) => q?.price)).toEqual(['1', undefined]);
+    expect(await cache.getSession('BTCUSDT', START)).toBeUndefined();
+    await cleanup();
+  });
+
   it('gives every key a Redis expiry as a safety net', async () => {
     const { cache, prefix, cleanup } = await makeRedisCache(() => START);
     await cache.setQuotes([quote('BTCUSDT', START, '1')]);

@@ -25,7 +25,13 @@ type QuoteParts = [
 ];
 const QUOTE_PARTS = 8;
 
-const isQuoteParts = (parts: string[] | undefined): parts is QuoteParts => parts?.length === QUOTE_PARTS;
+const DIGITS = /^\d{1,16}$/;
+/** Epoch ms or a count as stored: digits only, so `abc` or an empty field never reads as NaN. */
+const isStoredInteger = (text: string): boolean => DIGITS.test(text) && Number.isSafeInteger(Number(text));
+
+/** A quote's eight fields: two integers, then six values (the caller's strings, never empty). */
+const isQuoteParts = (parts: string[] | undefined): parts is QuoteParts =>
+  parts?.length === QUOTE_PARTS && parts.every((part, i) => (i < 2 ? isStoredInteger(part) : part !== ''));
 
 export function decodeQuote(
   symbol: string,
@@ -38,6 +44,9 @@ export function decodeQuote(
   if (!(now - Number(writtenAt) < QUOTE_TTL_MS)) return undefined;
   return { symbol, price, timestamp: Number(timestamp), open24h, high24h, low24h, volume24h, quoteVolume24h };
 }
+
+/** A window field's value: the millisecond part as exactly 3 digits, then the price. */
+const WINDOW_VALUE = /^(\d{3})(.+)$/;
 
 /** The millisecond part as exactly 3 digits, then the price: one field value of a window bucket. */
 export const encodeWindowValue = (sample: PriceSample): string =>
@@ -61,10 +70,14 @@ export function decodeWindow(
       const offset: unknown = fields[j];
       const value: unknown = fields[j + 1];
       if (typeof offset !== 'string' || typeof value !== 'string') continue;
-      const second = bucket * bucketSeconds + Number(offset);
-      const timestamp = second * SECOND_MS + Number(value.slice(0, 3));
+      // A field not of this codec (damaged, or another version's) is skipped, never read as NaN.
+      const offsetSeconds = Number(offset);
+      const parts = WINDOW_VALUE.exec(value);
+      if (!DIGITS.test(offset) || offsetSeconds >= bucketSeconds || !parts) continue;
+      const second = bucket * bucketSeconds + offsetSeconds;
+      const timestamp = second * SECOND_MS + Number(parts[1]);
       if (second <= oldestSecond || timestamp < from || timestamp > to) continue;
-      samples.push({ symbol, price: value.slice(3), timestamp });
+      samples.push({ symbol, price: parts[2]!, timestamp });
     }
   }
   return samples.sort((a, b) => a.timestamp - b.timestamp);
@@ -105,7 +118,10 @@ const ENCODED_CANDLE_TYPES = [
 const isEncodedCandle = (value: unknown): value is EncodedCandle =>
   Array.isArray(value) &&
   value.length === ENCODED_CANDLE_TYPES.length &&
-  ENCODED_CANDLE_TYPES.every((type, i) => typeof value[i] === type);
+  ENCODED_CANDLE_TYPES.every(
+    (type, i) =>
+      typeof value[i] === type && (type === 'number' ? Number.isSafeInteger(value[i]) : value[i] !== ''),
+  );
 
 export function encodeCandle(candle: Candle, now: number): string {
   const encoded: EncodedCandle = [
