@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { MIGRATIONS } from '../src/adapters/sqlite/migrations.js';
@@ -103,6 +105,31 @@ describe('sqlite file store', () => {
     });
     await reopened.close();
     expect(stored).toHaveLength(RACE_WRITES);
+  });
+
+  it("waits out another connection's write lock with the process free meanwhile, then writes in the order called", async () => {
+    const path = join(dir, 'locked.db');
+    const store = new SqliteStore({ path });
+    // Another instance (an import, a backfill) in the middle of a long write.
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    const writes = [
+      store.putSetting('k', 'first'),
+      store.insertPriceSamples([{ symbol: 'BTCUSDT', price: '1', timestamp: 1_000 }]),
+      store.putSetting('k', 'second'),
+    ];
+    let settled = false;
+    void Promise.allSettled(writes).then(() => (settled = true));
+    // Timers run while the lock is held: SQLite's busy wait no longer holds the process (it held
+    // it for the whole 5 s busy timeout, so this connection could never let go in time).
+    await sleep(300);
+    expect(settled).toBe(false);
+    other.exec('COMMIT');
+    other.close();
+    await Promise.all(writes);
+    expect(await store.getSetting('k')).toBe('second');
+    expect(await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 2, order: 'asc' })).toHaveLength(1);
+    await store.close();
   });
 
   it('lets instances open one new file at the same moment: each applies or sees every migration', async () => {

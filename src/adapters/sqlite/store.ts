@@ -1,12 +1,17 @@
 /**
  * SqliteStore: the embedded store (better-sqlite3, WAL). Synchronous underneath, so every write
- * method runs in one transaction and cannot interleave with another. A write the file cannot take
- * (locked by another instance past the busy timeout, a full disk, a read-only or failing file)
- * rejects with UnavailableError, which the edges answer with 503, as PostgreSQL's outages.
+ * method runs in one transaction and cannot interleave with another. While another process (an
+ * import, a backfill, a second instance) holds the file's write lock, a write is tried again every
+ * BUSY_RETRY_DELAY_MS with the event loop free in between, in the order the writes were called;
+ * SQLite's own busy wait, which blocks the whole process, is kept to BUSY_WAIT_PER_ATTEMPT_MS. A
+ * write the file cannot take (still locked after BUSY_TIMEOUT_MS, a full disk, a read-only or
+ * failing file) rejects with UnavailableError, which the edges answer with 503, as PostgreSQL's
+ * outages.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { Candle, StoredCandle } from '../../domain/candle.js';
 import { ConflictError, UnavailableError } from '../../domain/errors.js';
@@ -44,8 +49,18 @@ import {
 } from '../sql-rows.js';
 import { MIGRATIONS } from './migrations.js';
 
-/** How long one connection waits for another's lock, in ms (SQLite's busy timeout). */
+/**
+ * How long a write keeps trying while another connection holds the file's lock, in ms, before it
+ * is refused; also SQLite's own busy timeout while a store opens (migrations, before serving).
+ */
 const BUSY_TIMEOUT_MS = 5000;
+/**
+ * SQLite's busy timeout within one attempt of a write, in ms. SQLite waits synchronously, so a
+ * longer one would stop every request, socket and exchange frame of the process for as long.
+ */
+const BUSY_WAIT_PER_ATTEMPT_MS = 5;
+/** The pause between two attempts of a write that found the file locked, in ms (the event loop runs). */
+const BUSY_RETRY_DELAY_MS = 20;
 
 /**
  * What a client hears for the SQLite result codes (primary code, before any `_` extension) that say
@@ -58,6 +73,10 @@ const UNAVAILABLE_BECAUSE: Readonly<Record<string, string>> = {
   SQLITE_READONLY: 'the database cannot be written (read-only)',
   SQLITE_IOERR: 'the database cannot be written (I/O error)',
 };
+
+/** Another connection holds the lock the write needs (past this attempt's short busy wait). */
+const isBusy = (error: unknown): boolean =>
+  error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY');
 
 function translate(error: unknown): unknown {
   if (!(error instanceof Database.SqliteError)) return error;
@@ -129,15 +148,20 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #statements;
+  readonly #busyTimeoutMs: number;
+  /** The last of the writes waiting for a locked file, which later writes queue behind. */
+  #busyQueue: Promise<void> | undefined;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.#db = new Database(options.path);
     this.#now = options.now ?? Date.now;
-    this.#db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+    this.#db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
     if (options.path !== ':memory:') switchToWal(this.#db);
     this.#db.pragma('synchronous = NORMAL');
     this.#migrate();
+    this.#db.pragma(`busy_timeout = ${Math.min(BUSY_WAIT_PER_ATTEMPT_MS, this.#busyTimeoutMs)}`);
     const db = this.#db;
     this.#statements = {
       symbol: db.prepare<[string], SymbolRow>('SELECT * FROM symbols WHERE symbol = ?'),
@@ -277,18 +301,48 @@ export class SqliteStore implements Store {
     return;
   }
 
-  /** Runs a write, its unavailability (UNAVAILABLE_BECAUSE) turned into UnavailableError. */
-  #write<T>(work: () => T): T {
-    try {
-      return work();
-    } catch (error) {
-      throw translate(error);
+  /**
+   * Runs a write now, or, while the file is locked by another connection, in turn after the writes
+   * already waiting, every BUSY_RETRY_DELAY_MS until BUSY_TIMEOUT_MS; its unavailability
+   * (UNAVAILABLE_BECAUSE) turned into UnavailableError. `work` runs in one transaction or one
+   * statement, so a failed attempt left nothing behind.
+   */
+  async #write<T>(work: () => T): Promise<T> {
+    // Up to its first await an async function runs at once: the queue's order is the calls' order.
+    if (this.#busyQueue === undefined) {
+      try {
+        return work();
+      } catch (error) {
+        if (!isBusy(error)) throw translate(error);
+      }
+    }
+    const deadline = performance.now() + this.#busyTimeoutMs;
+    const result = (this.#busyQueue ?? Promise.resolve()).then(() => this.#retry(work, deadline));
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#busyQueue = tail;
+    void tail.then(() => {
+      if (this.#busyQueue === tail) this.#busyQueue = undefined;
+    });
+    return result;
+  }
+
+  async #retry<T>(work: () => T, deadline: number): Promise<T> {
+    for (;;) {
+      await sleep(BUSY_RETRY_DELAY_MS);
+      try {
+        return work();
+      } catch (error) {
+        if (!isBusy(error) || performance.now() >= deadline) throw translate(error);
+      }
     }
   }
 
   async insertSymbol(symbol: NewSymbol): Promise<SymbolRecord> {
     const row = this.#symbolParams(symbol);
-    if (this.#write(() => this.#statements.insertSymbol.run(row)).changes === 0) {
+    if ((await this.#write(() => this.#statements.insertSymbol.run(row))).changes === 0) {
       throw new ConflictError(`symbol ${symbol.symbol} already exists`);
     }
     return toSymbol(row);
@@ -297,17 +351,18 @@ export class SqliteStore implements Store {
   async insertSymbolsIfMissing(
     symbols: readonly NewSymbol[],
   ): Promise<{ created: string[]; skipped: string[] }> {
-    const created: string[] = [];
-    const skipped: string[] = [];
-    this.#write(() =>
+    // Filled in the transaction, so an attempt that found the file locked leaves nothing in them.
+    return this.#write(() =>
       this.#db.transaction(() => {
+        const created: string[] = [];
+        const skipped: string[] = [];
         for (const symbol of symbols) {
           const inserted = this.#statements.insertSymbol.run(this.#symbolParams(symbol)).changes > 0;
           (inserted ? created : skipped).push(symbol.symbol);
         }
+        return { created, skipped };
       })(),
     );
-    return { created, skipped };
   }
 
   #symbolParams(symbol: NewSymbol): SymbolRow {
@@ -346,17 +401,17 @@ export class SqliteStore implements Store {
   }
 
   async setSymbolActive(symbol: string, isActive: boolean): Promise<SymbolRecord | undefined> {
-    this.#write(() => this.#statements.setActive.run(isActive ? 1 : 0, symbol));
+    await this.#write(() => this.#statements.setActive.run(isActive ? 1 : 0, symbol));
     return this.getSymbol(symbol);
   }
 
   async setSymbolStatus(symbol: string, status: string): Promise<SymbolRecord | undefined> {
-    this.#write(() => this.#statements.setStatus.run(status, symbol));
+    await this.#write(() => this.#statements.setStatus.run(status, symbol));
     return this.getSymbol(symbol);
   }
 
   async insertPriceSamples(samples: readonly PriceSample[], fence?: WriteFence): Promise<void> {
-    this.#write(() =>
+    await this.#write(() =>
       this.#db
         .transaction(() => {
           this.#checkFence(fence);
@@ -393,7 +448,7 @@ export class SqliteStore implements Store {
 
   async upsertCandles(candles: readonly StoredCandle[], fence?: WriteFence): Promise<void> {
     if (candles.length === 0) return;
-    this.#writeCandles(candles, fence, false);
+    await this.#writeCandles(candles, fence, false);
   }
 
   async replaceCandles(candles: readonly StoredCandle[]): Promise<number> {
@@ -402,7 +457,11 @@ export class SqliteStore implements Store {
   }
 
   /** 1m candles by the merge rule, or closed ones over what is stored (`replace`); returns rows written. */
-  #writeCandles(candles: readonly StoredCandle[], fence: WriteFence | undefined, replace: boolean): number {
+  #writeCandles(
+    candles: readonly StoredCandle[],
+    fence: WriteFence | undefined,
+    replace: boolean,
+  ): Promise<number> {
     return this.#write(() =>
       this.#db
         .transaction(() => {
@@ -478,7 +537,7 @@ export class SqliteStore implements Store {
   }
 
   async recordRepairGaps(gaps: readonly RepairGap[], fence?: WriteFence): Promise<void> {
-    this.#write(() =>
+    await this.#write(() =>
       this.#db
         .transaction(() => {
           this.#checkFence(fence);
@@ -489,7 +548,7 @@ export class SqliteStore implements Store {
   }
 
   async clearRepairGap(symbol: string, from: number, fence?: WriteFence): Promise<void> {
-    this.#write(() =>
+    await this.#write(() =>
       this.#db
         .transaction(() => {
           this.#checkFence(fence);
@@ -512,14 +571,16 @@ export class SqliteStore implements Store {
       password_hash: user.passwordHash,
       created_at: this.#now(),
     };
-    try {
-      this.#statements.insertUser.run(row);
-    } catch (error) {
-      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new ConflictError(`a user with email ${user.email} exists`, { cause: error });
+    await this.#write(() => {
+      try {
+        this.#statements.insertUser.run(row);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw new ConflictError(`a user with email ${user.email} exists`, { cause: error });
+        }
+        throw error;
       }
-      throw translate(error);
-    }
+    });
     return toUser(row);
   }
 
@@ -534,7 +595,7 @@ export class SqliteStore implements Store {
   }
 
   async updateUser(id: string, changes: UserChanges): Promise<UserRecord | undefined> {
-    const row = this.#write(() =>
+    const row = await this.#write(() =>
       this.#statements.updateUser.get(changes.role ?? null, changes.passwordHash ?? null, id),
     );
     return row && toUser(row);
@@ -569,11 +630,11 @@ export class SqliteStore implements Store {
   }
 
   async putSetting(key: string, value: string): Promise<void> {
-    this.#write(() => this.#statements.putSetting.run(key, value));
+    await this.#write(() => this.#statements.putSetting.run(key, value));
   }
 
   async setSettingIfMissing(key: string, value: string): Promise<string> {
-    this.#write(() => this.#statements.insertSetting.run(key, value));
+    await this.#write(() => this.#statements.insertSetting.run(key, value));
     return this.#statements.setting.get(key)!.value;
   }
 }
