@@ -20,14 +20,16 @@ export function readConfigOrExit(): Config {
 
 /**
  * Stops the service on the first SIGTERM or SIGINT, ignoring any that follow, and exits 0 (1 when
- * the stop fails or hangs).
+ * the stop fails or hangs). A rejection nobody handled or an exception nobody caught is a bug
+ * whose leftovers are unknown: it is logged and the service stops the same way, flushing what is
+ * buffered, then exits 1 (Node's default would end the process at once, losing the buffered writes).
  */
 export function stopOnSignals(service: Service, logger: Logger): void {
   let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
+  const stop = (reason: string, exitCode: 0 | 1): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping');
+    logger.info({ reason }, 'stopping');
     setTimeout(() => {
       logger.error('graceful stop timed out');
       process.exit(1);
@@ -35,7 +37,7 @@ export function stopOnSignals(service: Service, logger: Logger): void {
     service.stop().then(
       () => {
         logger.info('stopped');
-        process.exit(0);
+        process.exit(exitCode);
       },
       (error: unknown) => {
         logger.error({ err: error }, 'stop failed');
@@ -45,8 +47,16 @@ export function stopOnSignals(service: Service, logger: Logger): void {
   };
   // `on`, not `once`: a repeated signal (npm and a terminal both pass Ctrl-C on) must meet the
   // guard above, not Node's default action, which would end the process before the flush.
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  process.on('SIGTERM', () => stop('SIGTERM', 0));
+  process.on('SIGINT', () => stop('SIGINT', 0));
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.fatal({ err: reason }, 'unhandled rejection; stopping');
+    stop('unhandled rejection', 1);
+  });
+  process.on('uncaughtException', (error: Error) => {
+    logger.fatal({ err: error }, 'uncaught exception; stopping');
+    stop('uncaught exception', 1);
+  });
 }
 
 export function exitOnFatal(error: unknown): never {
