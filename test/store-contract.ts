@@ -270,6 +270,14 @@ export function runStoreContract(name: string, create: () => Store | Promise<Sto
         });
       });
 
+      it('counts a minute replaced twice in one batch as one row written, the later one kept', async () => {
+        await store.upsertCandles([minute(5)]);
+        const first = { ...minute(5), volume: '1.5' };
+        const second = { ...minute(5), volume: '2.5' };
+        expect(await store.replaceCandles([first, second])).toBe(1);
+        expect((await read('1m'))[0]).toMatchObject({ volume: '2.5' });
+      });
+
       it('never replaces a closed candle with a forming one, nor a newer update with an older one', async () => {
         const closed = minute(0);
         const forming = { ...closed, closed: false, close: '1', eventTime: closed.eventTime + 5000 };

@@ -466,18 +466,21 @@ export class SqliteStore implements Store {
       this.#db
         .transaction(() => {
           this.#checkFence(fence);
-          const touched = new Map<string, number[]>();
-          let written = 0;
+          // Per symbol, the minutes written: a minute written twice in one batch is one row written.
+          const touched = new Map<string, Set<number>>();
           for (const candle of candles) {
             const statement =
               replace && candle.closed ? this.#statements.replaceBase : this.#statements.upsertBase;
             if (statement.run(candleParams(candle, candle.eventTime)).changes === 0) continue;
-            written++;
-            const times = touched.get(candle.symbol) ?? [];
-            times.push(candle.openTime);
+            const times = touched.get(candle.symbol) ?? new Set<number>();
+            times.add(candle.openTime);
             touched.set(candle.symbol, times);
           }
-          for (const [symbol, openTimes] of touched) this.#rewriteRollups(symbol, openTimes);
+          let written = 0;
+          for (const [symbol, openTimes] of touched) {
+            this.#rewriteRollups(symbol, [...openTimes]);
+            written += openTimes.size;
+          }
           return written;
         })
         .immediate(),
