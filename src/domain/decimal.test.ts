@@ -10,6 +10,7 @@ import {
   maxDecimal,
   minDecimal,
   parseDecimal,
+  percentOf,
   subtractDecimal,
   sumDecimals,
 } from './decimal.js';
@@ -99,5 +100,21 @@ describe('exact decimals', () => {
     for (const text of ['0.01634790', '148976.11427815', '337730077.5570941', '185675832.60984153']) {
       expect(Number.parseFloat(canonicalDecimal(text))).toBe(Number.parseFloat(text));
     }
+  });
+
+  it('computes a percentage exactly, rounding halves away from zero alike for a rise and a fall', () => {
+    const change = (from: string, to: string) =>
+      percentOf(subtractDecimal(parseDecimal(to), parseDecimal(from)), parseDecimal(from), 3);
+    // Exact ties, which floats put on either side of the half.
+    expect(change('8', '8.001')).toBe(0.013);
+    expect(change('8', '7.999')).toBe(-0.013);
+    expect(change('81.242', '80.64365267')).toBe(-0.737);
+    expect(change('41.735', '42.307812875')).toBe(1.373);
+    expect(change('20.188', '20.34920118')).toBe(0.799);
+    expect(change('63000.3', '63100.1')).toBe(0.158);
+    // A change too small to show is 0, never -0; no open gives 0.
+    expect(Object.is(change('1000000', '999999.99999'), 0)).toBe(true);
+    expect(change('0', '5')).toBe(0);
+    expect(change('-4', '-2')).toBe(-50);
   });
 });

@@ -42,6 +42,23 @@ export function isDecimalString(text: string): boolean {
   return text.length <= MAX_DECIMAL_LENGTH && INPUT_DECIMAL_PATTERN.test(text);
 }
 
+/**
+ * `part / whole × 100` rounded to `fractionDigits` places, halves away from zero, computed exactly
+ * (so a rise and an equal fall round alike, and a tiny change is 0, never -0); 0 when `whole` is 0.
+ */
+export function percentOf(part: Decimal, whole: Decimal, fractionDigits: number): number {
+  if (whole.units === 0n) return 0;
+  // part.units / 10^part.scale / (whole.units / 10^whole.scale) × 100 × 10^fractionDigits
+  let numerator = part.units * pow10(whole.scale) * pow10(fractionDigits + 2);
+  let denominator = whole.units * pow10(part.scale);
+  if (denominator < 0n) [numerator, denominator] = [-numerator, -denominator];
+  const magnitude = numerator < 0n ? -numerator : numerator;
+  const rounded = (2n * magnitude + denominator) / (2n * denominator);
+  if (rounded === 0n) return 0;
+  const value = Number(rounded) / 10 ** fractionDigits;
+  return numerator < 0n ? -value : value;
+}
+
 export function parseDecimal(text: string): Decimal {
   const match = text.length <= MAX_DECIMAL_LENGTH ? DECIMAL_PATTERN.exec(text) : null;
   if (!match) throw new ValidationError(`not a decimal number: "${text.slice(0, 40)}"`);

@@ -47,6 +47,24 @@ describe('latest price', () => {
     });
   });
 
+  it('rounds the change percent alike for a rise and an equal fall, from the exact change', async () => {
+    const live = createLiveState();
+    const ticker = (symbol: string, close: string) => ({
+      symbol,
+      eventTime: T,
+      close,
+      open: '8',
+      high: '9',
+      low: '7',
+      volume: '1',
+      quoteVolume: '8',
+    });
+    live.applyTickers([ticker('UPUSDT', '8.001'), ticker('DOWNUSDT', '7.999')], T);
+    const reader = createPriceReader({ store, now: () => T, live });
+    expect((await reader.latest('UPUSDT'))?.changePercent24h).toBe(0.013);
+    expect((await reader.latest('DOWNUSDT'))?.changePercent24h).toBe(-0.013);
+  });
+
   it('falls back to the store when there is no live quote, and reports staleness by age', async () => {
     await store.insertPriceSamples([{ symbol: 'ETHUSDT', price: '2500', timestamp: T }]);
     const reader = createPriceReader({ store, now: () => T + STALE_AFTER_MS + 1, live: createLiveState() });

@@ -2,7 +2,13 @@
  * Price reads: 1-second samples and the latest price with its rolling 24 h statistics,
  * computed exactly from the stored 1m candles.
  */
-import { compareDecimal, formatDecimal, parseDecimal, subtractDecimal } from '../domain/decimal.js';
+import {
+  compareDecimal,
+  formatDecimal,
+  parseDecimal,
+  percentOf,
+  subtractDecimal,
+} from '../domain/decimal.js';
 import { aggregateCandles } from '../domain/candle.js';
 import { UnavailableError } from '../domain/errors.js';
 import { DAY_MS, MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
@@ -14,10 +20,12 @@ import type { LiveState } from './live-state.js';
 
 /** A symbol whose latest price is older than this is reported `stale`. */
 export const STALE_AFTER_MS = 60_000;
+/** Decimal places of `changePercent24h`, as Binance's `priceChangePercent` has. */
+const CHANGE_PERCENT_DIGITS = 3;
 
 export interface LatestPrice extends PriceQuote {
   readonly change24h: string;
-  /** Percent, rounded to 3 decimals as Binance's `priceChangePercent`. */
+  /** Percent, to 3 decimals as Binance's `priceChangePercent`, computed exactly, halves away from zero. */
   readonly changePercent24h: number;
   readonly ageMs: number;
   readonly stale: boolean;
@@ -58,8 +66,6 @@ export function createPriceReader({ store, now, live, cache }: PriceReaderDeps):
   const withChange = (quote: PriceQuote): LatestPrice => {
     const open = parseDecimal(quote.open24h);
     const change = subtractDecimal(parseDecimal(quote.price), open);
-    const openNumber = Number.parseFloat(quote.open24h);
-    const percent = openNumber === 0 ? 0 : (Number.parseFloat(formatDecimal(change)) / openNumber) * 100;
     const ageMs = Math.max(0, now() - quote.timestamp);
     return {
       symbol: quote.symbol,
@@ -71,7 +77,7 @@ export function createPriceReader({ store, now, live, cache }: PriceReaderDeps):
       volume24h: quote.volume24h,
       quoteVolume24h: quote.quoteVolume24h,
       change24h: formatDecimal(change),
-      changePercent24h: Math.round(percent * 1000) / 1000,
+      changePercent24h: percentOf(change, open, CHANGE_PERCENT_DIGITS),
       ageMs,
       stale: ageMs > STALE_AFTER_MS,
     };
