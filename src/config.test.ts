@@ -149,6 +149,12 @@ describe('configuration', () => {
     expect(loadConfig({ BACKFILL_LOOKBACK: '3650d' }).backfillLookbackMs).toBe(3650 * 86_400_000);
   });
 
+  it('refuses a duration past 100 years, whose ms would not stay an exact integer', () => {
+    const message = failureOf({ PRICE_HISTORY_RETENTION: '999999999d', JWT_EXPIRES_IN: '36501d' });
+    expect(message).toMatch(/PRICE_HISTORY_RETENTION: at most 36500d/);
+    expect(message).toMatch(/JWT_EXPIRES_IN: at most 36500d/);
+  });
+
   it('stops with one message naming every bad variable', () => {
     const bad = {
       PORT: '99999',

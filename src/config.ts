@@ -19,6 +19,10 @@ const DEFAULT_INTERVAL_HOURS = '1,5,9,13,17,21';
 export const DEFAULT_DATABASE_URL = 'sqlite:data/market.db';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The longest duration any variable takes, in days (100 years): ms beyond it stop being exact integers soon. */
+const MAX_DURATION_DAYS = 36_500;
+const MAX_DURATION_MS = MAX_DURATION_DAYS * DAY_MS;
+
 /** A duration in ms; above `max.ms` it is refused with `max.text` as the bound. */
 const duration = (fallback: string, max?: { ms: number; text: string }) =>
   z
@@ -28,6 +32,10 @@ const duration = (fallback: string, max?: { ms: number; text: string }) =>
       const ms = parseDuration(text);
       if (ms === undefined || ms <= 0) {
         ctx.addIssue({ code: 'custom', message: `a duration like 90s, 15m, 23h or 7d, got "${text}"` });
+        return z.NEVER;
+      }
+      if (ms > MAX_DURATION_MS) {
+        ctx.addIssue({ code: 'custom', message: `at most ${MAX_DURATION_DAYS}d (100 years), got "${text}"` });
         return z.NEVER;
       }
       if (max && ms > max.ms) {
