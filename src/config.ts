@@ -19,8 +19,8 @@ const DEFAULT_INTERVAL_HOURS = '1,5,9,13,17,21';
 export const DEFAULT_DATABASE_URL = 'sqlite:data/market.db';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** The longest duration any variable takes, in days (100 years): ms beyond it stop being exact integers soon. */
-const MAX_DURATION_DAYS = 36_500;
+/** The longest duration any variable takes, in days: its ms stay an exact integer (below 2^53). */
+const MAX_DURATION_DAYS = 100_000_000;
 const MAX_DURATION_MS = MAX_DURATION_DAYS * DAY_MS;
 
 /** A duration in ms; above `max.ms` it is refused with `max.text` as the bound. */
@@ -35,7 +35,7 @@ const duration = (fallback: string, max?: { ms: number; text: string }) =>
         return z.NEVER;
       }
       if (ms > MAX_DURATION_MS) {
-        ctx.addIssue({ code: 'custom', message: `at most ${MAX_DURATION_DAYS}d (100 years), got "${text}"` });
+        ctx.addIssue({ code: 'custom', message: `at most ${MAX_DURATION_DAYS}d, got "${text}"` });
         return z.NEVER;
       }
       if (max && ms > max.ms) {
@@ -130,12 +130,6 @@ function proxyListProblem(items: readonly string[]): string | undefined {
   }
 }
 
-/**
- * The most BACKFILL_LOOKBACK reaches back, in days (10 years): Binance's spot klines begin in
- * July 2017, and a longer one would reach before 1970, which the REST client refuses.
- */
-const MAX_BACKFILL_LOOKBACK_DAYS = 3650;
-
 const envSchema = z.object({
   PORT: integer(5000, 0, 65_535),
   HOST: z
@@ -184,10 +178,7 @@ const envSchema = z.object({
     .string()
     .default('UTC')
     .refine(isValidTimeZone, { message: 'must be an IANA time zone such as UTC or Europe/London' }),
-  BACKFILL_LOOKBACK: duration('1d', {
-    ms: MAX_BACKFILL_LOOKBACK_DAYS * DAY_MS,
-    text: `${MAX_BACKFILL_LOOKBACK_DAYS}d (Binance's spot klines begin in 2017)`,
-  }),
+  BACKFILL_LOOKBACK: duration('1d'),
   PRICE_HISTORY_RETENTION: duration('7d'),
   BROADCAST_INTERVAL_MS: integer(1000, 50, 60_000),
   // One `historical_data` carries at most MAX_HISTORY_SAMPLES one-second samples.
@@ -299,10 +290,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 }
 
 /**
- * Parses the environment over `.env` (when present): a variable set in the environment wins, unless
- * it is blank, which reads as unset there too (so `PORT=` from a compose file leaves `.env`'s PORT).
+ * Reads `.env` (when present) into process.env, where libraries read their own variables too
+ * (`PGPASSWORD`, `NODE_TLS_REJECT_UNAUTHORIZED`…), then parses. A variable set in the environment
+ * wins, unless it is blank, which reads as unset there too (so `PORT=` from a compose file leaves
+ * `.env`'s PORT; `process.loadEnvFile` would keep the blank one).
  */
 export function loadConfigFromProcess(envFile = '.env'): Config {
-  const fromFile = existsSync(envFile) ? parseEnv(readFileSync(envFile, 'utf8')) : {};
-  return loadConfig({ ...fromFile, ...withoutBlanks(process.env) });
+  if (existsSync(envFile)) {
+    for (const [name, value] of Object.entries(parseEnv(readFileSync(envFile, 'utf8')))) {
+      if ((process.env[name] ?? '').trim() === '') process.env[name] = value;
+    }
+  }
+  return loadConfig(process.env);
 }

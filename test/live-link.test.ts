@@ -41,6 +41,27 @@ describe('live link against the simulated exchange', () => {
     await finish(harness);
   });
 
+  it("fetches a new symbol's whole history when BACKFILL_LOOKBACK reaches back before 1970", async () => {
+    // A listing 30 minutes before the start; the lookback (100 years) would start before 1970,
+    // which the REST client refuses: every repair failed, for ever.
+    const startMinute = CLOCK_START - (CLOCK_START % MINUTE_MS);
+    const listedAt = startMinute - 30 * MINUTE_MS;
+    harness = await startHarness({
+      exchange: { listedAt },
+      link: { lookbackMs: 36_500 * 24 * 60 * MINUTE_MS },
+    });
+    await harness.pass(3 * MINUTE_MS);
+    expect(harness.parts.link.status().repair).toMatchObject({ failures: 0, lastError: undefined });
+    await harness.parts.link.stop();
+    await expectEveryCandleStored(
+      harness.store,
+      harness.exchange,
+      SYMBOLS,
+      listedAt,
+      startMinute - MINUTE_MS,
+    );
+  });
+
   it('repairs the candles missed while the connection was dropped abruptly', async () => {
     harness = await startHarness();
     await harness.pass(3 * MINUTE_MS);

@@ -42,6 +42,14 @@ export const MAX_SETTLE_FOLLOW_UPS = 5;
  */
 export const refetchFrom = (lastStoredOpenTime: number): number => lastStoredOpenTime - MINUTE_MS;
 
+/**
+ * The minute a new symbol's history starts: BACKFILL_LOOKBACK before `now`, or 1970 for a lookback
+ * longer than that (the exchange then answers from the pair's first kline; the REST client refuses a
+ * start before 1970).
+ */
+export const lookbackStart = (now: number, lookbackMs: number): number =>
+  bucketOpenTime(Math.max(0, now - lookbackMs), MINUTE_MS);
+
 /** Where a repair from what is stored starts: `refetchFrom` the last stored candle, else `otherwise`. */
 export async function storedRepairStart<T>(
   store: Pick<Store, 'candleSpan'>,
@@ -208,7 +216,7 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
   async function startOf(symbol: string, wanted: Wanted): Promise<number> {
     let from = wanted.since === undefined ? Infinity : bucketOpenTime(wanted.since, MINUTE_MS);
     if (wanted.fromKnown) {
-      const lookback = bucketOpenTime(now() - options.lookbackMs, MINUTE_MS);
+      const lookback = lookbackStart(now(), options.lookbackMs);
       const stored = await storedRepairStart(store, symbol, lookback);
       from = Math.min(from, Math.max(stored, repairedThrough.get(symbol) ?? 0));
     }

@@ -10,11 +10,10 @@ import type { RestClient } from '../binance/rest-client.js';
 import { ALL_STATUSES_EXCHANGE_INFO_QUERY } from '../binance/rest-wire.js';
 import type { StreamClient, StreamClientStatus } from '../binance/stream-client.js';
 import type { Store } from '../ports/store.js';
-import { storedRepairStart, type GapRepair, type GapRepairStatus } from './gap-repair.js';
+import { lookbackStart, storedRepairStart, type GapRepair, type GapRepairStatus } from './gap-repair.js';
 import type { Ingest } from './ingest.js';
 import { activateStored, selectTopSymbols, UNIVERSE_CHOSEN_SETTING } from './universe.js';
 import type { WriteBuffer, WriteBufferStats } from './write-buffer.js';
-import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import { splitSymbol } from '../domain/symbol.js';
 
 /** How often the store's active symbols are read for changes, in ms. */
@@ -218,7 +217,7 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     // the last stored candle no longer marks the end of its history. A gap recorded as still owed
     // (by an earlier process, or before the symbol was deactivated) starts it earlier.
     const owed = new Map((await store.listRepairGaps()).map((gap) => [gap.symbol, gap.since]));
-    const lookback = bucketOpenTime(deps.now() - deps.lookbackMs, MINUTE_MS);
+    const lookback = lookbackStart(deps.now(), deps.lookbackMs);
     const starts = await Promise.all(
       added.map(async (symbol) => {
         const stored = await storedRepairStart(store, symbol, lookback);
