@@ -20,6 +20,9 @@ const RACE_ROUNDS = 5;
 const RACE_ROUND_MS = 300;
 /** When the processes open their first file, in ms from their spawn: after tsx has loaded. */
 const RACE_PROCESS_START_MS = 4000;
+/** Writes queued behind another connection's lock, and how long they may take once it is let go, in ms. */
+const QUEUED_WRITES = 200;
+const QUEUED_WRITES_DRAIN_MS = 500;
 /** Fenced writes in the fence race, against another connection's commits. */
 const RACE_WRITES = 3000;
 
@@ -129,6 +132,24 @@ describe('sqlite file store', () => {
     await Promise.all(writes);
     expect(await store.getSetting('k')).toBe('second');
     expect(await store.listPriceSamples({ symbol: 'BTCUSDT', limit: 2, order: 'asc' })).toHaveLength(1);
+    await store.close();
+  });
+
+  it('runs the writes queued behind a lock at once when it is let go, not one retry pause apart', async () => {
+    const path = join(dir, 'drained.db');
+    const store = new SqliteStore({ path });
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    const writes = Array.from({ length: QUEUED_WRITES }, (_, i) => store.putSetting(`k${i}`, String(i)));
+    await sleep(50);
+    other.exec('COMMIT');
+    other.close();
+    let done = 0;
+    for (const write of writes) void write.then(() => done++);
+    // One retry pause (20 ms) for the write at the head; the rest follow in the same turn. One pause
+    // each would take QUEUED_WRITES × 20 ms = 4 s.
+    await sleep(QUEUED_WRITES_DRAIN_MS);
+    expect(done).toBe(QUEUED_WRITES);
     await store.close();
   });
 

@@ -309,15 +309,20 @@ export class SqliteStore implements Store {
    */
   async #write<T>(work: () => T): Promise<T> {
     // Up to its first await an async function runs at once: the queue's order is the calls' order.
-    if (this.#busyQueue === undefined) {
+    const queued = this.#busyQueue;
+    if (queued === undefined) {
       try {
         return work();
       } catch (error) {
         if (!isBusy(error)) throw translate(error);
       }
     }
+    // A write that just found the file locked waits before its next attempt; one queued behind it
+    // tries as soon as its turn comes, so the queue drains at once when the lock is let go.
     const deadline = performance.now() + this.#busyTimeoutMs;
-    const result = (this.#busyQueue ?? Promise.resolve()).then(() => this.#retry(work, deadline));
+    const result = (queued ?? Promise.resolve()).then(() =>
+      this.#retry(work, deadline, queued === undefined),
+    );
     const tail = result.then(
       () => undefined,
       () => undefined,
@@ -329,9 +334,9 @@ export class SqliteStore implements Store {
     return result;
   }
 
-  async #retry<T>(work: () => T, deadline: number): Promise<T> {
-    for (;;) {
-      await sleep(BUSY_RETRY_DELAY_MS);
+  async #retry<T>(work: () => T, deadline: number, waitFirst: boolean): Promise<T> {
+    for (let wait = waitFirst; ; wait = true) {
+      if (wait) await sleep(BUSY_RETRY_DELAY_MS);
       try {
         return work();
       } catch (error) {
