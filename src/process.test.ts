@@ -9,12 +9,23 @@ import { afterAll, describe, expect, it } from 'vitest';
  * Runs `stopOnSignals` in a process of its own, over a service whose stop writes `flushed` (as the
  * real one flushes its buffered writes), then runs `fault`: resolves with the exit code and log.
  */
-async function runWithFault(fault: string, flushed: string): Promise<{ code: number | null; log: string }> {
+async function runWithFault(
+  fault: string,
+  flushed: string,
+  duringStop = '',
+): Promise<{ code: number | null; log: string }> {
   const script = `
     import { writeFileSync } from 'node:fs';
+    import { setTimeout as sleep } from 'node:timers/promises';
     import { createLogger } from ${JSON.stringify(new URL('./logger.ts', import.meta.url).href)};
     import { stopOnSignals } from ${JSON.stringify(new URL('./process.ts', import.meta.url).href)};
-    const service = { stop: async () => writeFileSync(${JSON.stringify(flushed)}, 'flushed') };
+    const service = {
+      stop: async () => {
+        ${duringStop}
+        await sleep(50);
+        writeFileSync(${JSON.stringify(flushed)}, 'flushed');
+      },
+    };
     stopOnSignals(service, createLogger('info'));
     setInterval(() => undefined, 1000); // a service keeps the process alive
     ${fault}`;
@@ -51,4 +62,16 @@ describe('the process around the service', () => {
       expect(lines.map((line) => line.msg)).toContain('stopped');
     },
   );
+
+  it('exits 1 when a bug surfaces while a signal is stopping the service, after the stop', async () => {
+    const flushed = join(dir, 'during-stop.flushed');
+    const { code, log } = await runWithFault(
+      `process.kill(process.pid, 'SIGTERM');`,
+      flushed,
+      `Promise.reject(new Error('boom during stop'));`,
+    );
+    expect(code).toBe(1);
+    expect(existsSync(flushed)).toBe(true);
+    expect(log).toContain('boom during stop');
+  });
 });

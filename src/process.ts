@@ -26,7 +26,10 @@ export function readConfigOrExit(): Config {
  */
 export function stopOnSignals(service: Service, logger: Logger): void {
   let stopping = false;
-  const stop = (reason: string, exitCode: 0 | 1): void => {
+  /** 1 once anything went wrong, also a bug surfacing while a signal's stop runs. */
+  let exitCode: 0 | 1 = 0;
+  const stop = (reason: string, code: 0 | 1): void => {
+    exitCode = Math.max(exitCode, code) as 0 | 1;
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, 'stopping');
