@@ -342,7 +342,7 @@ describe('read API', () => {
         expect(status, limit).toBe(400);
         expect(body.errorSources, limit).toEqual([{ path: 'limit', message: 'must be a whole number' }]);
       }
-      const { status, body } = await get<unknown[]>(`${API}/price-data/BTCUSDT?limit=0003`);
+      const { status, body } = await get<unknown[]>(`${API}/price-data/BTCUSDT?limit=0000000003`);
       expect(status).toBe(200);
       expect(body.meta).toMatchObject({ limit: 3 });
     });

@@ -60,7 +60,7 @@ export const timeQuery = z
   .optional();
 
 /** A count as a query carries it: digits only (so `0x10`, `1e2`, ` 5` and an empty value are refused). */
-const WHOLE_NUMBER_PATTERN = /^\d{1,9}$/;
+const WHOLE_NUMBER_PATTERN = /^\d+$/;
 
 /**
  * A `limit` of at most `max`, `fallback` when absent. Only digits are read: `z.coerce.number` alone

@@ -15,7 +15,9 @@ export const REDIS_COMMAND_TIMEOUT_MS = 1000;
  * in ms. A frozen Redis keeps its sockets open: a command that timed out is still queued and
  * written, and would run when Redis thaws, so without this every write, publish and lease claim of
  * the freeze would pile up in memory and then land at once, stale. Dropping the connection rejects
- * them all and reconnects through the usual path (`ready`, which the lease listens to).
+ * the commands still held here and reconnects through the usual path (`ready`, which the lease
+ * listens to); those already written in those ms sit in Redis's socket buffer and still run at the
+ * thaw, so at most this long of them.
  */
 export const REDIS_SOCKET_TIMEOUT_MS = 2000;
 /** Longest wait between two reconnection attempts, in ms. */
