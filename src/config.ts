@@ -200,11 +200,12 @@ const envSchema = z.object({
   // `true`, any; a number, that many proxies in front; else a comma list of proxy addresses or CIDRs.
   TRUST_PROXY: z
     .string()
+    .trim()
     .optional()
     .transform((text, ctx): boolean | number | string[] => {
-      if (text === undefined || text.trim() === '' || text.trim() === 'false') return false;
-      if (text.trim() === 'true') return true;
-      if (DECIMAL_DIGITS.test(text.trim())) return Number(text.trim());
+      if (text === undefined || text === 'false') return false;
+      if (text === 'true') return true;
+      if (DECIMAL_DIGITS.test(text)) return Number(text);
       const items = list(text);
       const problem = items.length === 0 ? 'lists no proxies' : proxyListProblem(items);
       if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
@@ -246,12 +247,12 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Variables read as blank (empty or spaces only) are treated as unset, as `.env` files often leave them. */
+/** A variable read as blank (unset, empty or spaces only) is treated as unset, as `.env` files often leave them. */
+const isBlank = (value: string | undefined): boolean => (value ?? '').trim() === '';
+
 function withoutBlanks(env: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(env).filter(
-      (entry): entry is [string, string] => entry[1] !== undefined && entry[1].trim() !== '',
-    ),
+    Object.entries(env).filter((entry): entry is [string, string] => !isBlank(entry[1])),
   );
 }
 
@@ -298,7 +299,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 export function loadConfigFromProcess(envFile = '.env'): Config {
   if (existsSync(envFile)) {
     for (const [name, value] of Object.entries(parseEnv(readFileSync(envFile, 'utf8')))) {
-      if ((process.env[name] ?? '').trim() === '') process.env[name] = value;
+      if (isBlank(process.env[name])) process.env[name] = value;
     }
   }
   return loadConfig(process.env);

@@ -29,7 +29,7 @@ export function stopOnSignals(service: Service, logger: Logger): void {
   /** 1 once anything went wrong, also a bug surfacing while a signal's stop runs. */
   let exitCode: 0 | 1 = 0;
   const stop = (reason: string, code: 0 | 1): void => {
-    exitCode = Math.max(exitCode, code) as 0 | 1;
+    if (code === 1) exitCode = 1;
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, 'stopping');
