@@ -141,12 +141,17 @@ function candleColumns<C extends Candle>(
   ];
 }
 
+/** An error's code: a SQLSTATE from the server, or Node's socket error code; '' for none. */
+function codeOf(error: unknown): string {
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : '';
+}
+
 /** A server that is down, restarting or unreachable: the service answers 503 instead of 500. */
 function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNREACHABLE_CODES.has(code)))
-    return true;
+  const code = codeOf(error);
+  if (UNAVAILABLE_SQLSTATE.test(code) || UNREACHABLE_CODES.has(code)) return true;
   // node-postgres's own errors: a pool that cannot connect, a connection that dropped, no answer.
   return /timeout exceeded when trying to connect|Connection terminated|Query read timeout/i.test(
     error.message,
@@ -158,8 +163,8 @@ export function translate(error: unknown): unknown {
   if (isUnavailable(error)) {
     return new UnavailableError('the database is unreachable; try again shortly', { cause: error });
   }
-  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
-  if (typeof code === 'string' && OUT_OF_RESOURCES_SQLSTATE.test(code)) {
+  const code = codeOf(error);
+  if (OUT_OF_RESOURCES_SQLSTATE.test(code)) {
     const because = OUT_OF_RESOURCES_BECAUSE[code] ?? 'the database is out of resources; try again shortly';
     return new UnavailableError(because, { cause: error });
   }
