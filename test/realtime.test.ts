@@ -3,7 +3,9 @@
  * against the simulated exchange at SPEED (a simulated minute per real second).
  */
 import type { Socket } from 'node:net';
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryCache } from '../src/adapters/memory/cache.js';
 import { candleToJson } from '../src/domain/candle.js';
@@ -285,6 +287,26 @@ describe('Socket.IO gateway against the simulated exchange', () => {
     const realtime = await realtimeStatus(h);
     expect(realtime.rateLimited).toBeGreaterThanOrEqual(1);
     expect(realtime.clients).toBeGreaterThanOrEqual(2);
+  });
+
+  it('closes a connection that leaves the namespace and joins it again, or joins it twice at once, so no limit starts afresh', async () => {
+    const closedWithin = (socket: WebSocket, ms: number): Promise<boolean> =>
+      Promise.race([once(socket, 'close').then(() => true), sleep(ms).then(() => false)]);
+    const rejoining = await openRawClient(h.url);
+    const rejoiningClosed = closedWithin(rejoining.socket, 5000);
+    rejoining.socket.send('41');
+    await sleep(100); // the leave handled before the join
+    if (rejoining.socket.readyState === WebSocket.OPEN) rejoining.socket.send('40');
+    expect(await rejoiningClosed).toBe(true);
+
+    const twice = new WebSocket(`${h.url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`);
+    const twiceClosed = closedWithin(twice, 5000);
+    twice.on('message', (data: Buffer) => {
+      if (!data.toString().startsWith('0')) return;
+      twice.send('40'); // Engine.IO open: join, and join again before the first is answered
+      twice.send('40');
+    });
+    expect(await twiceClosed).toBe(true);
   });
 
   it('closes the connection of a client sending a message over the size limit, and only that one', async () => {

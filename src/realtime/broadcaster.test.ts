@@ -67,6 +67,43 @@ describe('broadcaster', () => {
     }
   });
 
+  it('says an update is pending from the sample that marks it until it is sent, waiting for its window included', async () => {
+    const { broadcaster, sent, sample, advance } = setup();
+    broadcaster.onSamples([{ symbol: 'BTCUSDT', price: '1', timestamp: 0 }]);
+    expect(broadcaster.pending('BTCUSDT')).toBe(true); // marked, sent on the next turn
+    await advance(0);
+    expect(sent).toHaveLength(1);
+    expect(broadcaster.pending('BTCUSDT')).toBe(false);
+    await sample(100, 2); // the window had its update: waits for the next one
+    expect(broadcaster.pending('BTCUSDT')).toBe(true);
+    await advance(INTERVAL_MS);
+    expect(sent.map((u) => u.price)).toEqual([1, 2]);
+    expect(broadcaster.pending('BTCUSDT')).toBe(false);
+    expect(broadcaster.pending('ETHUSDT')).toBe(false);
+  });
+
+  it('says an update is pending while its quote is being read', async () => {
+    let release: () => void = () => undefined;
+    const sent: PriceUpdate[] = [];
+    const broadcaster = createBroadcaster({
+      intervalMs: INTERVAL_MS,
+      clock: () => 0,
+      fanout: { hasListeners: () => true, send: (update) => void sent.push(update) },
+      latest: (symbol) =>
+        new Promise((resolve) => {
+          const update = { symbol, price: 1, timestamp: 1, change24h: 0, changePercent24h: 0 };
+          release = () => resolve({ ...update, high24h: 1, low24h: 1, volume24h: 0 });
+        }),
+    });
+    broadcaster.onSamples([{ symbol: 'BTCUSDT', price: '1', timestamp: 1 }]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(broadcaster.pending('BTCUSDT')).toBe(true); // the flush ran; the read has not answered
+    release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toHaveLength(1);
+    expect(broadcaster.pending('BTCUSDT')).toBe(false);
+  });
+
   it('does nothing for a symbol nobody listens to, and nothing after close', async () => {
     const quiet = setup(false);
     await quiet.sample(0, 1);

@@ -32,6 +32,12 @@ export interface BroadcasterDeps {
 export interface Broadcaster {
   /** Called by the ingest hot path: marks symbols only, the work happens on the next turn. */
   onSamples(samples: readonly PriceSample[]): void;
+  /**
+   * Whether an update of `symbol` is on its way to its room: marked, waiting for its window, or
+   * reading its quote. A client joining the room now gets it (unless updates skip it as slow), with
+   * a quote at least as new as any seen so far.
+   */
+  pending(symbol: string): boolean;
   stats(): { updatesSent: number; symbolsWaiting: number };
   close(): void;
 }
@@ -45,6 +51,8 @@ export function createBroadcaster(deps: BroadcasterDeps): Broadcaster {
   const windowOf = (at: number): number => Math.floor(at / intervalMs);
   const lastTimestamp = new Map<string, number>();
   const waiting = new Map<string, NodeJS.Timeout>();
+  /** Per symbol, sends reading their quote (a flush and a timer may overlap). */
+  const reading = new Map<string, number>();
   let flushQueued = false;
   let closed = false;
   let updatesSent = 0;
@@ -53,7 +61,15 @@ export function createBroadcaster(deps: BroadcasterDeps): Broadcaster {
   const send = async (symbol: string, atLeastWindow = -Infinity): Promise<void> => {
     waiting.delete(symbol);
     lastWindow.set(symbol, Math.max(windowOf(clock()), atLeastWindow));
-    const update = await latest(symbol);
+    reading.set(symbol, (reading.get(symbol) ?? 0) + 1);
+    let update: PriceUpdate | undefined;
+    try {
+      update = await latest(symbol);
+    } finally {
+      const left = (reading.get(symbol) ?? 1) - 1;
+      if (left > 0) reading.set(symbol, left);
+      else reading.delete(symbol);
+    }
     if (closed || !update || update.timestamp <= (lastTimestamp.get(symbol) ?? -1)) return;
     lastTimestamp.set(symbol, update.timestamp);
     updatesSent++;
@@ -87,6 +103,7 @@ export function createBroadcaster(deps: BroadcasterDeps): Broadcaster {
         setImmediate(flush);
       }
     },
+    pending: (symbol) => dirty.has(symbol) || waiting.has(symbol) || reading.has(symbol),
     stats: () => ({ updatesSent, symbolsWaiting: waiting.size }),
     close() {
       closed = true;

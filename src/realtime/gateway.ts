@@ -324,6 +324,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     now,
     history: (symbol) => history.read(symbol),
     sessionCache: settings.cache,
+    updatePending: (symbol) => broadcaster.pending(symbol) || localBroadcaster.pending(symbol),
   });
 
   /** The handler of each client event of SPEC section 6; any other event is refused (UNKNOWN_EVENT). */
@@ -418,7 +419,19 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
 
   const currentTurn = createTurnCounter();
   const upgradedTcp = watchUpgrades(io.engine);
+  /** Engine.IO connections that have had their one Socket.IO socket. */
+  const served = new WeakSet<ClientSocket['conn']>();
   io.on('connection', (socket: ClientSocket) => {
+    // One socket per connection, for its whole life: the state below (backlog, event budget, the
+    // listeners on `conn`) is per socket, so a client leaving the namespace and joining it again
+    // (`41` then `40` on one WebSocket, or two `40` at once) would start afresh past every limit,
+    // piling listeners on `conn`. socket.io-client never does: it opens a new connection instead.
+    if (served.has(socket.conn)) {
+      socket.conn.close();
+      return;
+    }
+    served.add(socket.conn);
+    socket.once('disconnect', () => socket.conn.close());
     /** Packets created since Engine.IO last handed the client's buffer to its transport. */
     let pending = 0;
     let lastTurn = -1;
@@ -470,6 +483,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       emit: (event, ...args) => socket.emit(event, ...args),
       join: (symbol) => void socket.join(roomOf(symbol)),
       leave: (symbol) => void socket.leave(roomOf(symbol)),
+      receivesUpdates: () => !slow,
     };
 
     const fail = (

@@ -57,7 +57,11 @@ describe('subscribe handler', () => {
   let store: SqliteStore | undefined;
   afterEach(() => store?.close());
 
-  async function handlers(history: (symbol: string) => Promise<HistoricalData>, live = createLiveState()) {
+  async function handlers(
+    history: (symbol: string) => Promise<HistoricalData>,
+    live = createLiveState(),
+    updatePending?: (symbol: string) => boolean,
+  ) {
     store = new SqliteStore({ path: ':memory:', now });
     await store.insertSymbolsIfMissing([
       { symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT', status: 'TRADING', isActive: true },
@@ -69,6 +73,7 @@ describe('subscribe handler', () => {
       candles: createCandleReader({ store, calendar, now }),
       now,
       history,
+      updatePending,
     });
   }
 
@@ -137,6 +142,25 @@ describe('subscribe handler', () => {
       ['join', 'BTCUSDT'],
       ['price_update', expect.objectContaining({ symbol: 'BTCUSDT', price: 101.5, timestamp: NOW - 1000 })],
     ]);
+  });
+
+  it('leaves the newest price to an update already on its way to the room, so the client gets it once', async () => {
+    const live = createLiveState();
+    live.applyQuotes([quote(NOW - 1000, '101.5')], NOW);
+    const history = { symbol: 'BTCUSDT', data: [{ timestamp: NOW - 2000, price: 101 }] };
+    const h = await handlers(
+      () => Promise.resolve(history),
+      live,
+      (symbol) => symbol === 'BTCUSDT',
+    );
+    const { client, emitted, joined } = clientSession();
+    await h.subscribe(client, { symbol: 'BTCUSDT' });
+    expect(emitted).toEqual(['subscription_confirmed', 'historical_data']);
+    expect(joined).toEqual(['BTCUSDT']);
+    // A client that updates skip (its writes backed up) would get neither: it gets the catch-up.
+    const slow = clientSession();
+    await h.subscribe({ ...slow.client, receivesUpdates: () => false }, { symbol: 'BTCUSDT' });
+    expect(slow.emitted).toEqual(['subscription_confirmed', 'historical_data', 'price_update']);
   });
 
   it('sends no extra update when the history already ends at the newest price', async () => {

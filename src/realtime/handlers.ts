@@ -61,6 +61,8 @@ export interface HandlerDeps {
    * first instance computes each closed session from the store, the others read it.
    */
   readonly sessionCache?: Pick<Cache, 'getSession' | 'setSessions'>;
+  /** Whether a `price_update` of the symbol is on its way to its room (`Broadcaster.pending`). */
+  readonly updatePending?: (symbol: string) => boolean;
 }
 
 /** One client's side of the conversation: its subscriptions and how it joins and leaves rooms. */
@@ -75,6 +77,8 @@ export interface ClientSession {
   emit<E extends keyof ServerToClientEvents>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void;
   join(symbol: string): void;
   leave(symbol: string): void;
+  /** False while price updates skip this client (its writes backed up); default true. */
+  readonly receivesUpdates?: () => boolean;
 }
 
 /** A closed session's push (`interval_data`), and whether it is ready to go. */
@@ -150,12 +154,16 @@ export function createHandlers(deps: HandlerDeps) {
         // Joined only now, so no price_update overtakes the history it continues. The history is
         // shared for a second (and may come from a store a flush behind): an update broadcast since
         // it was built missed this client, which would show the history's last price until the
-        // symbol's next sample. So the live price, if newer, follows in the same turn. A symbol with
-        // no live quote was never broadcast: nothing to catch up, and no store read.
+        // symbol's next sample. So the live price, if newer, follows in the same turn, unless an
+        // update is on its way to the room and to this client (it brings this quote or a newer one:
+        // sending both would repeat it). A symbol with no live quote was never broadcast.
         client.join(symbol);
         const live = prices.liveLatest(symbol);
         const last = history.data.at(-1)?.timestamp ?? -Infinity;
-        if (live && live.timestamp > last) client.emit('price_update', priceUpdate(live));
+        const onItsWay = client.receivesUpdates?.() !== false && deps.updatePending?.(symbol) === true;
+        if (live && live.timestamp > last && !onItsWay) {
+          client.emit('price_update', priceUpdate(live));
+        }
         return { symbol };
       } finally {
         if (current()) client.subscribing.delete(symbol);
