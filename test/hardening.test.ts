@@ -4,6 +4,8 @@
  */
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -207,6 +209,45 @@ describe('request bodies', () => {
 });
 
 describe('headers', () => {
+  it('closes with 408 in the envelope a connection whose request stops arriving, headers or body', async () => {
+    const { app } = await open({ requestTimeoutMs: 300 });
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    const slowBody = await rawExchange(
+      url,
+      'POST /api/v1/users/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":',
+    );
+    const slowHeaders = await rawExchange(url, 'GET /api/v1/symbols HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+    for (const answer of [slowBody, slowHeaders]) {
+      expect(answer.statusLine).toBe('HTTP/1.1 408 Request Timeout');
+      expect(answer.body).toEqual({
+        success: false,
+        statusCode: 408,
+        message: 'the request was not received in time',
+        errorSources: [],
+      });
+    }
+    // Closed by the server, though the clients keep their side open: none left to hold a stop.
+    const openConnections = () =>
+      new Promise<number>((resolve, reject) =>
+        app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+      );
+    for (let tries = 0; tries < 20 && (await openConnections()) > 0; tries++) await sleep(50);
+    expect(await openConnections()).toBe(0);
+  });
+
+  it('answers requests Node cannot parse in the envelope: a malformed request line, an unknown method, oversized headers', async () => {
+    const { app } = await open();
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    for (const request of ['GARBAGE\r\n\r\n', 'FOO / HTTP/1.1\r\nHost: x\r\n\r\n']) {
+      const answer = await rawExchange(url, request);
+      expect(answer.statusLine, request).toBe('HTTP/1.1 400 Bad Request');
+      expect(answer.body).toMatchObject({ success: false, statusCode: 400, errorSources: [] });
+    }
+    const huge = await rawExchange(url, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(huge.statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(huge.body).toMatchObject({ success: false, statusCode: 431 });
+  });
+
   it('sends security headers on API answers and on errors', async () => {
     const t = await open();
     for (const path of ['/system/health', '/no-such-route']) {
@@ -310,3 +351,27 @@ describe('server errors', () => {
     }
   });
 });
+
+/**
+ * Writes `request` on a fresh TCP connection and reads until the server ends its side. The client
+ * never closes its own side (half-open, as a stalled or hostile client), so only the server can
+ * close the connection.
+ */
+function rawExchange(url: string, request: string): Promise<{ statusLine: string; body: unknown }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true }, () =>
+      socket.write(request),
+    );
+    let received = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const [head = '', body = ''] = received.split('\r\n\r\n');
+      resolve({
+        statusLine: head.split('\r\n')[0] ?? '',
+        body: body === '' ? undefined : (JSON.parse(body) as unknown),
+      });
+    });
+  });
+}

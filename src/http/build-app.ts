@@ -17,7 +17,12 @@ import type { PriceReader } from '../market/prices.js';
 import type { Store } from '../ports/store.js';
 import { createRealtimeGateway, type RealtimeSettings } from '../realtime/gateway.js';
 import { registerAuthentication } from './auth.js';
-import { createFrameworkErrorHandler, registerClosingRefusal, registerErrorHandling } from './errors.js';
+import {
+  createClientErrorHandler,
+  createFrameworkErrorHandler,
+  registerClosingRefusal,
+  registerErrorHandling,
+} from './errors.js';
 import { registerHardening } from './hardening.js';
 import { registerLinkMetrics } from './link-metrics.js';
 import { createMetricsRegistry, registerMetrics } from './metrics.js';
@@ -33,6 +38,16 @@ export const API_PREFIX = '/api/v1';
 export const MAX_BODY_BYTES = 64 * 1024;
 /** Longest path segment the router accepts, in characters (longer gets 414); Fastify's default. */
 export const MAX_PATH_PARAM_CHARS = 100;
+/**
+ * Longest a client may take to send a whole request, headers and body, in ms (then 408 and the
+ * connection closed). Fastify's default is none, so a client sending its body byte by byte held
+ * its connection for ever (only unfinished headers were cut, by Node's 60 s headersTimeout). Every
+ * valid request is at most MAX_BODY_BYTES; a long-polling Socket.IO request waits for its answer,
+ * not for its own sending.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** How often Node checks connections against REQUEST_TIMEOUT_MS, in ms (its default is 30 s). */
+const REQUEST_TIMEOUT_CHECK_MS = 1000;
 /** Socket.IO settings when none are given: SPEC section 3's defaults, no live price source. */
 const DEFAULT_REALTIME: RealtimeSettings = {
   broadcastIntervalMs: 1000,
@@ -62,6 +77,8 @@ export interface AppDeps {
   readonly trustProxy?: boolean | number | readonly string[];
   /** Called after each successful admin change to the symbols (the live link re-reads them now). */
   readonly onSymbolsChanged?: (symbols: readonly string[]) => void;
+  /** Tests: REQUEST_TIMEOUT_MS. */
+  readonly requestTimeoutMs?: number;
 }
 
 /** TRUST_PROXY as Fastify takes it: a number of proxies trusts that many hops from the socket. */
@@ -74,9 +91,14 @@ function fastifyTrustProxy(
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const requestTimeout = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: MAX_BODY_BYTES,
+    requestTimeout,
+    // Node's headersTimeout (60 s) must not exceed the request timeout, or Node swaps the two.
+    http: { headersTimeout: requestTimeout, connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS },
+    clientErrorHandler: createClientErrorHandler({ corsOrigins: deps.corsOrigins ?? ['*'] }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PATH_PARAM_CHARS },
     trustProxy: fastifyTrustProxy(deps.trustProxy),
     frameworkErrors: createFrameworkErrorHandler({

@@ -4,6 +4,8 @@
  * `Retry-After`; 5xx bodies never carry internal text. What Fastify would answer by itself (a URL
  * it cannot route, a request arriving while the app closes) is answered in the envelope too.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AppError,
@@ -121,5 +123,44 @@ export function createFrameworkErrorHandler(settings: FrameworkErrorSettings) {
       request.log.error({ err: error }, 'routing failed');
       void reply.code(500).send(failure(500, 'Internal Server Error'));
     }
+  };
+}
+
+/** Statuses of requests Node's HTTP parser refuses before Fastify sees them; any other is a 400. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, { readonly status: number; readonly message: string }>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'the request was not received in time' },
+  HPE_HEADER_OVERFLOW: { status: 431, message: 'the request headers are too large' },
+};
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node cannot parse (a malformed request line, an unknown
+ * method, headers too large) or that was not received within the request timeout is answered in
+ * the envelope, as every other response is, and its connection closed.
+ */
+export function createClientErrorHandler(settings: { readonly corsOrigins: readonly string[] }) {
+  const cors = settings.corsOrigins.includes('*') ? 'Access-Control-Allow-Origin: *\r\n' : '';
+  return (error: Error & { code?: string }, socket: Duplex): void => {
+    // A reset or a socket already gone has no one to answer; nor has one whose response to an
+    // earlier (pipelined) request is being written, which raw bytes would corrupt.
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const { status, message } = CLIENT_ERROR_STATUS[error.code ?? ''] ?? {
+      status: 400,
+      message: 'malformed HTTP request',
+    };
+    const body = JSON.stringify(failure(status, message));
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'X-Content-Type-Options: nosniff\r\n' +
+        cors +
+        `Connection: close\r\n\r\n${body}`,
+      // Node's server sockets are half-open: `end` alone would leave the connection to the client.
+      () => socket.destroy(),
+    );
   };
 }

@@ -9,7 +9,7 @@
  * after validation, when the email is known and normalized. Every attempt counts, successful or
  * not (a success is rare enough not to matter, and the count cannot be steered by the outcome).
  */
-import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit';
+import fastifyRateLimit, { normalizeIP, type CreateRateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { TooManyRequestsError } from '../domain/errors.js';
@@ -73,11 +73,15 @@ function createGuard(
   limit: AttemptLimit,
   keyOf: (request: FastifyRequest) => string,
 ): AttemptGuard {
-  const check = app.createRateLimit({
+  // Each guard gets a store of its own, sized by `cache` (read by the in-memory store's `child`,
+  // though the option types do not list it there; Redis ignores it).
+  const options: CreateRateLimitOptions & { readonly cache: number } = {
     max: limit.max,
     timeWindow: limit.windowMs,
     keyGenerator: (request) => `${limit.name}:${keyOf(request)}`,
-  });
+    cache: ATTEMPT_COUNTERS_IN_MEMORY,
+  };
+  const check = app.createRateLimit(options);
   return async (request) => {
     const result = await check(request);
     if (result.isAllowed || !result.isExceeded) return;
@@ -87,6 +91,16 @@ function createGuard(
     );
   };
 }
+
+/**
+ * Counters each guard keeps in process memory (one per IP, or per account), least recently used
+ * dropped first; 20 to 30 MB when full (four limits: about 100 MB at most). `@fastify/rate-limit`'s
+ * default of 5000 let a flood of logins for made-up emails push an attacked account's counter out,
+ * and with it its limit, every few thousand requests. At this size that takes 50,000 attempts, from
+ * 1,700 or more IPs (or /64s) at LOGIN_ATTEMPTS_PER_IP, per window. Redis keeps every counter for
+ * its window.
+ */
+export const ATTEMPT_COUNTERS_IN_MEMORY = 50_000;
 
 /** Prefix of the attempt counters' keys in a shared Redis. */
 export const ATTEMPT_KEY_PREFIX = 'bms:attempts:';

@@ -34,6 +34,7 @@ export interface TestAppOptions {
   readonly attemptCounters?: AppDeps['attemptCounters'];
   /** Default: silent. */
   readonly logger?: FastifyBaseLogger;
+  readonly requestTimeoutMs?: number;
 }
 
 /** The secret test apps sign with unless a test gives `auth`. */
@@ -59,6 +60,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     trustProxy: options.trustProxy,
     onSymbolsChanged: options.onSymbolsChanged,
     attemptCounters: options.attemptCounters,
+    requestTimeoutMs: options.requestTimeoutMs,
   });
   return { app, store };
 }
