@@ -101,6 +101,20 @@ describe('configuration', () => {
     });
   });
 
+  it('warns, without refusing to start, when only one of ADMIN_EMAIL and ADMIN_PASSWORD is set', () => {
+    expect(loadConfig({}).warnings).toEqual([]);
+    expect(loadConfig({ ADMIN_EMAIL: 'a@example.com', ADMIN_PASSWORD: 'correct horse' }).warnings).toEqual(
+      [],
+    );
+    expect(loadConfig({ ADMIN_EMAIL: 'a@example.com' })).toMatchObject({
+      admin: undefined,
+      warnings: ['ADMIN_EMAIL is set without ADMIN_PASSWORD: no admin account is ensured'],
+    });
+    expect(loadConfig({ ADMIN_PASSWORD: 'correct horse', ADMIN_EMAIL: ' ' }).warnings).toEqual([
+      'ADMIN_PASSWORD is set without ADMIN_EMAIL: no admin account is ensured',
+    ]);
+  });
+
   it('treats blank variables as unset', () => {
     expect(loadConfig({ PORT: '', SYMBOLS: '', HOST: '  ' })).toMatchObject({
       port: 5000,

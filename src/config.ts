@@ -17,6 +17,7 @@ import { MAX_HISTORY_SAMPLES } from './realtime/history-cache.js';
 
 const DEFAULT_INTERVAL_HOURS = '1,5,9,13,17,21';
 export const DEFAULT_DATABASE_URL = 'sqlite:data/market.db';
+export const DEFAULT_DEMO_DATABASE_URL = 'sqlite:data/demo.db';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The longest duration any variable takes, in days: its ms stay an exact integer (below 2^53). */
@@ -90,6 +91,16 @@ export function databaseUrlProblem(url: string): string | undefined {
   return 'must start with sqlite: or postgres:// (mongodb:// is not supported yet)';
 }
 
+/** A store's URL: SQLite or PostgreSQL (`databaseUrlProblem`). */
+const databaseUrl = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .superRefine((url, ctx) => {
+      const problem = databaseUrlProblem(url);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
 /** A URL with one of `schemes` that parses as a URL (and names a host, when `needsHost`). */
 const urlWithScheme = (schemes: readonly string[], { needsHost }: { needsHost: boolean }) =>
   z
@@ -137,13 +148,10 @@ const envSchema = z.object({
     .trim()
     .regex(/^\S+$/, 'must be a host name or an address, such as 0.0.0.0 or ::')
     .default('0.0.0.0'),
-  DATABASE_URL: z
-    .string()
-    .default(DEFAULT_DATABASE_URL)
-    .superRefine((url, ctx) => {
-      const problem = databaseUrlProblem(url);
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-    }),
+  DATABASE_URL: databaseUrl(DEFAULT_DATABASE_URL),
+  // `npm run demo`'s store, never DATABASE_URL: simulated candles, closed and so final, must not
+  // land in a real database that `.env` names.
+  DEMO_DATABASE_URL: databaseUrl(DEFAULT_DEMO_DATABASE_URL),
   // ioredis takes `redis://` alone as localhost:6379.
   REDIS_URL: urlWithScheme(['redis://', 'rediss://'], { needsHost: false }).optional(),
   BINANCE_WS_URL: urlWithScheme(['ws://', 'wss://'], { needsHost: true }).default(
@@ -223,6 +231,8 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly databaseUrl: string;
+  /** `npm run demo`'s store (DEMO_DATABASE_URL), which it uses in place of `databaseUrl`. */
+  readonly demoDatabaseUrl: string;
   readonly redisUrl: string | undefined;
   readonly binanceWsUrl: string;
   readonly binanceRestUrl: string;
@@ -241,6 +251,8 @@ export interface Config {
   /** Fastify's `trustProxy` (TRUST_PROXY). */
   readonly trustProxy: boolean | number | readonly string[];
   readonly logLevel: Env['LOG_LEVEL'];
+  /** Settings that start the service but probably not as meant, for the log at start. */
+  readonly warnings: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -267,6 +279,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    demoDatabaseUrl: e.DEMO_DATABASE_URL,
     redisUrl: e.REDIS_URL,
     binanceWsUrl: e.BINANCE_WS_URL.replace(/\/+$/, ''),
     binanceRestUrl: e.BINANCE_REST_URL.replace(/\/+$/, ''),
@@ -287,8 +300,29 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     trustProxy: Array.isArray(e.TRUST_PROXY) ? Object.freeze(e.TRUST_PROXY) : e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
+    warnings: Object.freeze(warningsOf(e)),
   });
 }
+
+function warningsOf(e: Env): string[] {
+  const warnings: string[] = [];
+  // SPEC section 3 ensures an admin only "when both are set"; one alone is most likely a slip.
+  if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
+    const [set, unset] =
+      e.ADMIN_EMAIL === undefined ? ['ADMIN_PASSWORD', 'ADMIN_EMAIL'] : ['ADMIN_EMAIL', 'ADMIN_PASSWORD'];
+    warnings.push(`${set} is set without ${unset}: no admin account is ensured`);
+  }
+  return warnings;
+}
+
+/**
+ * The folder the command `script` was typed in, where its relative paths start: `npm run script`
+ * works in the package's folder and names the one it was typed in as INIT_CWD. Read only when npm
+ * runs that very script (npm_lifecycle_event): a process started some other way may inherit an
+ * outer npm's INIT_CWD, and its paths start at its own working folder.
+ */
+export const invocationDirectory = (script: string): string =>
+  (process.env.npm_lifecycle_event === script ? process.env.INIT_CWD : undefined) ?? process.cwd();
 
 /**
  * Reads `.env` (when present) into process.env, where libraries read their own variables too

@@ -19,6 +19,7 @@ export const REDACTED_PATHS = [
   '*.token',
   '*.jwtSecret',
   '*.databaseUrl',
+  '*.demoDatabaseUrl',
   '*.redisUrl',
   '*.admin',
   // ioredis errors carry their command; its arguments may hold a password or a whole payload.

@@ -162,6 +162,7 @@ export async function startService(
     { version: VERSION, store: store.driver, cache: cache.driver, instance: platform.instanceId, config },
     'service started',
   );
+  for (const warning of config.warnings) logger.warn(warning);
 
   let stopping: Promise<void> | undefined;
   return {

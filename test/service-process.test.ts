@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { REST_KLINE_SETTLE_MS } from '../src/binance/rest-wire.js';
 import { createSimulatedExchange, type SimulatedExchange } from '../src/binance/simulator/index.js';
 import { expectNoCandleMissing } from './helpers/service-checks.js';
@@ -77,8 +78,8 @@ describe('the service process', () => {
     expect(service.lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
   });
 
-  it('stops on SIGINT too, and exposes the live link in /metrics', async () => {
-    const service = startService(env('sigint.db'));
+  it('stops on SIGINT too, exposes the live link in /metrics, and warns of ADMIN_EMAIL without ADMIN_PASSWORD', async () => {
+    const service = startService({ ...env('sigint.db'), ADMIN_EMAIL: 'admin@example.com' });
     const url = await service.url;
     await waitForLink(url, 0);
     const metrics = await (await fetch(`${url}/metrics`)).text();
@@ -87,6 +88,10 @@ describe('the service process', () => {
     expect(metrics).toMatch(/^symbols_tracked 2$/m);
     service.child.kill('SIGINT');
     expect(await service.exit).toBe(0);
+    const warning = service.lines.find((line) =>
+      line.includes('"msg":"ADMIN_EMAIL is set without ADMIN_PASSWORD'),
+    );
+    expect(warning && JSON.parse(warning)).toMatchObject({ level: 40 });
   });
 
   it('stops once and exits 0 when the stop signal comes twice, as npm and a terminal both pass Ctrl-C on', async () => {
@@ -121,6 +126,34 @@ describe('the service process', () => {
       } catch {
         // The whole group is gone already.
       }
+    }
+  });
+
+  it('runs `npm run demo` on DEMO_DATABASE_URL and in-process parts, never on the DATABASE_URL or REDIS_URL it is given', async () => {
+    const real = join(dir, 'real.db');
+    const demo = join(dir, 'demo.db');
+    const service = startService(
+      {
+        DATABASE_URL: `sqlite:${real}`,
+        DEMO_DATABASE_URL: `sqlite:${demo}`,
+        REDIS_URL: 'redis://127.0.0.1:9', // a real cluster's, which the demo must not join
+        SYMBOLS: SYMBOLS.join(','),
+        BACKFILL_LOOKBACK: `${LOOKBACK_MINUTES}m`,
+      },
+      { npmScript: 'demo' },
+    );
+    const url = await service.url;
+    await waitForLink(url, SYMBOLS.length);
+    service.child.kill('SIGINT');
+    expect(await service.exit).toBe(0);
+    expect(existsSync(real)).toBe(false);
+    const started = service.lines.find((line) => line.includes('"msg":"service started"'));
+    expect(started && JSON.parse(started)).toMatchObject({ store: 'sqlite', cache: 'memory' });
+    const store = new SqliteStore({ path: demo });
+    try {
+      expect((await store.candleSpan('BTCUSDT'))?.lastOpenTime).toBeGreaterThan(0);
+    } finally {
+      await store.close();
     }
   });
 
