@@ -379,6 +379,16 @@ describe('retries', () => {
     });
   });
 
+  it('says why the exchange could not be reached, not only that fetch failed', async () => {
+    const closed = await startScriptedServer(() => clock.now());
+    await closed.close();
+    const rest = client({ baseUrl: closed.url });
+    const error = await failure(rest.serverTime());
+    expect(error.message).toMatch(
+      /^\/api\/v3\/time: network error: TypeError: fetch failed \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)$/,
+    );
+  });
+
   it('retries -1008 SERVER_BUSY whatever its status', async () => {
     server.script(
       { status: 400, body: { code: -1008, msg: 'Server is currently overloaded' } },

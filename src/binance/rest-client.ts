@@ -136,6 +136,19 @@ interface Received {
 type Query = Readonly<Record<string, string | number | boolean | undefined>>;
 type Attempt = { kind: 'ok'; received: Received } | { kind: 'rateLimited' | 'transient'; error: Error };
 
+/**
+ * What a failed fetch says, with its cause: undici's own message is only "fetch failed", and why
+ * (a refused connection, a name that does not resolve, with the address) is in the cause, whose
+ * message is empty when every address of a name was refused (an AggregateError with a code).
+ */
+function networkReason(error: unknown): string {
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (!(cause instanceof Error)) return String(error);
+  const code = (cause as { code?: unknown }).code;
+  const detail = cause.message || (typeof code === 'string' ? code : '');
+  return detail ? `${String(error)} (${detail})` : String(error);
+}
+
 const defaultSleep: Sleep = (ms, signal) => sleepTimer(ms, undefined, signal ? { signal } : {});
 
 export function createRestClient(options: RestClientOptions): RestClient {
@@ -193,7 +206,9 @@ export function createRestClient(options: RestClientOptions): RestClient {
     } catch (error) {
       signal?.throwIfAborted();
       if (error instanceof BinanceResponseError) throw error;
-      const reason = timeout.aborted ? `no answer within ${timeoutMs} ms` : `network error: ${String(error)}`;
+      const reason = timeout.aborted
+        ? `no answer within ${timeoutMs} ms`
+        : `network error: ${networkReason(error)}`;
       return {
         kind: 'transient',
         error: new BinanceApiError(0, undefined, `${path}: ${reason}`, { cause: error }),
