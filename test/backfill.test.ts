@@ -20,7 +20,7 @@ import { HOUR_MS, MINUTE_MS } from '../src/domain/intervals.js';
 import { backfill, type BackfillProgress } from '../src/market/backfill.js';
 import type { Store } from '../src/ports/store.js';
 import { withWriteFaults } from './helpers/faulty-store.js';
-import { runCli } from './helpers/run-cli.js';
+import { runCli, runInTerminal } from './helpers/run-cli.js';
 
 /** One klines page (BINANCE.md 3.2): ranges longer than this take several requests. */
 const PAGE_MINUTES = 1000;
@@ -317,6 +317,14 @@ describe('the CLIs in child processes', () => {
     expect(result.stdout).toMatch(
       /^backfilled 360 candles for 2 symbols in \d+\.\d\d s \([\d,?]+ candles\/s\); 0 failed$/m,
     );
+    // Run again on a terminal, with a bar per symbol: each line still says where it resumed.
+    const again = await runInTerminal('src/cli/backfill.ts', args, {
+      DATABASE_URL: database.url,
+      BINANCE_REST_URL: exchange.restUrl,
+    });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/BTCUSDT: \d+ candles, .* \(resumed at /);
+    expect(again.stdout).toMatch(/ETHUSDT: \d+ candles, .* \(resumed at /);
     const store = new SqliteStore({ path: database.path });
     try {
       expect(await expectExact(store, exchange, 'BTCUSDT', range)).toBe(SHORT_RANGE_MINUTES);
@@ -391,6 +399,9 @@ describe('the CLIs in child processes', () => {
       [['--symbols', 'BTCUSDT', '--from', '2024-01-01', '--form', 'x'], /--form/],
       [['--from', '2024-01-01'], /--symbols is required/],
       [['--symbols', 'BTCUSDT', '--from', '2024-02-30'], /--from "2024-02-30"/],
+      // Epoch seconds and a date without dashes would read as ms in 1970: the whole history.
+      [['--symbols', 'BTCUSDT', '--from', '1725148800'], /--from "1725148800" reads as epoch ms before 2017/],
+      [['--symbols', 'BTCUSDT', '--from', '2024-09-01', '--to', '20240902'], /--to "20240902" reads as/],
       [
         ['--symbols', 'BTCUSDT', '--from', '2024-01-02', '--to', '2024-01-01'],
         /--from must not be after --to/,

@@ -1,12 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { openStore } from '../src/adapters/create-store.js';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
 import { withOverrides } from '../src/adapters/with-overrides.js';
 import { importFiles, type ImportProgress } from '../src/cli/import-files.js';
+import { SIGNAL_ECHO_MS } from '../src/cli/run-cli.js';
 import type { Candle } from '../src/domain/candle.js';
 import { UnavailableError } from '../src/domain/errors.js';
 import type { Store } from '../src/ports/store.js';
@@ -17,7 +18,7 @@ import {
   SKIPPED_WITHOUT_FIXTURES,
 } from './helpers/fixtures.js';
 import { klineFile, klineRow } from './helpers/kline-rows.js';
-import { runCli, runImportCli } from './helpers/run-cli.js';
+import { REPO_ROOT, runCli, runImportCli, runInTerminal, runNpmScript } from './helpers/run-cli.js';
 import { createZip } from './helpers/zip.js';
 
 const DAY_START = '2024-09-21T00:00:00Z';
@@ -177,6 +178,45 @@ describe('importFiles', () => {
     ]);
   });
 
+  it('reads a relative path from the folder `npm run import` was typed in, not the project root', async () => {
+    const file = write('BTCUSDT-1m-2024-09-21.csv', klineFile(DAY_START, 3));
+    const typedIn = tmp; // `npm --prefix` runs the project's script from anywhere
+    const database = join(tmp, 'cli', 'relative.db');
+    const run = await runNpmScript(
+      'import',
+      [relative(typedIn, file)],
+      { DATABASE_URL: `sqlite:${database}` },
+      undefined,
+      typedIn,
+    );
+    expect(run.stdout).toContain(`${file}: 3 rows of BTCUSDT`);
+    expect(run.code).toBe(0);
+    // Run by other means (here Node itself, in the project) with an outer npm's INIT_CWD inherited:
+    // relative paths start at its own working folder.
+    const elsewhere = join(tmp, 'elsewhere', 'deeper');
+    mkdirSync(elsewhere, { recursive: true });
+    const direct = await runCli('src/cli/import.ts', [relative(REPO_ROOT, file)], {
+      DATABASE_URL: `sqlite:${database}`,
+      INIT_CWD: elsewhere,
+      npm_lifecycle_event: 'test',
+    });
+    expect(direct.stdout).toContain(`${file}: 3 rows of BTCUSDT`);
+  });
+
+  it('reports a file that fails as it is read by name and reason, not as a bug', async () => {
+    // /proc/self/mem is a regular file whose reads fail (EIO), as a failing disk's would.
+    const dir = join(tmp, 'unreadable');
+    mkdirSync(dir);
+    const failing = join(dir, 'BTCUSDT-1m-2024-09-21.csv');
+    symlinkSync('/proc/self/mem', failing);
+    const [result] = await importFiles([failing], { store });
+    expect(result?.error).toEqual({
+      message: `${failing}: cannot read: EIO: i/o error, read`,
+      line: undefined,
+      unexpected: undefined,
+    });
+  });
+
   it('reports a corrupt zip clearly, whether its directory or its data is broken', async () => {
     const notZip = write('BTCUSDT-1m-2024-09-21.zip', 'this is not a zip archive at all');
     const zip = createZip([{ name: 'BTCUSDT-1m-2024-09-21.csv', data: klineFile(DAY_START, 60) }]);
@@ -188,6 +228,40 @@ describe('importFiles', () => {
     expect(results[1]?.error?.message).toMatch(new RegExp(`^${escape(badData)}: corrupt zip archive`));
     expect(results.every((result) => result.error?.unexpected === undefined)).toBe(true);
     expect(await stored()).toEqual([]);
+  });
+
+  it('refuses a zip whose csv fails its CRC-32, though every row still parses', async () => {
+    const csv = klineFile(DAY_START, 60);
+    const zip = createZip([{ name: 'BTCUSDT-1m-2024-09-21.csv', data: csv }], { store: true });
+    // The first row's volume changed in the stored (uncompressed) bytes: a flipped bit on disk.
+    const volume = 30 + 'BTCUSDT-1m-2024-09-21.csv'.length + csv.split(',', 5).join(',').length + 1;
+    zip[volume] = zip[volume] === 0x39 ? 0x38 : zip[volume]! + 1;
+    const path = write('BTCUSDT-1m-2024-09-21.zip', zip);
+    const [result] = await importFiles([path], { store });
+    expect(result?.error?.message).toBe(
+      `${path}: corrupt zip archive (BTCUSDT-1m-2024-09-21.csv fails its CRC-32 check)`,
+    );
+    expect(result?.error?.unexpected).toBeUndefined();
+    expect(await stored()).toEqual([]);
+  });
+
+  it("refuses a zip whose csv is another file's, as a renamed archive would hold", async () => {
+    const csv = klineFile(DAY_START, 3);
+    const renamed = write(
+      'BTCUSDT-1m-2024-09-21.zip',
+      createZip([{ name: 'ETHUSDT-1m-2024-09-21.csv', data: csv }]),
+    );
+    const inFolder = write(
+      'BTCUSDT-1m-2024-09-21.zip',
+      createZip([{ name: 'spot/BTCUSDT-1m-2024-09-21.csv', data: csv }]),
+    );
+    const results = await importFiles([renamed, inFolder], { store });
+    expect(results.map((result) => result.error?.message)).toEqual([
+      `${renamed}: holds ETHUSDT-1m-2024-09-21.csv, not BTCUSDT-1m-2024-09-21.csv: another file renamed?`,
+      undefined,
+    ]);
+    expect(await stored('ETHUSDT')).toEqual([]);
+    expect(await stored()).toHaveLength(3);
   });
 
   it('expects exactly one csv inside a zip', async () => {
@@ -346,7 +420,7 @@ describe('npm run import (the real CLI in a child process)', () => {
     }
   });
 
-  it('stops on SIGINT between rows: keeps the files imported, writes nothing of the one being read, exits 130', async () => {
+  it("stops on a terminal's Ctrl-C to `npm run import` between rows: keeps the files imported, writes nothing of the one being read, exits 130", async () => {
     const database = join(tmp, 'cli', 'interrupted.db');
     const months = ['2024-01', '2024-02', '2024-03', '2024-04', '2024-05', '2024-06'];
     const files = months.map((month, i) => {
@@ -357,13 +431,16 @@ describe('npm run import (the real CLI in a child process)', () => {
     const probe = new SqliteStore({ path: database });
     let result: Awaited<ReturnType<typeof runImportCli>>;
     try {
-      result = await runCli('src/cli/import.ts', files, { DATABASE_URL: `sqlite:${database}` }, (kill) => {
+      // SIGINT to npm's whole process group, as Ctrl-C: the command hears it, and npm passes it on.
+      result = await runNpmScript('import', files, { DATABASE_URL: `sqlite:${database}` }, (kill) => {
         // Interrupted once the first month is stored, while later ones are still being read.
         const poll = setInterval(() => {
           void probe.candleSpan('BTCUSDT').then((span) => {
             if (!span) return;
             clearInterval(poll);
             kill('SIGINT');
+            // Its echo, as a second Ctrl-C or a tsx parent passes the signal on once more.
+            setTimeout(() => kill('SIGINT'), SIGNAL_ECHO_MS / 10);
           });
         }, 20);
       });
@@ -424,6 +501,14 @@ describe('npm run import (the real CLI in a child process)', () => {
       `${good}: 1440 rows of BTCUSDT, 2024-09-21T00:00Z to 2024-09-21T23:59Z; 1 new or corrected\n`,
     );
     expect(await volumeOfFirst()).toEqual(['1.5', '90']);
+    // On a terminal too, where each file has a progress bar, the line says what was corrected.
+    const again = await runInTerminal('src/cli/import.ts', ['--replace', bad], {
+      DATABASE_URL: `sqlite:${database}`,
+    });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(
+      `${bad}: 1440 rows of BTCUSDT, 2024-09-21T00:00Z to 2024-09-21T23:59Z; 1 new or corrected`,
+    );
   });
 
   it('names the file when the store refuses its write', async () => {

@@ -137,10 +137,14 @@ describe('parseKlineRow', () => {
     );
   });
 
-  it('tolerates a trailing carriage return and a missing ignore column', () => {
-    const expected = parseKlineRow(REAL_ROW, 1, SOURCE);
-    expect(parseKlineRow(`${REAL_ROW}\r`, 1, SOURCE)).toEqual(expected);
-    expect(parseKlineRow(REAL_ROW.slice(0, REAL_ROW.lastIndexOf(',')), 1, SOURCE)).toEqual(expected);
+  it('tolerates a trailing carriage return', () => {
+    expect(parseKlineRow(`${REAL_ROW}\r`, 1, SOURCE)).toEqual(parseKlineRow(REAL_ROW, 1, SOURCE));
+  });
+
+  it('refuses a row without its ignore column, as a download cut inside taker_buy_quote leaves it', () => {
+    const withoutIgnore = REAL_ROW.slice(0, REAL_ROW.lastIndexOf(','));
+    expect(rowError(withoutIgnore).message).toMatch(/expected 12 comma-separated columns, got 11/);
+    expect(rowError(withoutIgnore.slice(0, -3)).message).toMatch(/got 11/);
   });
 
   it('reports a header row as a bad row, hinting at a futures file', () => {

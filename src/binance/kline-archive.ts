@@ -29,8 +29,11 @@ export const MIN_MICROSECOND_TIMESTAMP = 1e15;
 /** Epoch ms from here (year 2286) up to the µs range are neither unit: a corrupt value. */
 const MAX_MILLISECOND_TIMESTAMP = 1e13;
 const MICROSECONDS_PER_MS = 1000;
+/**
+ * Every spot row has all 12, the unused `ignore` last. An 11-column row is refused too: it is what a
+ * download cut off inside `taker_buy_quote` leaves, a shortened amount that would parse.
+ */
 const COLUMN_COUNT = 12;
-const COLUMN_COUNT_WITHOUT_IGNORE = 11;
 /** Futures files start with a header such as `open_time,open,…`; spot files have none. Line 1 only. */
 const HEADER_FIELD_PATTERN = /^\s*"?[A-Za-z][A-Za-z _]*"?\s*$/;
 const UNSIGNED_INTEGER_PATTERN = /^\d{1,17}$/;
@@ -193,7 +196,7 @@ export function parseKlineRow(line: string, lineNumber: number, source: RowSourc
   if (lineNumber === 1 && HEADER_FIELD_PATTERN.test(fields[0] ?? '')) {
     fail(`header row ${quote(text)}: spot kline files have none (futures files do; is this one?)`);
   }
-  if (fields.length !== COLUMN_COUNT && fields.length !== COLUMN_COUNT_WITHOUT_IGNORE) {
+  if (fields.length !== COLUMN_COUNT) {
     fail(`expected ${COLUMN_COUNT} comma-separated columns, got ${fields.length}`);
   }
   const [

@@ -8,7 +8,8 @@
  * 2 for a usage error; 130 after SIGINT and 143 after SIGTERM (128 + the signal number, as shells
  * report it), whatever else happened, since the run is incomplete. On the first signal the page in
  * flight is abandoned, everything stored so far is kept and listed, and the store is closed; a
- * second signal ends the process at once (each page is one transaction, so nothing is half-written).
+ * second signal, a second or more later, ends the process at once (each page is one transaction, so
+ * nothing is half-written).
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -34,8 +35,9 @@ const MS_PER_SECOND = 1000;
 
 const USAGE = `usage: npm run backfill -- --symbols A,B --from T [--to T] [--replace]
   --symbols  comma list of symbols, e.g. BTCUSDT,ETHUSDT
-  --from     first minute wanted: epoch ms or ISO 8601 (UTC unless an offset is given),
-             e.g. 2024-09-01, 2024-09-01T12:00, 2024-09-01T12:00+02:00, 1725148800000
+  --from     first minute wanted: epoch ms (0, or from 2017 on) or ISO 8601 (UTC unless an
+             offset is given), e.g. 2024-09-01, 2024-09-01T12:00, 2024-09-01T12:00+02:00,
+             1725148800000
   --to       last minute wanted, inclusive, same forms (default and latest: the last minute the
              exchange has settled, about a minute ago; the service fetches the minutes after it)
   --replace  fetch the whole range and write it over the candles stored, closed ones included (to
@@ -52,6 +54,12 @@ class UsageError extends Error {
 const ISO_TIME =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 const EPOCH_MS = /^\d+$/;
+/**
+ * Epoch ms from 1 up to here are refused: 2017-01-01, before Binance opened (July 2017), so such a
+ * number is almost surely epoch seconds or a date without dashes (20241120), which would read as
+ * 1970 and fetch a pair's whole history. 0 stays: "from the beginning", as written.
+ */
+const MIN_EPOCH_MS = Date.UTC(2017, 0, 1);
 const LAST_HOUR = 23;
 const LAST_MINUTE = 59;
 
@@ -60,6 +68,11 @@ function parseTime(text: string, option: string): number {
   const trimmed = text.trim();
   if (EPOCH_MS.test(trimmed)) {
     const ms = Number(trimmed);
+    if (ms > 0 && ms < MIN_EPOCH_MS) {
+      throw new UsageError(
+        `--${option} "${text}" reads as epoch ms before 2017, before Binance opened: epoch seconds, or a date without dashes? Give epoch ms or YYYY-MM-DD`,
+      );
+    }
     if (Number.isSafeInteger(ms)) return ms;
   }
   const match = ISO_TIME.exec(trimmed);
@@ -226,7 +239,8 @@ function barReporter(): Reporter {
       if (result.status === 'complete') {
         // Halts and a listing inside the range leave minutes without a candle: done is done.
         bar?.update(bar.getTotal(), { candles: result.candles });
-        return;
+        // What a bar cannot say (a resumed run, corrections, a recorded hole) gets the symbol's line.
+        if (!result.resumed && storedNotes(result) === '') return;
       }
       bars.log(resultLine(result));
       // Both redraw at once, which is what writes the logged line out above the bars.

@@ -4,8 +4,10 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { openPromise, type Entry, type ZipFile } from 'yauzl';
 import {
   ImportFileError,
@@ -110,10 +112,12 @@ async function* csvFileLines(file: string): AsyncGenerator<string> {
   try {
     const info = await stat(file);
     if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+    // The stream opens the file as it starts (permission denied) and fails as it reads (a bad disk).
+    yield* readLines(createReadStream(file), file);
   } catch (error) {
+    if (error instanceof AppError) throw error;
     throw new ImportFileError(file, `cannot read: ${describeFsError(error)}`, { cause: error });
   }
-  yield* readLines(createReadStream(file), file);
 }
 
 async function openZip(file: string): Promise<ZipFile> {
@@ -131,7 +135,11 @@ async function openZip(file: string): Promise<ZipFile> {
   }
 }
 
-/** The one CSV inside a zip; only the central directory is read to find it. */
+/**
+ * The one CSV inside a zip; only the central directory is read to find it. Its name must be the
+ * zip's own with `.csv` (as data.binance.vision packs them), so that another pair's or another
+ * day's rows, zipped under this name, are not stored as this one's.
+ */
 async function findCsvEntry(zip: ZipFile, file: string): Promise<Entry> {
   const csvEntries: Entry[] = [];
   try {
@@ -145,6 +153,10 @@ async function findCsvEntry(zip: ZipFile, file: string): Promise<Entry> {
   if (!entry || more.length > 0) {
     throw new ImportFileError(file, `expected exactly one .csv inside the zip, found ${csvEntries.length}`);
   }
+  const expected = basename(file).replace(/\.zip$/, '.csv');
+  if (basename(entry.fileName) !== expected) {
+    throw new ImportFileError(file, `holds ${entry.fileName}, not ${expected}: another file renamed?`);
+  }
   if (entry.uncompressedSize > MAX_CSV_BYTES) {
     throw new ImportFileError(
       file,
@@ -152,6 +164,26 @@ async function findCsvEntry(zip: ZipFile, file: string): Promise<Entry> {
     );
   }
   return entry;
+}
+
+/**
+ * Passes the entry's bytes through and, at their end, refuses them unless their CRC-32 is the one
+ * the zip records: yauzl does not check it, and a flipped bit inside an uncompressed (or even a
+ * deflated) entry can still read as a valid row with a wrong number.
+ */
+async function* checkedCrc(source: Readable, entry: Entry, file: string): AsyncGenerator<Buffer> {
+  let crc = 0;
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      crc = crc32(chunk, crc);
+      yield chunk;
+    }
+  } finally {
+    source.destroy();
+  }
+  if (crc !== entry.crc32) {
+    throw new ImportFileError(file, `corrupt zip archive (${entry.fileName} fails its CRC-32 check)`);
+  }
 }
 
 async function* zipFileLines(file: string): AsyncGenerator<string> {
@@ -167,7 +199,7 @@ async function* zipFileLines(file: string): AsyncGenerator<string> {
       });
     }
     try {
-      yield* readLines(stream, file);
+      yield* readLines(Readable.from(checkedCrc(stream, entry, file)), file);
     } catch (error) {
       if (error instanceof AppError) throw error;
       // A bad deflate stream or a size mismatch surfaces while reading, not while opening.

@@ -4,9 +4,10 @@
  * any failed (or the store could not be opened), 2 for a usage error, 130 after SIGINT and 143 after
  * SIGTERM: on the first signal the file being read is abandoned unwritten, no further file starts,
  * the progress bars are put away (the terminal's cursor restored) and the files imported are
- * listed; a second signal ends the process at once (each file is one transaction).
+ * listed; a second signal, a second or more later (not the echo of the first: run-cli.ts), ends the
+ * process at once (each file is one transaction).
  */
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { openStore } from '../adapters/create-store.js';
@@ -18,7 +19,7 @@ import {
   listenForInterruption,
   runCli,
 } from './run-cli.js';
-import { loadConfigFromProcess } from '../config.js';
+import { invocationDirectory, loadConfigFromProcess } from '../config.js';
 import { importFiles, type FileImportResult, type ImportProgress } from './import-files.js';
 import { isoMinute, storedNotes } from './lines.js';
 
@@ -97,6 +98,11 @@ function barReporter(): Reporter {
         // A period can have fewer rows than minutes (trading halts), so the bar ends at the real count.
         bar.setTotal(result.rows);
         bar.update(result.rows);
+        // What a bar cannot say (corrections, a recorded hole) gets the file's line above the bars.
+        if (storedNotes(result) !== '') {
+          bars.log(successLine(result));
+          bars.update();
+        }
       }
     },
     stop() {
@@ -126,6 +132,7 @@ async function main(args: readonly string[]): Promise<number> {
     process.stderr.write(option === undefined ? USAGE : `error: unknown option ${option}\n${USAGE}`);
     return EXIT_USAGE;
   }
+  const paths = files.map((file) => resolve(invocationDirectory('import'), file));
   const config = loadConfigFromProcess();
   const store = await openStore(config.databaseUrl);
   const interruption = listenForInterruption();
@@ -133,7 +140,7 @@ async function main(args: readonly string[]): Promise<number> {
   const reporter = process.stderr.isTTY ? barReporter() : lineReporter();
   let results: FileImportResult[];
   try {
-    results = await importFiles(files, {
+    results = await importFiles(paths, {
       store,
       replace,
       signal: interruption.signal,

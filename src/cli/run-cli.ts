@@ -40,27 +40,37 @@ export interface Interruption {
 }
 
 /**
- * Listens for the first SIGINT or SIGTERM while a command works, to finish cleanly: `signal` aborts.
- * Each is listened for once, so a second signal meets Node's default handler and ends the process
- * at once.
+ * How long after the first signal another one is taken as the same Ctrl-C, in ms: a terminal
+ * signals the whole process group, and npm passes the signal it got on to the command as well.
+ */
+export const SIGNAL_ECHO_MS = 1000;
+
+/**
+ * Listens for SIGINT and SIGTERM while a command works, to finish cleanly: the first aborts
+ * `signal`. Another within SIGNAL_ECHO_MS is that one's echo and is ignored; a later one is meant,
+ * and ends the process at once with Node's default handling (the shell sees 128 + its number).
  */
 export function listenForInterruption(): Interruption {
   const controller = new AbortController();
   let by: 'SIGINT' | 'SIGTERM' | undefined;
+  let firstAt = 0;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
-    by = signal;
-    controller.abort();
+    if (by === undefined) {
+      by = signal;
+      firstAt = performance.now();
+      controller.abort();
+    } else if (performance.now() - firstAt >= SIGNAL_ECHO_MS) {
+      release();
+      process.kill(process.pid, signal);
+    }
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    by: () => by,
-    release() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
+  const release = (): void => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { signal: controller.signal, by: () => by, release };
 }
 
 /** Runs `main` with the command's arguments and sets the exit code from its result or failure. */

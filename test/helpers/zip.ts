@@ -2,7 +2,7 @@
  * A minimal zip writer for test fixtures, so tests need no `zip` binary: DEFLATE (or STORE)
  * entries, a central directory and its end record, as PKWARE's APPNOTE 4.3 lays them out.
  */
-import { deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
 
 export interface ZipEntry {
   readonly name: string;
@@ -19,19 +19,6 @@ const UTF8_NAMES_FLAG = 0x0800;
 /** 1980-01-01 00:00 in DOS date/time, the earliest a zip can say. */
 const DOS_DATE_1980_01_01 = (0 << 9) | (1 << 5) | 1;
 const DOS_TIME_MIDNIGHT = 0;
-
-// Node 20 has no zlib.crc32, so the IEEE polynomial table is built here.
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-export function crc32(data: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of data) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 /** A zip archive holding `entries`, deflated unless `store` is set. */
 export function createZip(entries: readonly ZipEntry[], options: { store?: boolean } = {}): Buffer {
