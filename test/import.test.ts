@@ -434,9 +434,12 @@ describe('npm run import (the real CLI in a child process)', () => {
       // SIGINT to npm's whole process group, as Ctrl-C: the command hears it, and npm passes it on.
       result = await runNpmScript('import', files, { DATABASE_URL: `sqlite:${database}` }, (kill) => {
         // Interrupted once the first month is stored, while later ones are still being read.
+        let sent = false;
         const poll = setInterval(() => {
           void probe.candleSpan('BTCUSDT').then((span) => {
-            if (!span) return;
+            // Reads still under way when the first found the month answer after it: one Ctrl-C.
+            if (!span || sent) return;
+            sent = true;
             clearInterval(poll);
             kill('SIGINT');
             // Its echo, as a second Ctrl-C or a tsx parent passes the signal on once more.

@@ -34,8 +34,20 @@ function run(
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    // In its own process group, a signal goes to the whole group, as a terminal sends Ctrl-C.
-    onSpawn?.((signal) => (group ? process.kill(-child.pid!, signal) : child.kill(signal)));
+    onSpawn?.((signal) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (!group) {
+        child.kill(signal);
+        return;
+      }
+      // In its own process group, a signal goes to the whole group, as a terminal sends Ctrl-C.
+      // The group may have gone since the check above: a signal late for an ended run is no error.
+      try {
+        process.kill(-child.pid!, signal);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    });
   });
 }
 
