@@ -448,6 +448,47 @@ describe('read API', () => {
       expect(limit?.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 5000, default: 500 });
     });
 
+    it("documents every route's answers, success and error statuses with their bodies, the objects as named components", async () => {
+      const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json<{
+        openapi: string;
+        paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>>;
+        components: { schemas: Record<string, unknown> };
+      }>();
+      expect(doc.openapi).toBe('3.1.0');
+      const statuses = (path: string, method: string) =>
+        Object.keys(doc.paths[`${API}${path}`]?.[method]?.responses ?? {});
+      expect(statuses('/symbols', 'post')).toEqual(['201', '400', '401', '403', '409', '413', '500', '503']);
+      expect(statuses('/users/login', 'post')).toEqual(['200', '400', '401', '413', '429', '500', '503']);
+      expect(statuses('/price-data/{symbol}/latest', 'get')).toEqual(['200', '400', '404', '500', '503']);
+      for (const [path, operations] of Object.entries(doc.paths).filter(([path]) => path.startsWith(API))) {
+        for (const [method, { responses }] of Object.entries(operations)) {
+          for (const [status, response] of Object.entries(responses)) {
+            expect(response.content, `${method} ${path} ${status}`).toHaveProperty([
+              'application/json',
+              'schema',
+            ]);
+          }
+        }
+      }
+      expect(doc.paths[`${API}/symbols`]?.post?.responses['201']?.content).toMatchObject({
+        'application/json': { schema: { properties: { data: { $ref: '#/components/schemas/Symbol' } } } },
+      });
+      // One component per object, none of the unused "…Input" copies the zod transform adds.
+      expect(Object.keys(doc.components.schemas).sort()).toEqual([
+        'BulkResult',
+        'Candle',
+        'Error',
+        'Health',
+        'LatestPrice',
+        'ListMeta',
+        'PriceSample',
+        'Session',
+        'Status',
+        'Symbol',
+        'User',
+      ]);
+    });
+
     it('serves a browsable docs page', async () => {
       const response = await t.app.inject({ method: 'GET', url: '/docs' });
       expect(response.statusCode).toBe(200);

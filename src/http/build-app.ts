@@ -8,7 +8,11 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { Redis } from 'ioredis';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 
 import { setUpAccounts, type AuthSettings } from '../auth/setup.js';
 import type { CandleReader } from '../market/candles.js';
@@ -27,6 +31,7 @@ import { registerHardening } from './hardening.js';
 import { registerLinkMetrics } from './link-metrics.js';
 import { createMetricsRegistry, registerMetrics } from './metrics.js';
 import { createAttemptGuards } from './rate-limits.js';
+import { withoutUnusedComponents } from './responses.js';
 import { priceDataRoutes } from './routes/price-data.js';
 import { symbolRoutes } from './routes/symbols.js';
 import { systemRoutes, type PlatformStatusSource } from './routes/system.js';
@@ -120,6 +125,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(fastifySwagger, {
     openapi: {
+      // 3.1: its schemas are JSON Schema (2020-12), so `null` is a type (3.0 had only `nullable`).
+      openapi: '3.1.0',
       info: {
         title: 'Binance market statistics',
         description: 'Live Binance spot USDT prices, exact candles and session intervals.',
@@ -130,6 +137,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
     transform: jsonSchemaTransform,
+    // The objects named in responses.ts (`Symbol`, `Candle`, …) as components, referenced by name.
+    transformObject: (document) => withoutUnusedComponents(jsonSchemaTransformObject(document)),
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 

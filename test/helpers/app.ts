@@ -10,6 +10,7 @@ import { buildApp, type AppDeps } from '../../src/http/build-app.js';
 import { createLogger } from '../../src/logger.js';
 import { createCandleReader } from '../../src/market/candles.js';
 import { createPriceReader } from '../../src/market/prices.js';
+import { checkAnswersAgainstDocument } from './openapi-check.js';
 
 export interface TestApp {
   readonly app: FastifyInstance;
@@ -62,6 +63,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     attemptCounters: options.attemptCounters,
     requestTimeoutMs: options.requestTimeoutMs,
   });
+  checkAnswersAgainstDocument(app);
   return { app, store };
 }
 

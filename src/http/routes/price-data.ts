@@ -8,6 +8,7 @@ import type { CandleReader } from '../../market/candles.js';
 import type { PriceReader } from '../../market/prices.js';
 import type { Store } from '../../ports/store.js';
 import { ok } from '../envelope.js';
+import { candleSchema, envelope, errors, latestPriceSchema, priceSampleSchema } from '../responses.js';
 import { checkRange, limitQuery, symbolParams, timeQuery, withCrossFieldCheck } from '../schemas.js';
 
 export interface PriceDataRouteDeps {
@@ -82,6 +83,10 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
           summary: '1-second price samples, ascending',
           params: symbolParams,
           querystring: rangeQuery(500, 5000),
+          response: {
+            200: envelope(z.array(priceSampleSchema), 'price samples', { list: true }),
+            ...errors(400, 404),
+          },
         },
       },
       async (request) => {
@@ -103,7 +108,12 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
     app.get(
       '/price-data/:symbol/latest',
       {
-        schema: { tags: ['price-data'], summary: 'Latest price with 24 h statistics', params: symbolParams },
+        schema: {
+          tags: ['price-data'],
+          summary: 'Latest price with 24 h statistics',
+          params: symbolParams,
+          response: { 200: envelope(latestPriceSchema, 'latest price'), ...errors(400, 404) },
+        },
       },
       async (request) => {
         const latest = await prices.latest(await knownSymbol(request.params.symbol));
@@ -131,6 +141,10 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
           summary: 'Session candles ascending, the forming one last',
           params: symbolParams,
           querystring: rangeQuery(6, 1000),
+          response: {
+            200: envelope(z.array(candleSchema), 'session candles', { list: true }),
+            ...errors(400, 404),
+          },
         },
       },
       async (request) => {
@@ -148,6 +162,10 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
           summary: 'Candles of a standard interval or of the session interval, ascending',
           params: symbolParams,
           querystring: aggregatedQuery,
+          response: {
+            200: envelope(z.array(candleSchema), 'candles', { list: true }),
+            ...errors(400, 404),
+          },
         },
       },
       async (request) => {

@@ -10,6 +10,7 @@ import { splitSymbol, type NewSymbol } from '../../domain/symbol.js';
 import type { Store } from '../../ports/store.js';
 import { BEARER_SECURITY, type AuthGuards } from '../auth.js';
 import { ok } from '../envelope.js';
+import { bulkResultSchema, envelope, errors, symbolSchema } from '../responses.js';
 import {
   booleanQuery,
   symbolName,
@@ -129,6 +130,10 @@ export function symbolRoutes({ store, auth, onSymbolsChanged }: SymbolRouteDeps)
             active: booleanQuery,
             search: withoutControlCharacters(z.string().trim().min(1).max(MAX_SEARCH_LENGTH)).optional(),
           }),
+          response: {
+            200: envelope(z.array(symbolSchema), 'symbols', { list: true }),
+            ...errors(400),
+          },
         },
       },
       async (request) => {
@@ -139,7 +144,16 @@ export function symbolRoutes({ store, auth, onSymbolsChanged }: SymbolRouteDeps)
 
     app.get(
       '/symbols/list',
-      { schema: { tags: ['symbols'], summary: 'Names of the active symbols' } },
+      {
+        schema: {
+          tags: ['symbols'],
+          summary: 'Names of the active symbols',
+          response: {
+            200: envelope(z.array(z.string()), 'active symbols', { list: true }),
+            ...errors(),
+          },
+        },
+      },
       async () => {
         const symbols = await store.listSymbols({ active: true });
         return ok(
@@ -158,6 +172,10 @@ export function symbolRoutes({ store, auth, onSymbolsChanged }: SymbolRouteDeps)
           summary: 'Add a symbol (admin); tracking starts without a restart; 409 if it exists',
           security: BEARER_SECURITY,
           body: symbolBody,
+          response: {
+            201: envelope(symbolSchema, 'symbol created'),
+            ...errors(400, 401, 403, 409, 413),
+          },
         },
         onRequest: auth.requireAdmin,
       },
@@ -176,6 +194,10 @@ export function symbolRoutes({ store, auth, onSymbolsChanged }: SymbolRouteDeps)
           summary: `Add up to ${MAX_BULK_SYMBOLS} symbols (admin); existing ones are skipped`,
           security: BEARER_SECURITY,
           body: bulkBody,
+          response: {
+            201: envelope(bulkResultSchema, 'symbols added'),
+            ...errors(400, 401, 403, 413),
+          },
         },
         onRequest: auth.requireAdmin,
       },
@@ -201,6 +223,10 @@ export function symbolRoutes({ store, auth, onSymbolsChanged }: SymbolRouteDeps)
           security: BEARER_SECURITY,
           params: symbolParams,
           body: activationBody,
+          response: {
+            200: envelope(symbolSchema, 'symbol activated or deactivated'),
+            ...errors(400, 401, 403, 404, 413),
+          },
         },
         onRequest: auth.requireAdmin,
       },

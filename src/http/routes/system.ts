@@ -1,5 +1,6 @@
 /** `/system/health` and `/system/status` (SPEC section 5). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
 import type { CacheWriterStats } from '../../market/cache-writer.js';
 import type { LiveLink } from '../../market/live-link.js';
 import type { BusStatus } from '../../ports/bus.js';
@@ -8,6 +9,7 @@ import type { RealtimeGateway } from '../../realtime/gateway.js';
 import type { IngestionStatus } from '../../scale/ingestion.js';
 import type { PlatformHealth } from '../../scale/platform.js';
 import { failure, ok } from '../envelope.js';
+import { degradedSchema, envelope, errors, healthSchema, statusSchema } from '../responses.js';
 
 /** How long the store may take to answer a health check before it counts as down. */
 export const HEALTH_CHECK_TIMEOUT_MS = 2000;
@@ -19,11 +21,15 @@ export const HEALTH_CHECK_TIMEOUT_MS = 2000;
 export const DEGRADED_AFTER_FAILED_FLUSHES = 3;
 
 /**
- * `value` with every field present: one not known yet (no message received, no error so far) is
- * `null`, where JSON would leave the key out, so readers see the same shape always.
+ * The status with every field present: one not known yet (no message received, no error so far)
+ * is `null`, where JSON would leave the key out, so readers see the same shape always. Typed as
+ * statusSchema says, which the types of its parts cannot show (their `undefined` is now `null`);
+ * test/openapi.test.ts checks real answers against that schema.
  */
-const withNulls = <T>(value: T): T =>
-  JSON.parse(JSON.stringify(value, (_key, field: unknown) => (field === undefined ? null : field))) as T;
+const withNulls = (value: object): z.output<typeof statusSchema> =>
+  JSON.parse(
+    JSON.stringify(value, (_key, field: unknown) => (field === undefined ? null : field)),
+  ) as z.output<typeof statusSchema>;
 
 /** Cache and bus (in-process or Redis) and who ingests (scale/ingestion.ts). */
 export interface PlatformStatusSource {
@@ -77,7 +83,10 @@ async function cacheHealth(platform: PlatformStatusSource): Promise<PlatformHeal
 /** The Binance link's figures (SPEC section 5), or what is known without a link in this process. */
 function linkStatus(live: Pick<LiveLink, 'status'> | undefined, total: number, active: number) {
   if (!live)
-    return { symbols: { total, active, tracked: 0, fresh: 0, stale: 0 }, binance: { state: 'disabled' } };
+    return {
+      symbols: { total, active, tracked: 0, fresh: 0, stale: 0 },
+      binance: { state: 'disabled' as const },
+    };
   const { binance, symbols, repair, writes } = live.status();
   return {
     binance,
@@ -99,7 +108,13 @@ export function systemRoutes({
   return async (app) => {
     app.get(
       '/system/health',
-      { schema: { tags: ['system'], summary: 'Liveness of the process and its store' } },
+      {
+        schema: {
+          tags: ['system'],
+          summary: 'Liveness of the process and its store',
+          response: { 200: envelope(healthSchema, 'up'), ...errors(), 503: degradedSchema },
+        },
+      },
       async (_request, reply) => {
         const [storeCheck, cache] = await Promise.all([
           check(() => store.ping()),
@@ -125,7 +140,13 @@ export function systemRoutes({
 
     app.get(
       '/system/status',
-      { schema: { tags: ['system'], summary: 'What the service is doing' } },
+      {
+        schema: {
+          tags: ['system'],
+          summary: 'What the service is doing',
+          response: { 200: envelope(statusSchema, 'status'), ...errors() },
+        },
+      },
       async () => {
         const [storeCheck, cache] = await Promise.all([
           check(() => store.ping()),

@@ -15,6 +15,7 @@ import {
 } from '../../auth/accounts.js';
 import { BEARER_SECURITY, currentUser, type AuthGuards } from '../auth.js';
 import { ok } from '../envelope.js';
+import { envelope, errors, sessionSchema, userSchema } from '../responses.js';
 import { withoutControlCharacters } from '../schemas.js';
 import type { AttemptGuards } from '../rate-limits.js';
 
@@ -65,6 +66,10 @@ export function userRoutes({ accounts, auth, limits }: UserRouteDeps): FastifyPl
           tags: ['users'],
           summary: 'Create an account (role user); answers the user and an access token',
           body: registerBody,
+          response: {
+            201: envelope(sessionSchema, 'registered'),
+            ...errors(400, 409, 413, 429),
+          },
         },
         onRequest: limits.registerPerIp,
         preHandler: limits.registerPerEmail,
@@ -85,6 +90,10 @@ export function userRoutes({ accounts, auth, limits }: UserRouteDeps): FastifyPl
           tags: ['users'],
           summary: 'Exchange an email and password for an access token',
           body: loginBody,
+          response: {
+            200: envelope(sessionSchema, 'logged in'),
+            ...errors(400, 401, 413, 429),
+          },
         },
         onRequest: limits.loginPerIp,
         preHandler: limits.loginPerAccount,
@@ -98,7 +107,12 @@ export function userRoutes({ accounts, auth, limits }: UserRouteDeps): FastifyPl
     app.get(
       '/users/me',
       {
-        schema: { tags: ['users'], summary: 'The caller', security: BEARER_SECURITY },
+        schema: {
+          tags: ['users'],
+          summary: 'The caller',
+          security: BEARER_SECURITY,
+          response: { 200: envelope(userSchema, 'current user'), ...errors(401) },
+        },
         onRequest: auth.requireUser,
       },
       async (request) => ok(currentUser(request), 'current user'),
