@@ -206,6 +206,38 @@ describe('request bodies', () => {
       });
     }
   });
+
+  it('answers 400 naming the content type for a body that is not JSON, as fetch sends a string by default', async () => {
+    const t = await open();
+    const body = JSON.stringify({ email: 'a@example.com', password: 'correct horse' });
+    // fetch(url, { method: 'POST', body: string }) without headers sends text/plain;charset=UTF-8.
+    const cases = [
+      {
+        headers: { 'content-type': 'text/plain;charset=UTF-8' },
+        message: 'must be application/json, not text/plain',
+      },
+      {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        message: 'must be application/json, not application/x-www-form-urlencoded',
+      },
+      { headers: {}, message: 'must be application/json' },
+    ];
+    for (const { headers, message } of cases) {
+      const answer = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/users/login',
+        headers,
+        payload: body,
+      });
+      expect(answer.statusCode, message).toBe(400);
+      expect(answer.json()).toEqual({
+        success: false,
+        statusCode: 400,
+        message: 'the body must be JSON',
+        errorSources: [{ path: 'content-type', message }],
+      });
+    }
+  });
 });
 
 describe('headers', () => {

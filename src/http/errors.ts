@@ -47,6 +47,15 @@ export function registerErrorHandling(app: FastifyInstance): void {
       const issues = error instanceof ValidationError ? error.issues : [];
       return reply.code(status).send(failure(status, error.message, issues));
     }
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      // SPEC section 5 has no 415: a body the API cannot read is invalid input, named as such.
+      const type = request.headers['content-type']?.split(';')[0]?.trim();
+      const issue = {
+        path: 'content-type',
+        message: `must be application/json${type ? `, not ${type}` : ''}`,
+      };
+      return reply.code(400).send(failure(400, 'the body must be JSON', [issue]));
+    }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return reply.code(status).send(failure(status, error.message));

@@ -1,8 +1,8 @@
 /**
  * HTTP hardening for the whole app: security headers (helmet, with a CSP that the Swagger UI at
  * /docs runs under), CORS from CORS_ORIGINS (an OPTIONS request that is not a preflight is a 400
- * in the envelope), and a JSON body parser that refuses deep nesting before parsing and keeps
- * Fastify's prototype-poisoning protection. The body size limit is Fastify's own `bodyLimit`
+ * in the envelope), and a JSON body parser (the only one) that refuses deep nesting before parsing and
+ * keeps Fastify's prototype-poisoning protection. The body size limit is Fastify's own `bodyLimit`
  * (build-app.ts MAX_BODY_BYTES), answered 413 by the error handler.
  */
 import fastifyCors from '@fastify/cors';
@@ -104,7 +104,9 @@ export async function registerHardening(app: FastifyInstance, settings: Hardenin
     maxAge: CORS_PREFLIGHT_MAX_AGE_SECONDS,
   });
 
-  app.removeContentTypeParser('application/json');
+  // Bodies are JSON only. Fastify's text/plain parser would hand a route a string, refused as
+  // "expected object"; without it a body of any other type is named by its content type (errors.ts).
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(
     'application/json',
     { parseAs: 'string' },
