@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
@@ -24,6 +23,8 @@ import {
 import { expectEveryCandleStored } from './helpers/service-checks.js';
 
 const SYMBOL = 'BTCUSDT';
+/** Longest wait for what a repair stores, in ms: vi.waitFor's own 1 s is short for a loaded machine. */
+const WAIT_MS = 10_000;
 /** How far the exchange's REST klines lag its market: less than the settle time, as assumed. */
 const LAG_MS = 8000;
 
@@ -81,8 +82,9 @@ describe('gap repair', () => {
 
       time = closeOfLast + REST_KLINE_SETTLE_MS + LAG_MS; // settled, and REST has caught up
       // The follow-up fetch (however many it took while the clock stood still) settles the minute.
-      await vi.waitFor(() =>
-        expectEveryCandleStored(store, exchange!, [SYMBOL], from, closeOfLast - MINUTE_MS),
+      await vi.waitFor(
+        () => expectEveryCandleStored(store, exchange!, [SYMBOL], from, closeOfLast - MINUTE_MS),
+        { timeout: WAIT_MS },
       );
       expect(repair.status().repairedRanges).toBeGreaterThanOrEqual(2);
     } finally {
@@ -174,7 +176,9 @@ describe('gap repair', () => {
       expect(stored).toMatchObject({ closed: false });
 
       time = forming + MINUTE_MS + REST_KLINE_SETTLE_MS; // ended and settled; 00:11 is in progress
-      await vi.waitFor(() => expectEveryCandleStored(store, exchange!, [SYMBOL], from, forming));
+      await vi.waitFor(() => expectEveryCandleStored(store, exchange!, [SYMBOL], from, forming), {
+        timeout: WAIT_MS,
+      });
       // Only the unfinished minute was fetched again: nothing of 00:11, which is the stream's.
       const after = await store.listCandles({
         symbol: SYMBOL,
@@ -244,8 +248,12 @@ describe('gap repair', () => {
       const first = Date.parse('2026-01-01T00:30:00Z');
       const second = Date.parse('2026-01-01T00:50:00Z');
       exchange.faults.restDelay(300);
+      const before = exchange.stats().restRequests;
       repair.request(SYMBOL, first);
-      await sleep(100); // its one page is on its way back
+      // Its one page is asked for, and on its way back (300 ms later) when the errors begin.
+      await vi.waitFor(() => expect(exchange!.stats().restRequests).toBeGreaterThan(before), {
+        timeout: WAIT_MS,
+      });
       exchange.faults.restErrors({ status: 503, count: 1000 }); // the next repair fails
       repair.request(SYMBOL, second);
       await repair.idle();

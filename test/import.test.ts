@@ -430,12 +430,13 @@ describe('npm run import (the real CLI in a child process)', () => {
     });
     const probe = new SqliteStore({ path: database });
     let result: Awaited<ReturnType<typeof runImportCli>>;
+    let poll: NodeJS.Timeout | undefined;
     try {
       // SIGINT to npm's whole process group, as Ctrl-C: the command hears it, and npm passes it on.
       result = await runNpmScript('import', files, { DATABASE_URL: `sqlite:${database}` }, (kill) => {
         // Interrupted once the first month is stored, while later ones are still being read.
         let sent = false;
-        const poll = setInterval(() => {
+        poll = setInterval(() => {
           void probe.candleSpan('BTCUSDT').then((span) => {
             // Reads still under way when the first found the month answer after it: one Ctrl-C.
             if (!span || sent) return;
@@ -447,6 +448,7 @@ describe('npm run import (the real CLI in a child process)', () => {
           });
         }, 20);
       });
+      clearInterval(poll); // a run that ended before storing a month leaves it polling
       expect(result.code).toBe(130);
       const [, count = ''] =
         /interrupted by SIGINT: (\d+) file\(s\) imported and kept/.exec(result.stdout) ?? [];

@@ -17,6 +17,9 @@ import {
   type Harness,
 } from './helpers/live-harness.js';
 
+/** Longest wait for the link to take a change up, in ms: vi.waitFor's own 1 s is short for a loaded machine. */
+const WAIT_MS = 10_000;
+
 describe('live link against the simulated exchange', () => {
   let harness: Harness | undefined;
   afterEach(async () => {
@@ -210,7 +213,9 @@ describe('live link against the simulated exchange', () => {
     await storeInactive(store, ['BTCUSDT', 'DOGEUSDT']); // DOGEUSDT: imported, not on this exchange
     harness = await startHarness({ store, link: { symbols: undefined } });
     // The imported symbols chose no universe: the top pairs are tracked, BTCUSDT among them.
-    await vi.waitFor(() => expect(harness!.parts.link.tracked()).toEqual([...SYMBOLS].sort()));
+    await vi.waitFor(() => expect(harness!.parts.link.tracked()).toEqual([...SYMBOLS].sort()), {
+      timeout: WAIT_MS,
+    });
     expect((await store.getSymbol('DOGEUSDT'))?.isActive).toBe(false);
     expect(await store.getSetting(UNIVERSE_CHOSEN_SETTING)).toBeDefined();
     await harness.stop();
@@ -228,7 +233,9 @@ describe('live link against the simulated exchange', () => {
     // Samples are only written by live ingestion: these symbols were tracked, then deactivated.
     await store.insertPriceSamples([{ symbol: 'ETHUSDT', price: '1', timestamp: CLOCK_START - MINUTE_MS }]);
     harness = await startHarness({ store, link: { symbols: undefined } });
-    await vi.waitFor(async () => expect(await store.getSetting(UNIVERSE_CHOSEN_SETTING)).toBeDefined());
+    await vi.waitFor(async () => expect(await store.getSetting(UNIVERSE_CHOSEN_SETTING)).toBeDefined(), {
+      timeout: WAIT_MS,
+    });
     await harness.pass(2 * MINUTE_MS);
     expect(harness.parts.link.tracked()).toEqual([]);
     expect((await store.listSymbols({ active: true })).length).toBe(0);
@@ -238,7 +245,9 @@ describe('live link against the simulated exchange', () => {
     const store = new SqliteStore({ path: ':memory:' });
     await storeInactive(store, ['ETHUSDT']);
     harness = await startHarness({ store, link: { symbols: ['BTCUSDT', 'ETHUSDT'] } });
-    await vi.waitFor(() => expect(harness!.parts.link.tracked()).toEqual(['BTCUSDT', 'ETHUSDT']));
+    await vi.waitFor(() => expect(harness!.parts.link.tracked()).toEqual(['BTCUSDT', 'ETHUSDT']), {
+      timeout: WAIT_MS,
+    });
     expect((await store.getSymbol('ETHUSDT'))?.isActive).toBe(true);
   });
 
@@ -271,7 +280,9 @@ describe('live link against the simulated exchange', () => {
       },
     });
     harness = await startHarness({ store, link: { symbols: undefined, pollIntervalMs: 60_000 } });
-    await vi.waitFor(() => expect(harness!.parts.link.tracked()).toEqual(['BTCUSDT', 'ETHUSDT']));
+    await vi.waitFor(() => expect(harness!.parts.link.tracked()).toEqual(['BTCUSDT', 'ETHUSDT']), {
+      timeout: WAIT_MS,
+    });
 
     slowNextRead = true;
     const slow = harness.parts.link.refreshSymbols(); // reads both active, answers late

@@ -103,8 +103,9 @@ describe('the service process', () => {
     while (!service.lines.some((line) => line.includes('"msg":"stopping"')) && Date.now() < deadline) {
       await sleep(5);
     }
-    expect(service.child.exitCode).toBeNull(); // the first stop is still under way
-    expect(service.child.kill('SIGINT')).toBe(true);
+    // The second signal, while the first stop is under way (almost always: a stop that ended
+    // before this turn, on a loaded machine, leaves no process to signal).
+    if (service.child.exitCode === null) service.child.kill('SIGINT');
     expect(await service.exit).toBe(0);
     expect(service.lines.filter((line) => line.includes('"msg":"stopping"'))).toHaveLength(1);
     expect(service.lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);

@@ -55,7 +55,14 @@ function childrenOf(pid: number): number[] {
 /** Sends `signal` to the server's postmaster and every backend and worker it started. */
 function signalServer(server: ChildProcess | undefined, signal: NodeJS.Signals): void {
   if (server?.pid === undefined) throw new Error('the postgres server is not running');
-  for (const pid of [server.pid, ...childrenOf(server.pid)]) process.kill(pid, signal);
+  for (const pid of [server.pid, ...childrenOf(server.pid)]) {
+    try {
+      process.kill(pid, signal);
+    } catch (error) {
+      // A backend that ended since the scan: nothing to signal. Every other one still is.
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
 }
 
 /** The bin directory of the newest PostgreSQL installed from Debian's packages. */

@@ -49,6 +49,11 @@ export function startService(env: Record<string, string>, options: StartOptions 
     }
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // A child that could not start (ENOMEM, EAGAIN) fails the test waiting on it, not the whole run.
+  const exit = new Promise<number | null>((resolve, reject) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', reject);
+  });
+  exit.catch(() => undefined); // rejected for whoever awaits it, and no unhandled rejection otherwise
   return { child, lines, stderr, url, exit };
 }
