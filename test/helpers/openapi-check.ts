@@ -1,12 +1,12 @@
 /**
  * Holds every answer of a test app to its OpenAPI document: an answer with a status its route does
  * not list, or a body its schema refuses, fails the test that asked for it (checked after each
- * test). Responses are written with JSON.stringify, not through their schemas (build-app.ts), so
+ * test by test/setup.ts). Responses are written with JSON.stringify, not through their schemas (build-app.ts), so
  * this is what keeps the document true to what clients get.
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, expect } from 'vitest';
+import { expect } from 'vitest';
 
 interface Operation {
   readonly responses?: Record<
@@ -22,10 +22,11 @@ interface Document {
 
 const violations: string[] = [];
 
-afterEach(() => {
+/** Fails the test that just ran when one of its answers differed (test/setup.ts, after each test). */
+export function expectAnswersAsDocumented(): void {
   const found = violations.splice(0);
   expect(found, 'answers that differ from the OpenAPI document').toEqual([]);
-});
+}
 
 /** Checks each answer of `app` against its route's documented responses, from now on. */
 export function checkAnswersAgainstDocument(app: FastifyInstance): void {
