@@ -297,6 +297,27 @@ describe('stream client against a scripted server', () => {
     expect(client!.status().malformed).toBe(1);
   });
 
+  it('gives up the connection carrying !miniTicker@arr when only pings come, and reconnects with a resume for repair', async () => {
+    // A feed stalled behind a live socket: Binance's pings still come, the market's data does not.
+    const pings: NodeJS.Timeout[] = [];
+    const { resumes, attempts } = await start(
+      (attempt, _request, _socket, accept) => {
+        void accept().then((ws) => {
+          answerSubscribes(ws);
+          ws.send(tickerFrame(attempt));
+          if (attempt === 1) pings.push(setInterval(() => ws.ping(Buffer.from('still here')), 50));
+        });
+      },
+      { deadAfterMs: 500 },
+    );
+    try {
+      await waitFor(() => attempts() === 2 && resumes.length === 1);
+      expect(client!.status().reconnects).toBe(1);
+    } finally {
+      for (const ping of pings) clearInterval(ping);
+    }
+  });
+
   it('still hands up a frame that arrives during the close handshake, for the final flush to store', async () => {
     let server: WebSocket | undefined;
     const { events } = await start((_attempt, _request, _socket, accept) => {

@@ -1,12 +1,13 @@
 /**
  * One combined-stream WebSocket to Binance (BINANCE.md sections 1.2 and 2): opens
  * `/stream?streams=…`, subscribes the rest in paced SUBSCRIBE batches, answers every ping with a
- * pong echoing its payload, declares itself dead after DEAD_AFTER_MS without a frame, and hands
+ * pong echoing its payload, declares itself dead after DEAD_AFTER_MS without a frame (without a data
+ * frame, on the connection carrying `!miniTicker@arr`), and hands
  * every decoded frame up. Outgoing frames (pongs first, then SUBSCRIBE/UNSUBSCRIBE) leave at most
  * one per `spacingMs`, so a connection stays under Binance's 5 messages per second.
  */
 import WebSocket from 'ws';
-import { decodeFrameDetailed, MAX_FRAME_BYTES } from './decode.js';
+import { decodeFrameDetailed, MAX_FRAME_BYTES, MINI_TICKER_ARRAY_STREAM } from './decode.js';
 import type { MarketEvent } from './events.js';
 
 /** A connection silent for this long is dead (SPEC section 7). */
@@ -109,6 +110,14 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
     lastMessage = now();
     deadTimer.refresh();
   };
+  /**
+   * Whether a ping or pong shows the connection alive. Not on the one carrying `!miniTicker@arr`,
+   * which hears from the market every second: there Binance's pings (every 20 s, within the dead
+   * time) would keep a feed stalled behind a live socket from ever being declared dead, and the 1 s
+   * price samples it misses cannot be fetched again. A connection of klines alone may rightly go
+   * quiet (halted symbols), so there they count.
+   */
+  const controlFramesShowLife = (): boolean => !streams.has(MINI_TICKER_ARRAY_STREAM);
 
   /** Gives the connection up without a close handshake (dead, or a control message failed). */
   function abandon(code: number, reason: string): void {
@@ -189,12 +198,12 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
   // writes refused by the store's fence anyway).
   socket.on('ping', (payload: Buffer) => {
     if (closed) return;
-    touch();
+    if (controlFramesShowLife()) touch();
     pendingPong = payload;
     pump();
   });
   socket.on('pong', () => {
-    if (!closed) touch();
+    if (!closed && controlFramesShowLife()) touch();
   });
   socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
     touch();
