@@ -11,6 +11,7 @@ import { UNIVERSE_CHOSEN_SETTING } from '../src/market/universe.js';
 import { expectEveryCandleStored } from './helpers/service-checks.js';
 import {
   CLOCK_START,
+  SPEED,
   SYMBOLS,
   expectStoredEqualsExchange,
   startHarness,
@@ -200,6 +201,40 @@ describe('live link against the simulated exchange', () => {
       eth[0]!.openTime,
       eth.at(-1)!.openTime,
     );
+  });
+
+  it('closes the minute a symbol was forming when deactivated, though REST did not list it yet', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.insertSymbolsIfMissing(
+      ['BTCUSDT', 'ETHUSDT'].map((symbol) => ({
+        symbol,
+        ...splitSymbol(symbol),
+        status: 'TRADING',
+        isActive: true,
+      })),
+    );
+    // REST (the Database source) 8 s behind the stream: within REST_KLINE_SETTLE_MS, as BINANCE.md 6.4 allows.
+    const lagMs = 8000;
+    harness = await startHarness({
+      store,
+      // Follow-ups a simulated minute apart: the harness's own 200 ms (12 simulated seconds) would
+      // spend all MAX_SETTLE_FOLLOW_UPS before the minute has ended.
+      link: { symbols: undefined, settleRecheckMaxMs: MINUTE_MS / SPEED },
+      exchange: { restKlineLagMs: lagMs },
+    });
+    await harness.pass(2 * MINUTE_MS);
+    // Deactivated early in a minute: the stream has stored it forming, REST does not list it yet.
+    while (harness.now() % MINUTE_MS < 1000 || harness.now() % MINUTE_MS > lagMs / 2) await sleep(2);
+    const minute = harness.now() - (harness.now() % MINUTE_MS);
+    await store.setSymbolActive('ETHUSDT', false);
+    await harness.parts.link.refreshSymbols();
+    await harness.pass(4 * MINUTE_MS);
+    await harness.parts.link.stop();
+    const eth = await store.listCandles({ symbol: 'ETHUSDT', resolution: '1m', from: 0, to: harness.now() });
+    expect(eth.filter((candle) => !candle.closed)).toEqual([]);
+    expect(eth.at(-1)?.openTime).toBe(minute);
+    await expectEveryCandleStored(store, harness.exchange, ['ETHUSDT'], eth[0]!.openTime, minute);
+    expect(await store.listRepairGaps()).toEqual([]);
   });
 
   /** Stores `symbols` inactive, as an import or a backfill run before the first start does. */

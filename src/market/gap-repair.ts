@@ -130,9 +130,11 @@ export interface GapRepair {
   /**
    * Queues a repair of `symbol`: from `from` (ms; the last frame before a disconnect, or where a
    * symbol's history ends), or without it from the last stored candle (BACKFILL_LOOKBACK for a new
-   * symbol) and earlier repairs, which is only right while the symbol is not streaming yet.
+   * symbol) and earlier repairs, which is only right while the symbol is not streaming yet. With
+   * `until` (the open time of the last minute wanted), that minute is fetched again until REST
+   * lists it final: the minute a symbol no longer streamed was forming, which nothing else closes.
    */
-  request(symbol: string, from?: number): void;
+  request(symbol: string, from?: number, until?: number): void;
   /** Resolves when the queue is empty, nothing is running and the store has every gap record. */
   idle(): Promise<void>;
   stop(): void;
@@ -229,11 +231,13 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     let stored = 0;
     /** The first and the last minute that came back unfinished (in progress, or not yet settled). */
     let unfinished: { first: number; firstCloseTime: number; last: number } | undefined;
+    let lastListed: number | undefined;
     for await (const page of rest.klinesRange({ symbol, from, to })) {
       if (stopped) return;
       await store.upsertCandles(page);
       stored += page.length;
       for (const candle of page) {
+        lastListed = candle.openTime;
         if (candle.closed) continue;
         unfinished = {
           first: unfinished?.first ?? candle.openTime,
@@ -241,6 +245,13 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
           last: candle.openTime,
         };
       }
+    }
+    // The last minute asked for by name, when REST does not list it yet (it lags the stream,
+    // BINANCE.md 6.4), is unfinished too, with the minutes missing before it: fetched again below.
+    if (wanted.until !== undefined && (lastListed ?? -Infinity) < wanted.until) {
+      const missingFrom = lastListed === undefined ? from : lastListed + MINUTE_MS;
+      const first = Math.min(unfinished?.first ?? Infinity, missingFrom);
+      unfinished = { first, firstCloseTime: first + MINUTE_MS - 1, last: wanted.until };
     }
     // Everything before the first unfinished minute (or the current one) is now as the exchange
     // has it, missing minutes included; a follow-up below records its own gap after this one is
@@ -323,8 +334,8 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
   }
 
   const api: GapRepair = {
-    request(symbol, from) {
-      enqueue(symbol, { since: from, fromKnown: from === undefined });
+    request(symbol, from, until) {
+      enqueue(symbol, { since: from, fromKnown: from === undefined, until });
     },
     async idle() {
       while (worker) await worker;

@@ -14,6 +14,7 @@ import { lookbackStart, storedRepairStart, type GapRepair, type GapRepairStatus 
 import type { Ingest } from './ingest.js';
 import { activateStored, selectTopSymbols, UNIVERSE_CHOSEN_SETTING } from './universe.js';
 import type { WriteBuffer, WriteBufferStats } from './write-buffer.js';
+import { bucketOpenTime, MINUTE_MS } from '../domain/intervals.js';
 import { splitSymbol } from '../domain/symbol.js';
 
 /** How often the store's active symbols are read for changes, in ms. */
@@ -237,7 +238,9 @@ export function createLiveLink(deps: LiveLinkDeps): LiveLink {
     ).filter((end) => end !== undefined);
     tracked = next;
     stream.setSymbols(tracked);
-    for (const [symbol, from] of [...starts, ...ends]) repair.request(symbol, from);
+    for (const [symbol, from] of starts) repair.request(symbol, from);
+    const forming = bucketOpenTime(deps.now(), MINUTE_MS);
+    for (const [symbol, from] of ends) repair.request(symbol, from, forming);
     logger.info({ added, removed, tracked: tracked.length }, 'tracked symbols changed');
   }
 
