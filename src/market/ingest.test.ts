@@ -113,4 +113,14 @@ describe('ingest', () => {
     ingest.handle(kline(1), START); // a late close for an older minute changes nothing asked for
     expect(ingest.takeRepairs()).toEqual([{ symbol: 'BTCUSDT', since: market.candles1m[1]!.openTime }]);
   });
+
+  it('asks for repair of a minute that came with no frame at all, its only update lost between two others', () => {
+    const { store, ingest } = setup();
+    close = () => store.close();
+    ingest.handle(kline(0), START);
+    ingest.handle(kline(1), START); // the next minute: nothing missed
+    expect(ingest.takeRepairs()).toEqual([]);
+    ingest.handle(kline(3, false), START); // minute 2 never seen
+    expect(ingest.takeRepairs()).toEqual([{ symbol: 'BTCUSDT', since: market.candles1m[2]!.openTime }]);
+  });
 });

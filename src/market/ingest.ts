@@ -3,11 +3,12 @@
  * kline → the forming or closed 1m candle (merged by key, so duplicates and reordering are
  * harmless); miniTickers → latest quotes and a price sample per newer ticker (kept one per
  * symbol per second downstream, the latest of each second).
- * A candle the full buffer refuses, and a minute whose closing update (`x: true`) never came before
- * the next minute began, are remembered as repair work: Binance's close can be lost with a frame
+ * A candle the full buffer refuses, a minute whose closing update (`x: true`) never came before
+ * the next minute began, and a minute that came with no update at all, are remembered as repair work: Binance's close can be lost with a frame
  * (BINANCE.md section 6, "do not rely on x:true arriving").
  */
 import type { MarketEvent } from '../binance/events.js';
+import { MINUTE_MS } from '../domain/intervals.js';
 import type { PriceSample } from '../domain/price.js';
 import type { LiveState } from './live-state.js';
 import type { WriteBuffer } from './write-buffer.js';
@@ -59,7 +60,12 @@ export function createIngest({ liveState, buffer, onSamples }: IngestDeps): Inge
           if (!buffer.addCandle(event.candle)) needRepair(symbol, openTime);
           const seen = newest.get(symbol);
           if (!seen || openTime > seen.openTime) {
+            // The minute seen last never closed, or one between it and this came with no frame at
+            // all (its only update lost, or refused as malformed): fetched again by gap repair. A
+            // halt, which has no klines, is fetched once and found empty.
             if (seen && !seen.closed) needRepair(symbol, seen.openTime);
+            else if (seen && openTime > seen.openTime + MINUTE_MS)
+              needRepair(symbol, seen.openTime + MINUTE_MS);
             newest.set(symbol, { openTime, closed });
           } else if (openTime === seen.openTime && closed) {
             seen.closed = true;
