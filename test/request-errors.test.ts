@@ -95,6 +95,21 @@ describe("Fastify's own refusals, in the envelope", () => {
     });
   });
 
+  it("counts the router's own refusals in http_request_duration_seconds, as every other answer", async () => {
+    const t = await open();
+    expect((await call(t.app, 'GET', '/price-data/%zz')).status).toBe(400);
+    expect((await call(t.app, 'GET', `/price-data/${'A'.repeat(MAX_PATH_PARAM_CHARS + 1)}`)).status).toBe(
+      414,
+    );
+    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(
+      /^http_request_duration_seconds_count\{method="GET",route="unmatched",status="400"\} 1$/m,
+    );
+    expect(metrics).toMatch(
+      /^http_request_duration_seconds_count\{method="GET",route="unmatched",status="414"\} 1$/m,
+    );
+  });
+
   it('allows only the configured origins to read a refused URL, as CORS_ORIGINS does elsewhere', async () => {
     const t = await open({ corsOrigins: ['https://dash.example'] });
     const allowed = await call(t.app, 'GET', '/price-data/%zz', {

@@ -29,7 +29,7 @@ import {
 } from './errors.js';
 import { registerHardening } from './hardening.js';
 import { registerLinkMetrics } from './link-metrics.js';
-import { createMetricsRegistry, registerMetrics } from './metrics.js';
+import { createMetricsRegistry, registerMetrics, type ObserveRequest } from './metrics.js';
 import { createAttemptGuards } from './rate-limits.js';
 import { withoutUnusedComponents } from './responses.js';
 import { priceDataRoutes } from './routes/price-data.js';
@@ -97,6 +97,8 @@ function fastifyTrustProxy(
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const requestTimeout = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  // Set once the metrics are registered, below; no request is answered before the app is ready.
+  const answers: { observe?: ObserveRequest } = {};
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: MAX_BODY_BYTES,
@@ -109,6 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: createFrameworkErrorHandler({
       maxParamLength: MAX_PATH_PARAM_CHARS,
       corsOrigins: deps.corsOrigins ?? ['*'],
+      onAnswered: (request, reply) => answers.observe?.(request, reply),
     }),
     // Answered in the envelope instead (errors.ts registerClosingRefusal).
     return503OnClosing: false,
@@ -144,7 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const registry = createMetricsRegistry();
   if (deps.live) registerLinkMetrics(registry, deps.live);
-  registerMetrics(app, registry);
+  answers.observe = registerMetrics(app, registry);
 
   // Attached to Fastify's own server: same port, `inject()` still works, closed with the app.
   const realtime = createRealtimeGateway({

@@ -2,7 +2,7 @@
  * `GET /metrics` in Prometheus text format: process figures and HTTP request counts and durations.
  * Each app owns its registry, so several apps in one process (tests) never collide.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** Bucket edges of the HTTP duration histogram, in seconds. */
@@ -14,7 +14,14 @@ export function createMetricsRegistry(): Registry {
   return registry;
 }
 
-export function registerMetrics(app: FastifyInstance, registry: Registry): void {
+/** Counts one answered request in `http_request_duration_seconds`. */
+export type ObserveRequest = (request: FastifyRequest, reply: FastifyReply) => void;
+
+/**
+ * Serves `/metrics` and counts every answer that goes through Fastify's hooks; returns the count
+ * for the ones that do not (the router's own refusals, errors.ts createFrameworkErrorHandler).
+ */
+export function registerMetrics(app: FastifyInstance, registry: Registry): ObserveRequest {
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by method, route and status',
@@ -23,17 +30,19 @@ export function registerMetrics(app: FastifyInstance, registry: Registry): void 
     registers: [registry],
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  const observe: ObserveRequest = (request, reply) => {
     // The route pattern, not the URL, so label cardinality stays bounded.
     const route = request.routeOptions.url ?? 'unmatched';
     duration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
-  });
+  };
+  app.addHook('onResponse', async (request, reply) => observe(request, reply));
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);
   });
+  return observe;
 }
