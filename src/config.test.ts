@@ -115,6 +115,13 @@ describe('configuration', () => {
     ]);
   });
 
+  it('warns, without refusing to start, when price history is kept for less than HISTORY_ON_SUBSCRIBE', () => {
+    expect(loadConfig({ PRICE_HISTORY_RETENTION: '1h', HISTORY_ON_SUBSCRIBE: '1h' }).warnings).toEqual([]);
+    expect(loadConfig({ PRICE_HISTORY_RETENTION: '30m' }).warnings).toEqual([
+      'PRICE_HISTORY_RETENTION (1800 s) is shorter than HISTORY_ON_SUBSCRIBE (3600 s): historical_data read from the store holds only what is retained',
+    ]);
+  });
+
   it('treats blank variables as unset', () => {
     expect(loadConfig({ PORT: '', SYMBOLS: '', HOST: '  ' })).toMatchObject({
       port: 5000,

@@ -312,6 +312,13 @@ function warningsOf(e: Env): string[] {
       e.ADMIN_EMAIL === undefined ? ['ADMIN_PASSWORD', 'ADMIN_EMAIL'] : ['ADMIN_EMAIL', 'ADMIN_PASSWORD'];
     warnings.push(`${set} is set without ${unset}: no admin account is ensured`);
   }
+  // Retention deletes samples a subscriber's history would read from the store (Redis down, an
+  // instance just started): historical_data would then hold less than it says.
+  if (e.PRICE_HISTORY_RETENTION < e.HISTORY_ON_SUBSCRIBE) {
+    warnings.push(
+      `PRICE_HISTORY_RETENTION (${e.PRICE_HISTORY_RETENTION / SECOND_MS} s) is shorter than HISTORY_ON_SUBSCRIBE (${e.HISTORY_ON_SUBSCRIBE / SECOND_MS} s): historical_data read from the store holds only what is retained`,
+    );
+  }
   return warnings;
 }
 
