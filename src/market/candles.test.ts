@@ -117,6 +117,31 @@ describe('candle reads across stretches without candles', () => {
     expect(await openTimes({ symbol, interval: 'session', limit: 6 })).toEqual([]);
   });
 
+  it('shows the candle holding the last stored minute forming while its symbol trades, and final once halted', async () => {
+    // Stored from 00:00 to 10:37, read a day later: ingestion stopped, the minutes after are missing.
+    const symbol = 'ENDUSDT';
+    const day = FIRST + 11 * DAY_MS;
+    await store.insertSymbolsIfMissing([
+      { symbol, baseAsset: 'END', quoteAsset: 'USDT', status: 'TRADING', isActive: true },
+    ]);
+    await store.upsertCandles(
+      createSyntheticMarket({ symbol, start: day, minutes: 10 * 60 + 38, seed: 6 }).candles1m,
+    );
+    const newest = (interval: Parameters<typeof reader.read>[0]['interval'], limit = 1) =>
+      reader.read({ symbol, interval, limit });
+    expect(await newest('1h', 2)).toMatchObject([
+      { openTime: day + 9 * HOUR_MS, closed: true }, // whole
+      { openTime: day + 10 * HOUR_MS, closed: false }, // 38 of its 60 minutes
+    ]);
+    expect(await newest('session')).toMatchObject([{ openTime: day + 9 * HOUR_MS, closed: false }]);
+    expect(await newest('1m')).toMatchObject([
+      { openTime: day + 10 * HOUR_MS + 37 * MINUTE_MS, closed: true },
+    ]);
+    // Halted there: the exchange has no minutes after it either, so the candle is final.
+    await store.setSymbolStatus(symbol, 'BREAK');
+    expect(await newest('1h')).toMatchObject([{ openTime: day + 10 * HOUR_MS, closed: true }]);
+  });
+
   it('ends at the last stored candle and answers fewer than limit past it', async () => {
     expect(
       await openTimes({ symbol: SYMBOL, interval: '1m', from: SECOND + 50 * MINUTE_MS, limit: 100 }),

@@ -6,6 +6,7 @@ import { aggregateCandles, type Candle } from '../domain/candle.js';
 import {
   createFixedGrid,
   intervalMs,
+  MINUTE_MS,
   type Bucket,
   type BucketGrid,
   type StandardInterval,
@@ -13,6 +14,7 @@ import {
 import { coveringRanges } from '../domain/rollups.js';
 import type { SessionCalendar } from '../domain/session-calendar.js';
 import type { CandleSpan, Store } from '../ports/store.js';
+import { TRADING_STATUS } from './universe.js';
 
 /**
  * Times one read that came up short of `limit` continues at the next stored candle beyond what it
@@ -56,6 +58,16 @@ function firstShown(grid: BucketGrid, span: CandleSpan, now: number): number {
     ? grid.next(first).openTime
     : first.openTime;
 }
+
+/**
+ * Whether `candle`, closed by its rows, holds the last stored minute with the candle's own end
+ * still to come after it: the minutes between are missing (ingestion stopped, a gap not repaired
+ * yet, history imported up to there), so it is not final unless the exchange has none either.
+ */
+const endsBeforeItsCandle = (candle: Candle, span: CandleSpan): boolean =>
+  candle.closed &&
+  candle.openTime <= span.lastOpenTime &&
+  span.lastOpenTime + MINUTE_MS - 1 < candle.closeTime;
 
 /** Up to `count` buckets from `start` in one direction, from `earliest` to the stored span's end. */
 function walk(
@@ -131,6 +143,15 @@ export function createCandleReader({ store, calendar, now }: CandleReaderDeps): 
         const nearest = await store.nearestOpenTime(request.symbol, beyond, direction);
         if (nearest === undefined) break;
         start = grid.bucketAt(nearest);
+      }
+      // A trading symbol's stored series that ends inside its last candle leaves that candle
+      // partial: shown forming, not final, until the minutes after it are stored. A halted or
+      // delisted symbol has no minutes after it on the exchange either, so its candle is final.
+      const last = candles.at(-1);
+      if (last && endsBeforeItsCandle(last, span)) {
+        const record = await store.getSymbol(request.symbol);
+        if (record?.status === TRADING_STATUS)
+          candles = [...candles.slice(0, -1), { ...last, closed: false }];
       }
       return candles;
     },
