@@ -22,6 +22,7 @@ import type { ClientToServerEvents, PriceUpdate, ServerToClientEvents } from '..
 import { startPostgresServer, type PostgresServer } from './helpers/postgres-server.js';
 import { startRedisServer, type RedisServer } from './helpers/redis-server.js';
 import { expectNoCandleMissing, readStatus, waitForIngestion, waitUntil } from './helpers/service-checks.js';
+import { documentedProblem } from './helpers/openapi-check.js';
 import { startService, type ServiceProcess } from './helpers/service-process.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -123,6 +124,12 @@ describe('scale-out over Redis', () => {
       // Its link is idle: what it has not seen is null, never a missing key.
       expect(standby.binance).toMatchObject({ state: 'stopped', lastMessageAt: null, lastError: null });
       expect((await readStatus(urlA)).ingestion).toMatchObject({ role: 'ingesting' });
+      // Their status and health, with Redis, the lease and a live or an idle link, as documented.
+      for (const url of [urlA, urlB]) {
+        for (const path of ['/api/v1/system/status', '/api/v1/system/health']) {
+          expect(await documentedProblem(url, path), `${url}${path}`).toBeUndefined();
+        }
+      }
 
       // A client on B receives what A ingests, equal to the exchange's ticker.
       const onB = subscribe(urlB, SYMBOLS);

@@ -28,47 +28,60 @@ export function expectAnswersAsDocumented(): void {
   expect(found, 'answers that differ from the OpenAPI document').toEqual([]);
 }
 
-/** Checks each answer of `app` against its route's documented responses, from now on. */
-export function checkAnswersAgainstDocument(app: FastifyInstance): void {
-  let document: Document | undefined;
+/**
+ * What is wrong with an answer of `status` with `body` (JSON text) from `route` (`/api/v1/x/{name}`)
+ * by `method`, as `document` describes it: undefined when it matches, or when the route documents
+ * no answers (/docs itself, /metrics).
+ */
+type AnswerCheck = (method: string, route: string, status: number, body: string) => string | undefined;
+
+function answerChecker(document: Document): AnswerCheck {
   const validators = new Map<string, ValidateFunction>();
   // strict: false, for the document's own keywords (description is fine, but also e.g. `example`).
   const ajv = new Ajv2020({ strict: false });
-
-  const validatorFor = (key: string, schema: object): ValidateFunction => {
+  return (method, route, status, body) => {
+    const responses = document.paths?.[route]?.[method.toLowerCase()]?.responses;
+    if (!responses || !Object.values(responses).some((response) => response?.content)) return undefined;
+    const schema = responses[String(status)]?.content?.['application/json']?.schema;
+    if (!schema) return "a status its route's documentation does not list";
+    const key = `${method} ${route} ${status}`;
     let validate = validators.get(key);
     if (!validate) {
       // The components go along, so `#/components/schemas/…` resolves inside the compiled schema.
-      validate = ajv.compile({ ...schema, components: document?.components });
+      validate = ajv.compile({ ...schema, components: document.components });
       validators.set(key, validate);
     }
-    return validate;
+    return validate(JSON.parse(body))
+      ? undefined
+      : `${ajv.errorsText(validate.errors)} in ${body.slice(0, 300)}`;
   };
+}
 
+/** Checks each answer of `app` against its route's documented responses, from now on. */
+export function checkAnswersAgainstDocument(app: FastifyInstance): void {
+  let check: AnswerCheck | undefined;
   app.addHook('onSend', async (request, reply, payload) => {
     const route = request.routeOptions.url;
     if (route === undefined) return payload; // no route: the not-found answer
-    document ??= app.swagger() as Document;
-    const path = route.replace(/:(\w+)/g, '{$1}');
-    const operation = document.paths?.[path]?.[request.method.toLowerCase()];
-    const responses = operation?.responses;
-    // Only routes that document their answers: not /docs itself, /metrics or Socket.IO.
-    if (!responses || !Object.values(responses).some((response) => response?.content)) return payload;
-    const status = String(reply.statusCode);
-    const where = `${request.method} ${request.url} answered ${status}`;
-    const schema = responses[status]?.content?.['application/json']?.schema;
-    if (!schema) {
-      violations.push(`${where}, which its route's documentation does not list`);
-      return payload;
-    }
+    check ??= answerChecker(app.swagger() as Document);
+    const where = `${request.method} ${request.url} answered ${reply.statusCode}`;
     if (typeof payload !== 'string') {
-      violations.push(`${where} with a body that is not JSON text`);
+      // Only JSON text is documented; a stream (the docs' files) has no schema to meet.
       return payload;
     }
-    const validate = validatorFor(`${request.method} ${path} ${status}`, schema);
-    if (!validate(JSON.parse(payload))) {
-      violations.push(`${where}: ${ajv.errorsText(validate.errors)} in ${payload.slice(0, 300)}`);
-    }
+    const problem = check(request.method, route.replace(/:(\w+)/g, '{$1}'), reply.statusCode, payload);
+    if (problem !== undefined) violations.push(`${where}: ${problem}`);
     return payload;
   });
+}
+
+/**
+ * Asks a running service (`baseUrl`) for `path` and checks the answer against the OpenAPI document
+ * it serves: for the process-level tests, whose instances have parts a test app lacks (Redis, a
+ * live link, a standby's idle one).
+ */
+export async function documentedProblem(baseUrl: string, path: string): Promise<string | undefined> {
+  const document = (await (await fetch(`${baseUrl}/docs/json`)).json()) as Document;
+  const answer = await fetch(`${baseUrl}${path}`);
+  return answerChecker(document)('GET', path, answer.status, await answer.text());
 }
