@@ -31,6 +31,7 @@ import type {
 } from '../../src/realtime/events.js';
 import type { SessionCloseChannel } from '../../src/realtime/session-push.js';
 import { FAST_LINK_TIMINGS } from './live-harness.js';
+import { checkAnswersAgainstDocument } from './openapi-check.js';
 
 export type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -118,6 +119,7 @@ export async function startRealtimeHarness(
       adapter: options.adapter,
     },
   });
+  checkAnswersAgainstDocument(app); // its status has the live link's and Socket.IO's figures
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   parts.link.start();
   const clients: Client[] = [];
