@@ -1,8 +1,8 @@
 /**
  * What the REST API answers (SPEC section 5), as the OpenAPI document shows it: the envelope, the
  * objects inside it, and the error statuses each route can give. Documentation only: responses are
- * written with JSON.stringify (build-app.ts), so a test (test/openapi.test.ts) checks every answer
- * against the schema its route declares. Named objects (`Symbol`, `User`, `Candle`, …) become the
+ * written with JSON.stringify (build-app.ts), so the tests check the answers they get against the
+ * schema their route declares (test/helpers/openapi-check.ts). Named objects (`Symbol`, `User`, `Candle`, …) become the
  * document's components, so generated clients get one type for each.
  */
 import { z } from 'zod';

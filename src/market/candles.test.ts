@@ -117,7 +117,7 @@ describe('candle reads across stretches without candles', () => {
     expect(await openTimes({ symbol, interval: 'session', limit: 6 })).toEqual([]);
   });
 
-  it('shows the candle holding the last stored minute forming while its symbol trades, and final once halted', async () => {
+  it('shows the candle holding the last stored minute forming while its symbol is tracked and trades, final once halted or untracked', async () => {
     // Stored from 00:00 to 10:37, read a day later: ingestion stopped, the minutes after are missing.
     const symbol = 'ENDUSDT';
     const day = FIRST + 11 * DAY_MS;
@@ -139,6 +139,10 @@ describe('candle reads across stretches without candles', () => {
     ]);
     // Halted there: the exchange has no minutes after it either, so the candle is final.
     await store.setSymbolStatus(symbol, 'BREAK');
+    expect(await newest('1h')).toMatchObject([{ openTime: day + 10 * HOUR_MS, closed: true }]);
+    // No longer tracked: no more minutes will come, so it is final too.
+    await store.setSymbolStatus(symbol, 'TRADING');
+    await store.setSymbolActive(symbol, false);
     expect(await newest('1h')).toMatchObject([{ openTime: day + 10 * HOUR_MS, closed: true }]);
   });
 

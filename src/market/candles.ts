@@ -144,14 +144,16 @@ export function createCandleReader({ store, calendar, now }: CandleReaderDeps): 
         if (nearest === undefined) break;
         start = grid.bucketAt(nearest);
       }
-      // A trading symbol's stored series that ends inside its last candle leaves that candle
-      // partial: shown forming, not final, until the minutes after it are stored. A halted or
-      // delisted symbol has no minutes after it on the exchange either, so its candle is final.
+      // A tracked, trading symbol's stored series that ends inside its last candle leaves that
+      // candle still being formed: its missing minutes are on their way (ingestion catching up, a
+      // gap being repaired), so it is not final yet. A symbol not tracked gets no more minutes,
+      // and a halted or delisted one has none after it on the exchange: its candle is final.
       const last = candles.at(-1);
       if (last && endsBeforeItsCandle(last, span)) {
         const record = await store.getSymbol(request.symbol);
-        if (record?.status === TRADING_STATUS)
+        if (record?.isActive && record.status === TRADING_STATUS) {
           candles = [...candles.slice(0, -1), { ...last, closed: false }];
+        }
       }
       return candles;
     },

@@ -24,7 +24,7 @@ export const DEGRADED_AFTER_FAILED_FLUSHES = 3;
  * The status with every field present: one not known yet (no message received, no error so far)
  * is `null`, where JSON would leave the key out, so readers see the same shape always. Typed as
  * statusSchema says, which the types of its parts cannot show (their `undefined` is now `null`);
- * test/openapi.test.ts checks real answers against that schema.
+ * the tests check real answers against that schema (test/helpers/openapi-check.ts).
  */
 const withNulls = (value: object): z.output<typeof statusSchema> =>
   JSON.parse(
