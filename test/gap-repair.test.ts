@@ -65,6 +65,34 @@ describe('gap repair', () => {
     await exchange?.close();
   });
 
+  it('fetches a minute asked for by name that REST does not list yet again, and settles once a halt, not a lag, explains it', async () => {
+    const halted = Date.parse('2026-01-01T00:05:00Z');
+    let time = Date.parse('2026-01-01T00:20:30Z'); // halted since 00:05; the 00:20 minute asked for
+    const now = () => time;
+    exchange = await startExchange(now);
+    exchange.faults.halt(SYMBOL, halted, Date.parse('2026-01-02T00:00:00Z'));
+    const store = new SqliteStore({ path: ':memory:', now });
+    const repair = repairOf(store, now, HAND_MOVED_CLOCK);
+    try {
+      const before = exchange.stats().restRequests;
+      const minute = time - (time % MINUTE_MS);
+      repair.request(SYMBOL, halted - 2 * MINUTE_MS, minute);
+      await repair.idle();
+      // Not listed while a lag may explain it: owed, and asked for again.
+      expect(await store.listRepairGaps()).toEqual([{ symbol: SYMBOL, since: halted }]);
+      // Once the minute has ended and settled, the follow-up finds it still missing: a halt.
+      time = minute + MINUTE_MS + REST_KLINE_SETTLE_MS + 1000;
+      await vi.waitFor(async () => expect(await store.listRepairGaps()).toEqual([]), { timeout: WAIT_MS });
+      await repair.idle();
+      expect(exchange.stats().restRequests - before).toBe(2);
+      expect(repair.status()).toMatchObject({ repairedRanges: 2, failures: 0 });
+    } finally {
+      repair.stop();
+      await repair.idle();
+      await store.close();
+    }
+  });
+
   it('stores a minute REST serves moments after its close as forming, then settles it with a later fetch', async () => {
     const closeOfLast = Date.parse('2026-01-01T00:10:00Z');
     let time = closeOfLast + 3000; // the 00:09 minute closed 3 s ago: REST still shows it incomplete

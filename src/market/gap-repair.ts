@@ -248,7 +248,9 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     }
     // The last minute asked for by name, when REST does not list it yet (it lags the stream,
     // BINANCE.md 6.4), is unfinished too, with the minutes missing before it: fetched again below.
-    if (wanted.until !== undefined && (lastListed ?? -Infinity) < wanted.until) {
+    // Once it has ended and settled, a lag no longer explains its absence: a halt, with no kline.
+    const mayLag = (minute: number): boolean => now() < minute + MINUTE_MS + REST_KLINE_SETTLE_MS;
+    if (wanted.until !== undefined && (lastListed ?? -Infinity) < wanted.until && mayLag(wanted.until)) {
       const missingFrom = lastListed === undefined ? from : lastListed + MINUTE_MS;
       const first = Math.min(unfinished?.first ?? Infinity, missingFrom);
       unfinished = { first, firstCloseTime: first + MINUTE_MS - 1, last: wanted.until };
