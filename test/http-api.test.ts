@@ -459,7 +459,14 @@ describe('read API', () => {
         Object.keys(doc.paths[`${API}${path}`]?.[method]?.responses ?? {});
       expect(statuses('/symbols', 'post')).toEqual(['201', '400', '401', '403', '409', '413', '500', '503']);
       expect(statuses('/users/login', 'post')).toEqual(['200', '400', '401', '413', '429', '500', '503']);
-      expect(statuses('/price-data/{symbol}/latest', 'get')).toEqual(['200', '400', '404', '500', '503']);
+      expect(statuses('/price-data/{symbol}/latest', 'get')).toEqual([
+        '200',
+        '400',
+        '404',
+        '414',
+        '500',
+        '503',
+      ]);
       for (const [path, operations] of Object.entries(doc.paths).filter(([path]) => path.startsWith(API))) {
         for (const [method, { responses }] of Object.entries(operations)) {
           for (const [status, response] of Object.entries(responses)) {

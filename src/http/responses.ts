@@ -259,6 +259,7 @@ const ERROR_MEANINGS = {
   404: 'unknown symbol',
   409: 'already exists',
   413: 'body larger than 64 KiB',
+  414: 'a path segment longer than 100 characters',
   429: 'too many attempts: wait Retry-After seconds',
   500: 'an unexpected failure, logged; the body names no internal detail',
   503: 'not ready: the store cannot answer, nothing is recorded yet, or the service is shutting down',

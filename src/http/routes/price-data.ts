@@ -85,7 +85,7 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
           querystring: rangeQuery(500, 5000),
           response: {
             200: envelope(z.array(priceSampleSchema), 'price samples', { list: true }),
-            ...errors(400, 404),
+            ...errors(400, 404, 414),
           },
         },
       },
@@ -112,7 +112,7 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
           tags: ['price-data'],
           summary: 'Latest price with 24 h statistics',
           params: symbolParams,
-          response: { 200: envelope(latestPriceSchema, 'latest price'), ...errors(400, 404) },
+          response: { 200: envelope(latestPriceSchema, 'latest price'), ...errors(400, 404, 414) },
         },
       },
       async (request) => {
@@ -143,7 +143,7 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
           querystring: rangeQuery(6, 1000),
           response: {
             200: envelope(z.array(candleSchema), 'session candles', { list: true }),
-            ...errors(400, 404),
+            ...errors(400, 404, 414),
           },
         },
       },
@@ -164,7 +164,7 @@ export function priceDataRoutes({ store, candles, prices }: PriceDataRouteDeps):
           querystring: aggregatedQuery,
           response: {
             200: envelope(z.array(candleSchema), 'candles', { list: true }),
-            ...errors(400, 404),
+            ...errors(400, 404, 414),
           },
         },
       },

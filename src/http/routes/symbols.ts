@@ -225,7 +225,7 @@ export function symbolRoutes({ store, auth, onSymbolsChanged }: SymbolRouteDeps)
           body: activationBody,
           response: {
             200: envelope(symbolSchema, 'symbol activated or deactivated'),
-            ...errors(400, 401, 403, 404, 413),
+            ...errors(400, 401, 403, 404, 413, 414),
           },
         },
         onRequest: auth.requireAdmin,
