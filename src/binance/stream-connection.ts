@@ -1,10 +1,10 @@
 /**
  * One combined-stream WebSocket to Binance (BINANCE.md sections 1.2 and 2): opens
  * `/stream?streams=…`, subscribes the rest in paced SUBSCRIBE batches, answers every ping with a
- * pong echoing its payload, declares itself dead after DEAD_AFTER_MS without a frame (without a data
- * frame, on the connection carrying `!miniTicker@arr`), and hands
- * every decoded frame up. Outgoing frames (pongs first, then SUBSCRIBE/UNSUBSCRIBE) leave at most
- * one per `spacingMs`, so a connection stays under Binance's 5 messages per second.
+ * pong echoing its payload, declares itself dead after DEAD_AFTER_MS without a frame (without a
+ * data frame, on the connection carrying `!miniTicker@arr`), and hands every decoded frame up.
+ * Outgoing frames (pongs first, then SUBSCRIBE/UNSUBSCRIBE) leave at most one per `spacingMs`, so
+ * a connection stays under Binance's 5 messages per second.
  */
 import WebSocket from 'ws';
 import { decodeFrameDetailed, MAX_FRAME_BYTES, MINI_TICKER_ARRAY_STREAM } from './decode.js';

@@ -4,8 +4,9 @@
  * harmless); miniTickers → latest quotes and a price sample per newer ticker (kept one per
  * symbol per second downstream, the latest of each second).
  * A candle the full buffer refuses, a minute whose closing update (`x: true`) never came before
- * the next minute began, and a minute that came with no update at all, are remembered as repair work: Binance's close can be lost with a frame
- * (BINANCE.md section 6, "do not rely on x:true arriving").
+ * the next minute began, and a minute that came with no update at all, are remembered as repair
+ * work: Binance's close can be lost with a frame (BINANCE.md section 6, "do not rely on x:true
+ * arriving").
  */
 import type { MarketEvent } from '../binance/events.js';
 import { MINUTE_MS } from '../domain/intervals.js';
