@@ -2,8 +2,8 @@
  * What the REST API answers (SPEC section 5), as the OpenAPI document shows it: the envelope, the
  * objects inside it, and the error statuses each route can give. Documentation only: responses are
  * written with JSON.stringify (build-app.ts), so the tests check the answers they get against the
- * schema their route declares (test/helpers/openapi-check.ts). Named objects (`Symbol`, `User`, `Candle`, …) become the
- * document's components, so generated clients get one type for each.
+ * schema their route declares (test/helpers/openapi-check.ts). Named objects (`Symbol`, `User`,
+ * `Candle`, …) become the document's components, so generated clients get one type for each.
  */
 import { z } from 'zod';
 
