@@ -30,6 +30,7 @@ import {
 import { registerHardening } from './hardening.js';
 import { registerLinkMetrics } from './link-metrics.js';
 import { createMetricsRegistry, registerMetrics, type ObserveRequest } from './metrics.js';
+import { MAX_BODY_BYTES, MAX_PATH_PARAM_CHARS } from './limits.js';
 import { createAttemptGuards } from './rate-limits.js';
 import { withoutUnusedComponents } from './responses.js';
 import { priceDataRoutes } from './routes/price-data.js';
@@ -39,10 +40,7 @@ import { userRoutes } from './routes/users.js';
 import { registerRequestValidation } from './validation.js';
 
 export const API_PREFIX = '/api/v1';
-/** Largest request body accepted, in bytes (larger gets 413). */
-export const MAX_BODY_BYTES = 64 * 1024;
-/** Longest path segment the router accepts, in characters (longer gets 414); Fastify's default. */
-export const MAX_PATH_PARAM_CHARS = 100;
+export { MAX_BODY_BYTES, MAX_PATH_PARAM_CHARS };
 /**
  * Longest a client may take to send a whole request, headers and body, in ms (then 408 and the
  * connection closed). Fastify's default is none, so a client sending its body byte by byte held

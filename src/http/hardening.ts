@@ -1,9 +1,9 @@
 /**
  * HTTP hardening for the whole app: security headers (helmet, with a CSP that the Swagger UI at
  * /docs runs under), CORS from CORS_ORIGINS (an OPTIONS request that is not a preflight is a 400
- * in the envelope), and a JSON body parser (the only one) that refuses deep nesting before parsing and
- * keeps Fastify's prototype-poisoning protection. The body size limit is Fastify's own `bodyLimit`
- * (build-app.ts MAX_BODY_BYTES), answered 413 by the error handler.
+ * in the envelope), and a JSON body parser (the only one) that refuses deep nesting before parsing
+ * and keeps Fastify's prototype-poisoning protection. The body size limit is Fastify's own
+ * `bodyLimit` (limits.ts MAX_BODY_BYTES), answered 413 by the error handler.
  */
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';

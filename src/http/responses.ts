@@ -6,6 +6,7 @@
  * `Candle`, …) become the document's components, so generated clients get one type for each.
  */
 import { z } from 'zod';
+import { MAX_BODY_BYTES, MAX_PATH_PARAM_CHARS } from './limits.js';
 
 const epochMs = z.number().int().describe('epoch ms');
 const count = z.number().int().min(0);
@@ -258,8 +259,8 @@ const ERROR_MEANINGS = {
   403: 'wrong role',
   404: 'unknown symbol',
   409: 'already exists',
-  413: 'body larger than 64 KiB',
-  414: 'a path segment longer than 100 characters',
+  413: `body larger than ${MAX_BODY_BYTES / 1024} KiB`,
+  414: `a path segment longer than ${MAX_PATH_PARAM_CHARS} characters`,
   429: 'too many attempts: wait Retry-After seconds',
   500: 'an unexpected failure, logged; the body names no internal detail',
   503: 'not ready: the store cannot answer, nothing is recorded yet, or the service is shutting down',
