@@ -10,8 +10,6 @@ import { MAX_BODY_BYTES, MAX_PATH_PARAM_CHARS } from './limits.js';
 
 const epochMs = z.number().int().describe('epoch ms');
 const count = z.number().int().min(0);
-/** A figure not known yet (no message received, no error so far) is null, never left out. */
-const orNull = <T extends z.ZodType>(schema: T) => schema.nullable();
 
 export const symbolSchema = z
   .object({
@@ -98,13 +96,13 @@ export const healthSchema = z
   })
   .meta({ id: 'Health' });
 
-const lastError = orNull(z.string()).describe('null when nothing has failed');
+const lastError = z.string().nullable().describe('null when nothing has failed');
 
 const linkSchema = z.object({
   state: z.enum(['stopped', 'connecting', 'connected', 'reconnecting']),
   connections: count,
   streams: count,
-  lastMessageAt: orNull(epochMs),
+  lastMessageAt: epochMs.nullable(),
   reconnects: count,
   replacements: count.describe('connections replaced before 24 h or on serverShutdown'),
   malformed: count.describe('frames that could not be read'),
@@ -132,7 +130,7 @@ export const statusSchema = z
     backfill: z
       .object({
         queued: count,
-        active: orNull(z.string()).describe('the symbol being repaired'),
+        active: z.string().nullable().describe('the symbol being repaired'),
         repairedRanges: count,
         candlesStored: count,
         failures: count,
@@ -180,7 +178,7 @@ export const statusSchema = z
           .object({
             holding: z.boolean(),
             holderId: z.string(),
-            since: orNull(epochMs),
+            since: epochMs.nullable(),
             acquisitions: count,
             lastError,
           })
@@ -206,8 +204,8 @@ const listMetaSchema = z
   .object({
     count,
     limit: z.number().int().optional(),
-    from: orNull(epochMs).optional().describe('the first item, null when there is none'),
-    to: orNull(epochMs).optional().describe('the last item, null when there is none'),
+    from: epochMs.nullable().optional().describe('the first item, null when there is none'),
+    to: epochMs.nullable().optional().describe('the last item, null when there is none'),
   })
   .meta({ id: 'ListMeta' });
 
