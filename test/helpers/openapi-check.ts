@@ -1,8 +1,8 @@
 /**
  * Holds every answer of a test app to its OpenAPI document: an answer with a status its route does
  * not list, or a body its schema refuses, fails the test that asked for it (checked after each
- * test by test/setup.ts). Responses are written with JSON.stringify, not through their schemas (build-app.ts), so
- * this is what keeps the document true to what clients get.
+ * test by test/setup.ts). Responses are written with JSON.stringify, not through their schemas
+ * (build-app.ts), so this is what keeps the document true to what clients get.
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { FastifyInstance } from 'fastify';
@@ -63,14 +63,13 @@ export function checkAnswersAgainstDocument(app: FastifyInstance): void {
   app.addHook('onSend', async (request, reply, payload) => {
     const route = request.routeOptions.url;
     if (route === undefined) return payload; // no route: the not-found answer
+    // Only JSON text is documented; a stream (the docs' files) has no schema to meet.
+    if (typeof payload !== 'string') return payload;
     check ??= answerChecker(app.swagger() as Document);
-    const where = `${request.method} ${request.url} answered ${reply.statusCode}`;
-    if (typeof payload !== 'string') {
-      // Only JSON text is documented; a stream (the docs' files) has no schema to meet.
-      return payload;
-    }
     const problem = check(request.method, route.replace(/:(\w+)/g, '{$1}'), reply.statusCode, payload);
-    if (problem !== undefined) violations.push(`${where}: ${problem}`);
+    if (problem !== undefined) {
+      violations.push(`${request.method} ${request.url} answered ${reply.statusCode}: ${problem}`);
+    }
     return payload;
   });
 }
