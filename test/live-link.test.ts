@@ -21,6 +21,24 @@ import {
 /** Longest wait for the link to take a change up, in ms: vi.waitFor's own 1 s is short for a loaded machine. */
 const WAIT_MS = 10_000;
 
+/**
+ * Stores `symbols` as trading, each active when `isActive` says so: by default none, as an import
+ * or a backfill run before the first start leaves them.
+ */
+const storeSymbols = (
+  store: SqliteStore,
+  symbols: readonly string[],
+  isActive: (symbol: string) => boolean = () => false,
+) =>
+  store.insertSymbolsIfMissing(
+    symbols.map((symbol) => ({
+      symbol,
+      ...splitSymbol(symbol),
+      status: 'TRADING',
+      isActive: isActive(symbol),
+    })),
+  );
+
 describe('live link against the simulated exchange', () => {
   let harness: Harness | undefined;
   afterEach(async () => {
@@ -167,15 +185,7 @@ describe('live link against the simulated exchange', () => {
 
   it('follows symbols activated and deactivated in the store, without a restart', async () => {
     const store = new SqliteStore({ path: ':memory:' });
-    await store.insertSymbolsIfMissing(
-      ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'].map((symbol) => ({
-        symbol,
-        baseAsset: symbol.replace('USDT', ''),
-        quoteAsset: 'USDT',
-        status: 'TRADING',
-        isActive: symbol !== 'SOLUSDT',
-      })),
-    );
+    await storeSymbols(store, ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], (symbol) => symbol !== 'SOLUSDT');
     harness = await startHarness({ store, link: { symbols: undefined } });
     await harness.pass(2 * MINUTE_MS);
     expect(streamsOf(harness)).toEqual(['!miniTicker@arr', 'btcusdt@kline_1m', 'ethusdt@kline_1m']);
@@ -205,15 +215,9 @@ describe('live link against the simulated exchange', () => {
 
   it('closes the minute a symbol was forming when deactivated, though REST did not list it yet', async () => {
     const store = new SqliteStore({ path: ':memory:' });
-    await store.insertSymbolsIfMissing(
-      ['BTCUSDT', 'ETHUSDT'].map((symbol) => ({
-        symbol,
-        ...splitSymbol(symbol),
-        status: 'TRADING',
-        isActive: true,
-      })),
-    );
-    // REST (the Database source) 8 s behind the stream: within REST_KLINE_SETTLE_MS, as BINANCE.md 6.4 allows.
+    await storeSymbols(store, ['BTCUSDT', 'ETHUSDT'], () => true);
+    // REST (the Database source) 8 s behind the stream: within REST_KLINE_SETTLE_MS, as BINANCE.md
+    // 6.4 allows.
     const lagMs = 8000;
     harness = await startHarness({
       store,
@@ -237,15 +241,9 @@ describe('live link against the simulated exchange', () => {
     expect(await store.listRepairGaps()).toEqual([]);
   });
 
-  /** Stores `symbols` inactive, as an import or a backfill run before the first start does. */
-  const storeInactive = (store: SqliteStore, symbols: readonly string[]) =>
-    store.insertSymbolsIfMissing(
-      symbols.map((symbol) => ({ symbol, ...splitSymbol(symbol), status: 'TRADING', isActive: false })),
-    );
-
   it('tracks the TRACK_TOP universe on a first start after an import stored symbols, then keeps what is stored', async () => {
     const store = new SqliteStore({ path: ':memory:' });
-    await storeInactive(store, ['BTCUSDT', 'DOGEUSDT']); // DOGEUSDT: imported, not on this exchange
+    await storeSymbols(store, ['BTCUSDT', 'DOGEUSDT']); // DOGEUSDT: imported, not on this exchange
     harness = await startHarness({ store, link: { symbols: undefined } });
     // The imported symbols chose no universe: the top pairs are tracked, BTCUSDT among them.
     await vi.waitFor(() => expect(harness!.parts.link.tracked()).toEqual([...SYMBOLS].sort()), {
@@ -264,7 +262,7 @@ describe('live link against the simulated exchange', () => {
 
   it('keeps every symbol deactivated in a store from before the chosen-universe setting that was ingested live', async () => {
     const store = new SqliteStore({ path: ':memory:' });
-    await storeInactive(store, SYMBOLS);
+    await storeSymbols(store, SYMBOLS);
     // Samples are only written by live ingestion: these symbols were tracked, then deactivated.
     await store.insertPriceSamples([{ symbol: 'ETHUSDT', price: '1', timestamp: CLOCK_START - MINUTE_MS }]);
     harness = await startHarness({ store, link: { symbols: undefined } });
@@ -278,7 +276,7 @@ describe('live link against the simulated exchange', () => {
 
   it('tracks every symbol SYMBOLS names on a first start, also one an import stored inactive', async () => {
     const store = new SqliteStore({ path: ':memory:' });
-    await storeInactive(store, ['ETHUSDT']);
+    await storeSymbols(store, ['ETHUSDT']);
     harness = await startHarness({ store, link: { symbols: ['BTCUSDT', 'ETHUSDT'] } });
     await vi.waitFor(() => expect(harness!.parts.link.tracked()).toEqual(['BTCUSDT', 'ETHUSDT']), {
       timeout: WAIT_MS,
@@ -288,14 +286,7 @@ describe('live link against the simulated exchange', () => {
 
   it('applies the newest activation change when a slow read of the symbols ends after a later one', async () => {
     const real = new SqliteStore({ path: ':memory:' });
-    await real.insertSymbolsIfMissing(
-      ['BTCUSDT', 'ETHUSDT'].map((symbol) => ({
-        symbol,
-        ...splitSymbol(symbol),
-        status: 'TRADING',
-        isActive: true,
-      })),
-    );
+    await storeSymbols(real, ['BTCUSDT', 'ETHUSDT'], () => true);
     let slowNextRead = false;
     // The store as the link sees it: one read of the symbols can be made to answer late.
     const store = new Proxy(real, {
@@ -372,14 +363,7 @@ describe('live link against the simulated exchange', () => {
     const gapFrom = CLOCK_START - 30_000 - 90 * MINUTE_MS; // minute-aligned
     const since = gapFrom + 15_000; // the last frame before the loss, mid-minute
     const lastStored = CLOCK_START - 30_000 - 30 * MINUTE_MS;
-    await store.insertSymbolsIfMissing(
-      SYMBOLS.map((symbol) => ({
-        symbol,
-        ...splitSymbol(symbol),
-        status: 'TRADING',
-        isActive: symbol !== 'ETHUSDT',
-      })),
-    );
+    await storeSymbols(store, SYMBOLS, (symbol) => symbol !== 'ETHUSDT');
     const forming = (symbol: string) => ({
       symbol,
       interval: '1m',
