@@ -495,17 +495,20 @@ describe('Socket.IO write batching', () => {
 
   /**
    * Counts the server's writes (system calls, `_write` or `_writev`) that carry a `price_update`, on
-   * every TCP socket accepted from now on.
+   * every TCP socket accepted from now on, and those of them that are one buffer (a `_write`).
    */
-  function countUpdateWrites(): { readonly writes: number } {
-    const counter = { writes: 0 };
+  function countUpdateWrites(): { readonly writes: number; readonly singleBuffer: number } {
+    const counter = { writes: 0, singleBuffer: 0 };
     const carriesUpdate = (chunk: unknown): boolean =>
       Buffer.isBuffer(chunk) ? chunk.includes('price_update') : String(chunk).includes('price_update');
     h.app.server.on('connection', (tcp: Socket) => {
       const write = tcp._write.bind(tcp);
       const writev = tcp._writev?.bind(tcp);
       tcp._write = (chunk, encoding, callback) => {
-        if (carriesUpdate(chunk)) counter.writes++;
+        if (carriesUpdate(chunk)) {
+          counter.writes++;
+          counter.singleBuffer++;
+        }
         write(chunk, encoding, callback);
       };
       if (writev)
@@ -530,14 +533,17 @@ describe('Socket.IO write batching', () => {
         await waitUntil('client connected over WebSocket', onWebSocket, 5000);
         const acks = await Promise.all(symbols.map((symbol) => ask(client, 'subscribe', { symbol })));
         expect(acks.every((ack) => ack.success)).toBe(true);
-        const before = writes.writes;
+        const before = { ...writes };
         const updates = await collect(client, 'price_update', 4 * INTERVAL_MS);
-        const updateWrites = writes.writes - before;
+        const updateWrites = writes.writes - before.writes;
         // Each second's waiting symbols leave together at its start (one write); a few leave alone
         // as they arrive. One write per update would make as many writes as updates.
         expect(updates.length).toBeGreaterThan(2 * SYMBOL_COUNT);
         expect(updateWrites).toBeGreaterThan(0);
         expect(updateWrites).toBeLessThan(updates.length / 4);
+        // Each write one buffer of whole frames, not a chunk per frame; a turn that also had a
+        // heartbeat for the client goes through Engine.IO instead (fanout.ts).
+        expect(writes.singleBuffer - before.singleBuffer).toBeGreaterThanOrEqual(updateWrites - 1);
       } finally {
         client.close();
       }

@@ -15,6 +15,7 @@ import type { PriceReader } from '../market/prices.js';
 import type { Cache } from '../ports/cache.js';
 import type { Store } from '../ports/store.js';
 import { createBroadcaster } from './broadcaster.js';
+import { createLocalFanout, type FanoutClient } from './fanout.js';
 import { translateError } from './errors.js';
 import type {
   AckResponse,
@@ -46,8 +47,17 @@ export const WINDOW_COVERAGE_MARGIN_MS = 60_000;
  * brings a client up to MAX_SUBSCRIPTIONS_PER_CLIENT updates at once, which a fast client takes
  * whole. A client past this bound joins SLOW_ROOM, which price updates skip, until its buffer
  * drains: a slow client loses updates, and what waits for it stays under this bound plus one turn.
+ * Price updates reach Engine.IO when they cannot be written past it (fanout.ts) or when the Redis
+ * adapter carries them across instances.
  */
 export const MAX_PENDING_PACKETS_PER_CLIENT = 64;
+/**
+ * Bytes that may wait unsent in a client's TCP socket before price updates skip it: the updates
+ * this instance fans out itself (fanout.ts) are written there, past Engine.IO. Judged as each
+ * turn's updates leave, so a fast client takes a turn's burst whole, and what waits for a slow one
+ * stays under this bound plus one turn's frames.
+ */
+export const MAX_UNSENT_BYTES = 16 * 1024;
 const SLOW_ROOM = 'slow-clients';
 /**
  * Bytes that may wait for one client before its requests are refused with BACKLOG_FULL: what
@@ -227,11 +237,13 @@ function watchUpgrades(
 }
 
 /**
- * Sends a client's packets of one event-loop turn in one system call instead of one per packet.
- * Price updates of all symbols arrive in one exchange frame, so a client subscribed to ten gets ten
- * packets in one turn. Engine.IO would write the first at once and the other nine as separate
- * `write`s once that completes: on loopback the kernel's send path, not JavaScript, is then most of
- * the fan-out's cost (bench/realtime.ts). Here the first packet of a turn holds the transport (not
+ * Sends a client's Engine.IO packets of one event-loop turn in one system call instead of one per
+ * packet. Bursts come together: a session close pushes `interval_data` for each symbol a client
+ * holds, restored subscriptions are answered together, and price updates go through Engine.IO
+ * across instances (the Redis adapter) or behind a packet still waiting (fanout.ts). Engine.IO would
+ * write the first at once and the others as separate `write`s once that completes: on loopback the
+ * kernel's send path, not JavaScript, is then most of the cost (bench/realtime.ts, measured on
+ * price updates before fanout.ts took them). Here the first packet of a turn holds the transport (not
  * writable, as while a write is in flight, so Engine.IO queues), and `setImmediate` releases it the
  * way a completed write does (`writable` and the transport's `ready` event), with the TCP socket
  * corked for that flush, so the queue leaves as one `writev`. Only on a WebSocket transport whose
@@ -343,12 +355,21 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       throw error;
     });
   const onBroadcastError = (error: unknown): void => logger.warn({ err: error }, 'price update failed');
+  /** This instance's clients, by socket id, as its own fan-out sees them. */
+  const fanoutClients = new Map<string, FanoutClient>();
+  const localFanout = createLocalFanout({
+    members: (symbol) => rooms.get(roomOf(symbol)),
+    client: (id) => fanoutClients.get(id),
+  });
   const broadcaster = createBroadcaster({
     intervalMs: settings.broadcastIntervalMs,
     fanout: {
       // Across instances this one cannot see the others' rooms: every change is broadcast.
       hasListeners: settings.adapter ? () => true : (symbol) => rooms.has(roomOf(symbol)),
-      send: (update) => io.to(roomOf(update.symbol)).except(SLOW_ROOM).emit('price_update', update),
+      // Across instances through Socket.IO's broadcast, which the adapter carries to the others.
+      send: settings.adapter
+        ? (update) => io.to(roomOf(update.symbol)).except(SLOW_ROOM).emit('price_update', update)
+        : (update) => localFanout.send(update),
     },
     latest: latestUpdate,
     onError: onBroadcastError,
@@ -358,7 +379,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     intervalMs: settings.broadcastIntervalMs,
     fanout: {
       hasListeners: (symbol) => rooms.has(roomOf(symbol)),
-      send: (update) => io.local.to(roomOf(update.symbol)).except(SLOW_ROOM).emit('price_update', update),
+      send: (update) => localFanout.send(update),
     },
     latest: latestUpdate,
     onError: onBroadcastError,
@@ -477,13 +498,31 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
       }
     });
     const allow = createRateLimiter();
+    const fanoutClient: FanoutClient = {
+      skipsUpdates: () => slow || (tcp !== undefined && tcp.writableLength > MAX_UNSENT_BYTES),
+      // `tcp` is known on WebSocket only; its transport is writable when no write is in flight and
+      // batchWrites holds nothing. A TCP socket ended by a closing handshake takes no more frames.
+      directSocket: () =>
+        tcp?.writable && socket.conn.readyState === 'open' && socket.conn.transport.writable
+          ? tcp
+          : undefined,
+      sendPacket: (packet) => void socket.conn.write(packet),
+    };
+    fanoutClients.set(socket.id, fanoutClient);
+    socket.once('disconnect', () => {
+      fanoutClients.delete(socket.id);
+      localFanout.forget(fanoutClient);
+    });
     const client: ClientSession = {
       subscriptions: new Set(),
       subscribing: new Map(),
       emit: (event, ...args) => socket.emit(event, ...args),
       join: (symbol) => void socket.join(roomOf(symbol)),
-      leave: (symbol) => void socket.leave(roomOf(symbol)),
-      receivesUpdates: () => !slow,
+      leave: (symbol) => {
+        void socket.leave(roomOf(symbol));
+        localFanout.forget(fanoutClient, symbol);
+      },
+      receivesUpdates: () => !fanoutClient.skipsUpdates(),
     };
 
     const fail = (
@@ -582,7 +621,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         symbols: subscribedSymbols().length,
         updatesSent: broadcaster.stats().updatesSent + localBroadcaster.stats().updatesSent,
         rateLimited,
-        slowClients: rooms.get(SLOW_ROOM)?.size ?? 0,
+        slowClients: [...fanoutClients.values()].filter((client) => client.skipsUpdates()).length,
         backlogRefusals,
         sessionCloses: sessionPush.status(),
       };
