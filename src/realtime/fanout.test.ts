@@ -56,16 +56,17 @@ async function connect(): Promise<Peer> {
   const tcp = accepted[0]!;
   const writes: Buffer[] = [];
   const write = tcp.write.bind(tcp);
-  tcp.write = (chunk: Buffer) => {
+  // The fan-out calls `write(buffer, callback)`.
+  tcp.write = ((chunk: Buffer, callback?: (error?: Error | null) => void) => {
     writes.push(chunk);
-    return write(chunk);
-  };
+    return write(chunk, callback);
+  }) as typeof tcp.write;
   return { tcp, writes, messages };
 }
 
 function directClient(peer: Peer): FanoutClient & { sent: string[] } {
   const sent: string[] = [];
-  return { sent, skipsUpdates: () => false, directSocket: () => peer.tcp, sendPacket: (p) => sent.push(p) };
+  return { sent, slow: () => false, directSocket: () => peer.tcp, sendPacket: (p) => sent.push(p) };
 }
 
 /** A fan-out over the given rooms (symbol → client ids) and clients (id → client). */
@@ -119,12 +120,32 @@ describe('local price fan-out', () => {
 
   it('skips a client that skips updates, and still serves the others', async () => {
     const [slow, fast] = [await connect(), await connect()];
-    const slowClient = { ...directClient(slow), skipsUpdates: () => true };
+    const slowClient = { ...directClient(slow), slow: () => true };
     const fanout = fanoutOver({ BTCUSDT: ['s', 'f'] }, { s: slowClient, f: directClient(fast) });
     fanout.send(update('BTCUSDT', 1));
     await until('the fast client read its update', () => fast.messages.length === 1);
     expect(slow.writes).toHaveLength(0);
     expect(slowClient.sent).toHaveLength(0);
+  });
+
+  it('skips a client while its last direct write has not left, and writes to it again once it has', async () => {
+    const peer = await connect();
+    const client = directClient(peer);
+    const fanout = fanoutOver({ BTCUSDT: ['p'] }, { p: client });
+    const [first, missed, next] = [update('BTCUSDT', 1), update('BTCUSDT', 2), update('BTCUSDT', 3)];
+    peer.tcp.cork(); // what the socket is written now waits in it, as behind a full kernel buffer
+    fanout.send(first);
+    await nextTurn();
+    expect(peer.writes).toHaveLength(1);
+    expect(fanout.skips(client)).toBe(true);
+    fanout.send(missed); // dropped: the client cannot take the last second's updates yet
+    await nextTurn();
+    expect(peer.writes).toHaveLength(1);
+    peer.tcp.uncork();
+    await until('the first write left', () => !fanout.skips(client));
+    fanout.send(next);
+    await until('the client read two updates', () => peer.messages.length === 2);
+    expect(peer.messages).toEqual([`4${packetOf(first)}`, `4${packetOf(next)}`]);
   });
 
   it("drops what is queued for a symbol a client leaves, and all of a disconnected client's", async () => {

@@ -5,14 +5,18 @@
  * bytes Socket.IO would send. Through Socket.IO's broadcast each delivery is a packet object,
  * events, a queue entry and two buffered writes, and a client's turn leaves as a `writev` of two
  * chunks per update: at 50,000 deliveries a second that was most of the server's CPU in the
- * fan-out, and it all came before the first write (bench/realtime.ts).
+ * fan-out, and it all came before the first write (bench/realtime.ts). Past Socket.IO, these
+ * frames are not seen by its outgoing-packet hooks (`onAnyOutgoing`, connection state recovery),
+ * which the gateway does not use.
  *
  * A client is written to directly only while nothing waits for it in Engine.IO (the gateway's
  * `directSocket`: its transport is WebSocket and writable, so no write is in flight and nothing is
  * held), so an update never overtakes a packet sent before it, such as the `historical_data` it
- * continues; otherwise (long-polling before the upgrade, a reply of the same turn) its updates go
- * through Engine.IO behind what waits there. A client the gateway finds backed up is skipped: a
- * slow client loses updates instead of growing a buffer.
+ * continues; otherwise (long-polling before the upgrade, a reply still leaving) its updates go
+ * through Engine.IO behind what waits there, where the gateway bounds them. A client is skipped
+ * while its gateway marks it slow, or while its last direct write has not left for the kernel yet
+ * (its connection cannot take a turn's updates within the next turn's): a slow client loses
+ * updates instead of growing a buffer, and at most one turn's frames wait for it here.
  */
 import type { Socket as TcpSocket } from 'node:net';
 import * as ws from 'ws';
@@ -20,8 +24,8 @@ import type { PriceUpdate } from './events.js';
 
 /** One client, as the gateway gives it to the fan-out. */
 export interface FanoutClient {
-  /** Whether price updates skip it now, too much waiting for it unsent. */
-  skipsUpdates(): boolean;
+  /** Whether the gateway holds price updates back from it (too many packets wait in Engine.IO). */
+  slow(): boolean;
   /** Its TCP socket when a write to it now goes out in order (nothing waits in Engine.IO). */
   directSocket(): TcpSocket | undefined;
   /** Sends an encoded Socket.IO packet through Engine.IO, behind what waits there. */
@@ -42,6 +46,8 @@ export interface LocalFanout {
    * disconnects, so no update reaches it after the unsubscribe's ack.
    */
   forget(client: FanoutClient, symbol?: string): void;
+  /** Whether price updates skip `client` now: slow, or its last direct write still waiting. */
+  skips(client: FanoutClient): boolean;
 }
 
 interface Encoded {
@@ -78,12 +84,20 @@ export function createLocalFanout(deps: LocalFanoutDeps): LocalFanout {
   /** Each client's updates of this turn, in the order they were sent. */
   const queued = new Map<FanoutClient, Encoded[]>();
   let scheduled = false;
+  /** Clients whose last direct write has not completed (its bytes still wait in the TCP socket). */
+  const writing = new Set<FanoutClient>();
+  const skips = (client: FanoutClient): boolean => writing.has(client) || client.slow();
 
   const deliver = (client: FanoutClient, updates: readonly Encoded[]): void => {
-    if (client.skipsUpdates()) return;
+    if (skips(client)) return;
     const tcp = client.directSocket();
-    if (tcp) tcp.write(updates.length === 1 ? updates[0]!.frame : Buffer.concat(updates.map((u) => u.frame)));
-    else for (const update of updates) client.sendPacket(update.packet);
+    if (!tcp) {
+      for (const update of updates) client.sendPacket(update.packet);
+      return;
+    }
+    writing.add(client);
+    const frames = updates.length === 1 ? updates[0]!.frame : Buffer.concat(updates.map((u) => u.frame));
+    tcp.write(frames, () => writing.delete(client));
   };
   const flush = (): void => {
     scheduled = false;
@@ -108,11 +122,13 @@ export function createLocalFanout(deps: LocalFanoutDeps): LocalFanout {
       }
     },
     forget(client, symbol) {
+      if (symbol === undefined) writing.delete(client);
       const list = queued.get(client);
       if (!list) return;
       const kept = symbol === undefined ? [] : list.filter((update) => update.symbol !== symbol);
       if (kept.length > 0) queued.set(client, kept);
       else queued.delete(client);
     },
+    skips,
   };
 }

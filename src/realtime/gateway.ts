@@ -51,13 +51,6 @@ export const WINDOW_COVERAGE_MARGIN_MS = 60_000;
  * adapter carries them across instances.
  */
 export const MAX_PENDING_PACKETS_PER_CLIENT = 64;
-/**
- * Bytes that may wait unsent in a client's TCP socket before price updates skip it: the updates
- * this instance fans out itself (fanout.ts) are written there, past Engine.IO. Judged as each
- * turn's updates leave, so a fast client takes a turn's burst whole, and what waits for a slow one
- * stays under this bound plus one turn's frames.
- */
-export const MAX_UNSENT_BYTES = 16 * 1024;
 const SLOW_ROOM = 'slow-clients';
 /**
  * Bytes that may wait for one client before its requests are refused with BACKLOG_FULL: what
@@ -499,9 +492,11 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     });
     const allow = createRateLimiter();
     const fanoutClient: FanoutClient = {
-      skipsUpdates: () => slow || (tcp !== undefined && tcp.writableLength > MAX_UNSENT_BYTES),
+      slow: () => slow,
       // `tcp` is known on WebSocket only; its transport is writable when no write is in flight and
-      // batchWrites holds nothing. A TCP socket ended by a closing handshake takes no more frames.
+      // batchWrites holds nothing. Not once the TCP socket is ended: ws ends it once both close
+      // frames have passed (a frame written between its answer to the client's close frame and
+      // then is dropped by the client, as RFC 6455 lets it).
       directSocket: () =>
         tcp?.writable && socket.conn.readyState === 'open' && socket.conn.transport.writable
           ? tcp
@@ -522,7 +517,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         void socket.leave(roomOf(symbol));
         localFanout.forget(fanoutClient, symbol);
       },
-      receivesUpdates: () => !fanoutClient.skipsUpdates(),
+      receivesUpdates: () => !localFanout.skips(fanoutClient),
     };
 
     const fail = (
@@ -621,7 +616,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         symbols: subscribedSymbols().length,
         updatesSent: broadcaster.stats().updatesSent + localBroadcaster.stats().updatesSent,
         rateLimited,
-        slowClients: [...fanoutClients.values()].filter((client) => client.skipsUpdates()).length,
+        slowClients: [...fanoutClients.values()].filter((client) => localFanout.skips(client)).length,
         backlogRefusals,
         sessionCloses: sessionPush.status(),
       };
