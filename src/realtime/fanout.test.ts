@@ -128,24 +128,43 @@ describe('local price fan-out', () => {
     expect(slowClient.sent).toHaveLength(0);
   });
 
-  it('skips a client while its last direct write has not left, and writes to it again once it has', async () => {
+  it('holds the newest update per symbol while a direct write has not left, and writes them together once it has', async () => {
     const peer = await connect();
     const client = directClient(peer);
-    const fanout = fanoutOver({ BTCUSDT: ['p'] }, { p: client });
-    const [first, missed, next] = [update('BTCUSDT', 1), update('BTCUSDT', 2), update('BTCUSDT', 3)];
+    const fanout = fanoutOver({ BTCUSDT: ['p'], ETHUSDT: ['p'] }, { p: client });
+    const first = update('BTCUSDT', 1);
+    const [superseded, eth, newest] = [update('BTCUSDT', 2), update('ETHUSDT', 3), update('BTCUSDT', 4)];
     peer.tcp.cork(); // what the socket is written now waits in it, as behind a full kernel buffer
     fanout.send(first);
     await nextTurn();
-    expect(peer.writes).toHaveLength(1);
-    expect(fanout.skips(client)).toBe(true);
-    fanout.send(missed); // dropped: the client cannot take the last second's updates yet
+    fanout.send(superseded);
+    fanout.send(eth);
     await nextTurn();
-    expect(peer.writes).toHaveLength(1);
+    fanout.send(newest);
+    await nextTurn();
+    expect(peer.writes).toHaveLength(1); // nothing more while the first write waits
     peer.tcp.uncork();
-    await until('the first write left', () => !fanout.skips(client));
-    fanout.send(next);
-    await until('the client read two updates', () => peer.messages.length === 2);
-    expect(peer.messages).toEqual([`4${packetOf(first)}`, `4${packetOf(next)}`]);
+    await until('the client read three updates', () => peer.messages.length === 3);
+    expect(peer.messages).toEqual([first, newest, eth].map((sent) => `4${packetOf(sent)}`));
+    expect(peer.writes).toHaveLength(2);
+  });
+
+  it('drops a held update of a symbol the client leaves', async () => {
+    const peer = await connect();
+    const client = directClient(peer);
+    const fanout = fanoutOver({ BTCUSDT: ['p'], ETHUSDT: ['p'] }, { p: client });
+    const first = update('BTCUSDT', 1);
+    peer.tcp.cork();
+    fanout.send(first);
+    await nextTurn();
+    fanout.send(update('ETHUSDT', 2));
+    await nextTurn();
+    fanout.forget(client, 'ETHUSDT'); // its unsubscribe, acknowledged now
+    peer.tcp.uncork();
+    await until('the client read the first update', () => peer.messages.length === 1);
+    await nextTurn();
+    expect(peer.messages).toEqual([`4${packetOf(first)}`]);
+    expect(peer.writes).toHaveLength(1);
   });
 
   it("drops what is queued for a symbol a client leaves, and all of a disconnected client's", async () => {

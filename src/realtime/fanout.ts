@@ -13,10 +13,11 @@
  * `directSocket`: its transport is WebSocket and writable, so no write is in flight and nothing is
  * held), so an update never overtakes a packet sent before it, such as the `historical_data` it
  * continues; otherwise (long-polling before the upgrade, a reply still leaving) its updates go
- * through Engine.IO behind what waits there, where the gateway bounds them. A client is skipped
- * while its gateway marks it slow, or while its last direct write has not left for the kernel yet
- * (its connection cannot take a turn's updates within the next turn's): a slow client loses
- * updates instead of growing a buffer, and at most one turn's frames wait for it here.
+ * through Engine.IO behind what waits there, where the gateway bounds them and skips a slow client.
+ * While a client's last direct write has not left for the kernel (a connection slower than its
+ * updates, or one still opening its congestion window), its new updates wait here, only the newest
+ * per symbol, and leave together once that write has: a slow client gets fewer, newer updates
+ * instead of a growing buffer, and at most one write plus one frame per subscription wait for it.
  */
 import type { Socket as TcpSocket } from 'node:net';
 import * as ws from 'ws';
@@ -46,8 +47,6 @@ export interface LocalFanout {
    * disconnects, so no update reaches it after the unsubscribe's ack.
    */
   forget(client: FanoutClient, symbol?: string): void;
-  /** Whether price updates skip `client` now: slow, or its last direct write still waiting. */
-  skips(client: FanoutClient): boolean;
 }
 
 interface Encoded {
@@ -86,10 +85,17 @@ export function createLocalFanout(deps: LocalFanoutDeps): LocalFanout {
   let scheduled = false;
   /** Clients whose last direct write has not completed (its bytes still wait in the TCP socket). */
   const writing = new Set<FanoutClient>();
-  const skips = (client: FanoutClient): boolean => writing.has(client) || client.slow();
+  /** What waits for a writing client: its newest update per symbol. */
+  const held = new Map<FanoutClient, Map<string, Encoded>>();
 
+  const hold = (client: FanoutClient, updates: readonly Encoded[]): void => {
+    const newest = held.get(client) ?? new Map<string, Encoded>();
+    for (const update of updates) newest.set(update.symbol, update);
+    held.set(client, newest);
+  };
   const deliver = (client: FanoutClient, updates: readonly Encoded[]): void => {
-    if (skips(client)) return;
+    if (updates.length === 0 || client.slow()) return;
+    if (writing.has(client)) return hold(client, updates);
     const tcp = client.directSocket();
     if (!tcp) {
       for (const update of updates) client.sendPacket(update.packet);
@@ -97,7 +103,13 @@ export function createLocalFanout(deps: LocalFanoutDeps): LocalFanout {
     }
     writing.add(client);
     const frames = updates.length === 1 ? updates[0]!.frame : Buffer.concat(updates.map((u) => u.frame));
-    tcp.write(frames, () => writing.delete(client));
+    tcp.write(frames, (error) => {
+      writing.delete(client);
+      const waiting = held.get(client);
+      held.delete(client);
+      // A failed write means a closed socket: Engine.IO closes the connection too.
+      if (waiting && !error) deliver(client, [...waiting.values()]);
+    });
   };
   const flush = (): void => {
     scheduled = false;
@@ -122,13 +134,18 @@ export function createLocalFanout(deps: LocalFanoutDeps): LocalFanout {
       }
     },
     forget(client, symbol) {
-      if (symbol === undefined) writing.delete(client);
+      if (symbol === undefined) {
+        writing.delete(client);
+        held.delete(client);
+        queued.delete(client);
+        return;
+      }
+      held.get(client)?.delete(symbol);
       const list = queued.get(client);
       if (!list) return;
-      const kept = symbol === undefined ? [] : list.filter((update) => update.symbol !== symbol);
+      const kept = list.filter((update) => update.symbol !== symbol);
       if (kept.length > 0) queued.set(client, kept);
       else queued.delete(client);
     },
-    skips,
   };
 }

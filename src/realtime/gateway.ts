@@ -104,8 +104,9 @@ export interface RealtimeSettings {
   readonly historyOnSubscribeMs: number;
   readonly samples?: SampleSource;
   /**
-   * Samples for this instance's own clients only (`io.local`), never sent to the other instances: a
-   * standby's prices read from the store while its bus is down (scale/standby-prices.ts).
+   * Samples for this instance's own clients only (its own fan-out), never sent to the other
+   * instances: a standby's prices read from the store while its bus is down
+   * (scale/standby-prices.ts).
    */
   readonly localSamples?: SampleSource;
   /** Real ms between a session boundary and its push (tests shorten it). */
@@ -517,7 +518,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         void socket.leave(roomOf(symbol));
         localFanout.forget(fanoutClient, symbol);
       },
-      receivesUpdates: () => !localFanout.skips(fanoutClient),
+      receivesUpdates: () => !slow,
     };
 
     const fail = (
@@ -616,7 +617,7 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
         symbols: subscribedSymbols().length,
         updatesSent: broadcaster.stats().updatesSent + localBroadcaster.stats().updatesSent,
         rateLimited,
-        slowClients: [...fanoutClients.values()].filter((client) => localFanout.skips(client)).length,
+        slowClients: rooms.get(SLOW_ROOM)?.size ?? 0,
         backlogRefusals,
         sessionCloses: sessionPush.status(),
       };
