@@ -495,9 +495,9 @@ export function createRealtimeGateway(deps: GatewayDeps): RealtimeGateway {
     const fanoutClient: FanoutClient = {
       slow: () => slow,
       // `tcp` is known on WebSocket only; its transport is writable when no write is in flight and
-      // batchWrites holds nothing. Not once the TCP socket is ended: ws ends it once both close
-      // frames have passed (a frame written between its answer to the client's close frame and
-      // then is dropped by the client, as RFC 6455 lets it).
+      // batchWrites holds nothing. Not once the TCP socket is ended, which ws does once both close
+      // frames have passed. A frame written just before that follows ws's answer to the client's
+      // close frame, which RFC 6455 forbids; the client, closing already, discards it.
       directSocket: () =>
         tcp?.writable && socket.conn.readyState === 'open' && socket.conn.transport.writable
           ? tcp
