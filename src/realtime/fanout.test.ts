@@ -128,15 +128,25 @@ describe('local price fan-out', () => {
     expect(slowClient.sent).toHaveLength(0);
   });
 
-  it('holds the newest update per symbol while a direct write has not left, and writes them together once it has', async () => {
+  /**
+   * One client subscribed to BTCUSDT and ETHUSDT whose TCP socket is corked (what it is written
+   * waits in it, as behind a full kernel buffer), after the fan-out wrote it `first` (BTCUSDT).
+   */
+  async function writePending() {
     const peer = await connect();
     const client = directClient(peer);
     const fanout = fanoutOver({ BTCUSDT: ['p'], ETHUSDT: ['p'] }, { p: client });
     const first = update('BTCUSDT', 1);
-    const [superseded, eth, newest] = [update('BTCUSDT', 2), update('ETHUSDT', 3), update('BTCUSDT', 4)];
-    peer.tcp.cork(); // what the socket is written now waits in it, as behind a full kernel buffer
+    peer.tcp.cork();
     fanout.send(first);
     await nextTurn();
+    expect(peer.writes).toHaveLength(1);
+    return { peer, client, fanout, first };
+  }
+
+  it('holds the newest update per symbol while a direct write has not left, and writes them together once it has', async () => {
+    const { peer, fanout, first } = await writePending();
+    const [superseded, eth, newest] = [update('BTCUSDT', 2), update('ETHUSDT', 3), update('BTCUSDT', 4)];
     fanout.send(superseded);
     fanout.send(eth);
     await nextTurn();
@@ -150,13 +160,7 @@ describe('local price fan-out', () => {
   });
 
   it('drops a held update of a symbol the client leaves', async () => {
-    const peer = await connect();
-    const client = directClient(peer);
-    const fanout = fanoutOver({ BTCUSDT: ['p'], ETHUSDT: ['p'] }, { p: client });
-    const first = update('BTCUSDT', 1);
-    peer.tcp.cork();
-    fanout.send(first);
-    await nextTurn();
+    const { peer, client, fanout, first } = await writePending();
     fanout.send(update('ETHUSDT', 2));
     await nextTurn();
     fanout.forget(client, 'ETHUSDT'); // its unsubscribe, acknowledged now
