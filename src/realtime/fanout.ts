@@ -94,7 +94,7 @@ export function createLocalFanout(deps: LocalFanoutDeps): LocalFanout {
     held.set(client, newest);
   };
   const deliver = (client: FanoutClient, updates: readonly Encoded[]): void => {
-    if (updates.length === 0 || client.slow()) return;
+    if (client.slow()) return;
     if (writing.has(client)) return hold(client, updates);
     const tcp = client.directSocket();
     if (!tcp) {
@@ -140,7 +140,9 @@ export function createLocalFanout(deps: LocalFanoutDeps): LocalFanout {
         queued.delete(client);
         return;
       }
-      held.get(client)?.delete(symbol);
+      const waiting = held.get(client);
+      waiting?.delete(symbol);
+      if (waiting?.size === 0) held.delete(client);
       const list = queued.get(client);
       if (!list) return;
       const kept = list.filter((update) => update.symbol !== symbol);
