@@ -29,7 +29,7 @@ import {
 } from './errors.js';
 import { registerHardening } from './hardening.js';
 import { registerLinkMetrics } from './link-metrics.js';
-import { createMetricsRegistry, registerMetrics, type ObserveRequest } from './metrics.js';
+import { createMetricsRegistry, createRequestObserver, registerMetrics } from './metrics.js';
 import { MAX_BODY_BYTES, MAX_PATH_PARAM_CHARS } from './limits.js';
 import { createAttemptGuards } from './rate-limits.js';
 import { withoutUnusedComponents } from './responses.js';
@@ -40,7 +40,6 @@ import { userRoutes } from './routes/users.js';
 import { registerRequestValidation } from './validation.js';
 
 export const API_PREFIX = '/api/v1';
-export { MAX_BODY_BYTES, MAX_PATH_PARAM_CHARS };
 /**
  * Longest a client may take to send a whole request, headers and body, in ms (then 408 and the
  * connection closed). Fastify's default is none, so a client sending its body byte by byte held
@@ -95,8 +94,8 @@ function fastifyTrustProxy(
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const requestTimeout = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
-  // Set once the metrics are registered, below; no request is answered before the app is ready.
-  const answers: { observe?: ObserveRequest } = {};
+  const registry = createMetricsRegistry();
+  const observe = createRequestObserver(registry);
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: MAX_BODY_BYTES,
@@ -109,7 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: createFrameworkErrorHandler({
       maxParamLength: MAX_PATH_PARAM_CHARS,
       corsOrigins: deps.corsOrigins ?? ['*'],
-      onAnswered: (request, reply) => answers.observe?.(request, reply),
+      onAnswered: observe,
     }),
     // Answered in the envelope instead (errors.ts registerClosingRefusal).
     return503OnClosing: false,
@@ -143,9 +142,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  const registry = createMetricsRegistry();
   if (deps.live) registerLinkMetrics(registry, deps.live);
-  answers.observe = registerMetrics(app, registry);
+  registerMetrics(app, registry, observe);
 
   // Attached to Fastify's own server: same port, `inject()` still works, closed with the app.
   const realtime = createRealtimeGateway({

@@ -95,7 +95,7 @@ export interface FrameworkErrorSettings {
   /** CORS_ORIGINS, as hardening.ts gives them to @fastify/cors. */
   readonly corsOrigins: readonly string[];
   /** Hears each answer sent, as the hooks (metrics.ts) would, since none runs for these. */
-  readonly onAnswered?: (request: FastifyRequest, reply: FastifyReply) => void;
+  readonly onAnswered: (request: FastifyRequest, reply: FastifyReply) => void;
 }
 
 /**
@@ -134,7 +134,7 @@ export function createFrameworkErrorHandler(settings: FrameworkErrorSettings) {
       request.log.error({ err: error }, 'routing failed');
       void reply.code(500).send(failure(500, 'Internal Server Error'));
     }
-    settings.onAnswered?.(request, reply);
+    settings.onAnswered(request, reply);
   };
 }
 

@@ -18,10 +18,11 @@ export function createMetricsRegistry(): Registry {
 export type ObserveRequest = (request: FastifyRequest, reply: FastifyReply) => void;
 
 /**
- * Serves `/metrics` and counts every answer that goes through Fastify's hooks; returns the count
- * for the ones that do not (the router's own refusals, errors.ts createFrameworkErrorHandler).
+ * The `http_request_duration_seconds` histogram in `registry`, and what counts one answer in it:
+ * built before the app, whose router answers some requests itself (errors.ts
+ * createFrameworkErrorHandler) without Fastify's hooks.
  */
-export function registerMetrics(app: FastifyInstance, registry: Registry): ObserveRequest {
+export function createRequestObserver(registry: Registry): ObserveRequest {
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by method, route and status',
@@ -29,8 +30,7 @@ export function registerMetrics(app: FastifyInstance, registry: Registry): Obser
     buckets: HTTP_DURATION_BUCKETS_S,
     registers: [registry],
   });
-
-  const observe: ObserveRequest = (request, reply) => {
+  return (request, reply) => {
     // The route pattern, not the URL, so label cardinality stays bounded.
     const route = request.routeOptions.url ?? 'unmatched';
     duration.observe(
@@ -38,11 +38,13 @@ export function registerMetrics(app: FastifyInstance, registry: Registry): Obser
       reply.elapsedTime / 1000,
     );
   };
-  app.addHook('onResponse', async (request, reply) => observe(request, reply));
+}
 
+/** Serves `/metrics` and counts with `observe` every answer that goes through Fastify's hooks. */
+export function registerMetrics(app: FastifyInstance, registry: Registry, observe: ObserveRequest): void {
+  app.addHook('onResponse', async (request, reply) => observe(request, reply));
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);
   });
-  return observe;
 }
