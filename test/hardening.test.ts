@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_BODY_BYTES } from '../src/http/build-app.js';
+import { MAX_BODY_BYTES } from '../src/http/limits.js';
 import { MAX_JSON_NESTING_DEPTH } from '../src/http/hardening.js';
 import {
   LOGIN_ATTEMPTS_PER_ACCOUNT,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/adapters/sqlite/store.js';
-import { MAX_PATH_PARAM_CHARS } from '../src/http/build-app.js';
+import { MAX_PATH_PARAM_CHARS } from '../src/http/limits.js';
 import { closingAfterEach, createTestApp, TEST_JWT_SECRET, type TestApp } from './helpers/app.js';
 import { call, login, type Answer } from './helpers/http.js';
 

@@ -209,7 +209,7 @@ const listMetaSchema = z
   })
   .meta({ id: 'ListMeta' });
 
-export const errorSchema = z
+const errorSchema = z
   .object({
     success: z.literal(false),
     statusCode: z.number().int(),
