@@ -9,7 +9,7 @@
 import type { StoredCandle } from '../domain/candle.js';
 import { canonicalDecimal, compareDecimal, isDecimalString, parseDecimal } from '../domain/decimal.js';
 import { AppError, ValidationError } from '../domain/errors.js';
-import { MINUTE_MS } from '../domain/intervals.js';
+import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import { isSymbolName } from '../domain/symbol.js';
 
 /** A Binance body that does not have the documented shape. `index` names the bad row or entry. */
@@ -136,6 +136,14 @@ function checkPriceRange(p: { open: string; high: string; low: string; close: st
  * stream's close or a later fetch (market/gap-repair.ts) still settles it.
  */
 export const REST_KLINE_SETTLE_MS = 10_000;
+
+/**
+ * The open time of the last minute the exchange serves as final at `now`: REST_KLINE_SETTLE_MS after
+ * its close. A later minute is stored still forming (a backfill stops here; gap repair fetches such
+ * a minute again while a lag may explain it).
+ */
+export const lastSettledMinute = (now: number): number =>
+  bucketOpenTime(now - REST_KLINE_SETTLE_MS, MINUTE_MS) - MINUTE_MS;
 
 export interface KlinePageContext {
   readonly symbol: string;

@@ -27,7 +27,7 @@ import {
 import { loadConfigFromProcess } from '../config.js';
 import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import { isSymbolName } from '../domain/symbol.js';
-import { REST_KLINE_SETTLE_MS } from '../binance/rest-wire.js';
+import { lastSettledMinute } from '../binance/rest-wire.js';
 import { isoMinute, storedNotes } from './lines.js';
 import { backfill, type BackfillProgress, type SymbolBackfillResult } from '../market/backfill.js';
 
@@ -101,14 +101,6 @@ interface Arguments {
   readonly toClamped: boolean;
   readonly replace: boolean;
 }
-
-/**
- * The open time of the last minute the exchange serves as final at `now`: REST_KLINE_SETTLE_MS after
- * its close. A later minute would be stored still forming, and an inactive symbol's is never fetched
- * again, so a backfill stops here; the service's repair takes the minutes after it.
- */
-const lastSettledMinute = (now: number): number =>
-  bucketOpenTime(now - REST_KLINE_SETTLE_MS, MINUTE_MS) - MINUTE_MS;
 
 function parseArguments(args: string[], now: number): Arguments {
   let values;

@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { RestClient } from '../binance/rest-client.js';
-import { BinanceApiError, REST_KLINE_SETTLE_MS } from '../binance/rest-wire.js';
+import { BinanceApiError, lastSettledMinute, REST_KLINE_SETTLE_MS } from '../binance/rest-wire.js';
 import { MINUTE_MS, bucketOpenTime } from '../domain/intervals.js';
 import type { Store } from '../ports/store.js';
 
@@ -249,7 +249,7 @@ export function createGapRepair(options: GapRepairOptions): GapRepair {
     // The last minute asked for by name, when REST does not list it yet (it lags the stream,
     // BINANCE.md 6.4), is unfinished too, with the minutes missing before it: fetched again below.
     // Once it has ended and settled, a lag no longer explains its absence: a halt, with no kline.
-    const mayLag = (minute: number): boolean => now() < minute + MINUTE_MS + REST_KLINE_SETTLE_MS;
+    const mayLag = (minute: number): boolean => minute > lastSettledMinute(now());
     if (wanted.until !== undefined && (lastListed ?? -Infinity) < wanted.until && mayLag(wanted.until)) {
       const missingFrom = lastListed === undefined ? from : lastListed + MINUTE_MS;
       const first = Math.min(unfinished?.first ?? Infinity, missingFrom);
