@@ -61,12 +61,12 @@ export function createIngest({ liveState, buffer, onSamples }: IngestDeps): Inge
           if (!buffer.addCandle(event.candle)) needRepair(symbol, openTime);
           const seen = newest.get(symbol);
           if (!seen || openTime > seen.openTime) {
-            // The minute seen last never closed, or one between it and this came with no frame at
-            // all (its only update lost, or refused as malformed): fetched again by gap repair. A
-            // halt, which has no klines, is fetched once and found empty.
-            if (seen && !seen.closed) needRepair(symbol, seen.openTime);
-            else if (seen && openTime > seen.openTime + MINUTE_MS)
-              needRepair(symbol, seen.openTime + MINUTE_MS);
+            // This frame is past the first minute still owed (the one seen last if it never
+            // closed, else the next): that minute never closed, or came with no update at all
+            // (lost, or refused as malformed), and gap repair fetches it again. A halt, which has
+            // no klines, is fetched once and found empty.
+            const owed = seen && (seen.closed ? seen.openTime + MINUTE_MS : seen.openTime);
+            if (owed !== undefined && openTime > owed) needRepair(symbol, owed);
             newest.set(symbol, { openTime, closed });
           } else if (openTime === seen.openTime && closed) {
             seen.closed = true;
