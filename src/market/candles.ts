@@ -65,9 +65,7 @@ function firstShown(grid: BucketGrid, span: CandleSpan, now: number): number {
  * yet, history imported up to there), so it is not final unless the exchange has none either.
  */
 const endsBeforeItsCandle = (candle: Candle, span: CandleSpan): boolean =>
-  candle.closed &&
-  candle.openTime <= span.lastOpenTime &&
-  span.lastOpenTime + MINUTE_MS - 1 < candle.closeTime;
+  candle.closed && span.lastOpenTime + MINUTE_MS - 1 < candle.closeTime;
 
 /** Up to `count` buckets from `start` in one direction, from `earliest` to the stored span's end. */
 function walk(
@@ -144,10 +142,11 @@ export function createCandleReader({ store, calendar, now }: CandleReaderDeps): 
         if (nearest === undefined) break;
         start = grid.bucketAt(nearest);
       }
-      // A tracked, trading symbol's stored series that ends inside its last candle leaves that
-      // candle still being formed: its missing minutes are on their way (ingestion catching up, a
-      // gap being repaired), so it is not final yet. A symbol not tracked gets no more minutes,
-      // and a halted or delisted one has none after it on the exchange: its candle is final.
+      // An active (`isActive`), trading symbol's stored series that ends inside its last candle
+      // leaves that candle still being formed: its missing minutes are on their way (ingestion
+      // catching up, a gap being repaired), so it is not final yet. An inactive symbol gets no more
+      // minutes, and a halted or delisted one has none after it on the exchange: its candle is
+      // final.
       const last = candles.at(-1);
       if (last && endsBeforeItsCandle(last, span)) {
         const record = await store.getSymbol(request.symbol);
