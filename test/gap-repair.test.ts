@@ -21,10 +21,9 @@ import {
   SETTLE_RECHECK_MIN_MS,
 } from '../src/market/gap-repair.js';
 import { expectEveryCandleStored } from './helpers/service-checks.js';
+import { WAIT_MS } from './helpers/service-status.js';
 
 const SYMBOL = 'BTCUSDT';
-/** Longest wait for what a repair stores, in ms: vi.waitFor's own 1 s is short for a loaded machine. */
-const WAIT_MS = 10_000;
 /** How far the exchange's REST klines lag its market: less than the settle time, as assumed. */
 const LAG_MS = 8000;
 

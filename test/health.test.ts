@@ -13,11 +13,9 @@ import { buildLiveLink } from '../src/market/build-live-link.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { withWriteFaults } from './helpers/faulty-store.js';
 import { FAST_LINK_TIMINGS, SPEED } from './helpers/live-harness.js';
-import { waitUntil } from './helpers/service-status.js';
+import { WAIT_MS, waitUntil } from './helpers/service-status.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
-/** Bounded waits for the link's flushes, in real ms. */
-const WAIT_MS = 10_000;
 
 interface Health {
   readonly statusCode: number;

@@ -17,9 +17,7 @@ import {
   startHarness,
   type Harness,
 } from './helpers/live-harness.js';
-
-/** Longest wait for the link to take a change up, in ms: vi.waitFor's own 1 s is short for a loaded machine. */
-const WAIT_MS = 10_000;
+import { WAIT_MS } from './helpers/service-status.js';
 
 /**
  * Stores `symbols` as trading, each active when `isActive` says so: by default none, as an import

@@ -27,6 +27,12 @@ export async function readStatus(url: string): Promise<ServiceStatus> {
   return body.data;
 }
 
+/**
+ * Longest wait for what a service or link does in the background (a flush, a repair, taking a change
+ * up), in real ms: vi.waitFor's own 1 s is short for a loaded machine.
+ */
+export const WAIT_MS = 10_000;
+
 /** Polls `check` every 100 ms until it holds; throws naming `what` after `limitMs`. */
 export async function waitUntil(
   what: string,
