@@ -105,7 +105,10 @@ export function openStreamConnection(options: StreamConnectionOptions): StreamCo
   let closed = false;
   let ready = false;
 
-  const deadTimer = setTimeout(() => abandon(CLOSE_DEAD, `no frame for ${deadAfterMs} ms`), deadAfterMs);
+  const deadTimer = setTimeout(() => {
+    const heard = controlFramesShowLife() ? 'frame' : 'market data';
+    abandon(CLOSE_DEAD, `no ${heard} for ${deadAfterMs} ms`);
+  }, deadAfterMs);
   const touch = (): void => {
     lastMessage = now();
     deadTimer.refresh();
