@@ -277,25 +277,23 @@ export function errors(...statuses: Exclude<ErrorStatus, 500 | 503>[]) {
 }
 
 /**
- * `document` (OpenAPI) without the components that nothing else in it refers to:
- * fastify-type-provider-zod adds an `…Input` copy of every named schema, and these are only answers.
+ * `document` (OpenAPI) with only the components its paths reach, directly or through other
+ * components: fastify-type-provider-zod adds an `…Input` copy of every named schema, and these are
+ * only answers.
  */
 export function withoutUnusedComponents<T extends object>(document: T): T {
   const { components } = document as { components?: { schemas?: Record<string, unknown> } };
-  const schemas = { ...components?.schemas };
-  const withSchemas = (kept: Record<string, unknown>): T => ({
-    ...document,
-    components: { ...components, schemas: kept },
-  });
-  for (let removed = true; removed;) {
-    removed = false;
-    for (const name of Object.keys(schemas)) {
-      const others = Object.fromEntries(Object.entries(schemas).filter(([other]) => other !== name));
-      if (!JSON.stringify(withSchemas(others)).includes(`"#/components/schemas/${name}"`)) {
-        delete schemas[name];
-        removed = true;
-      }
-    }
+  const schemas = components?.schemas ?? {};
+  const refsIn = (part: unknown): string[] =>
+    [...JSON.stringify(part).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((match) => match[1]!);
+  const reached = new Set<string>();
+  // The roots: what refers to schemas from outside them (the paths).
+  const toVisit = refsIn({ ...document, components: { ...components, schemas: {} } });
+  for (let name = toVisit.pop(); name !== undefined; name = toVisit.pop()) {
+    if (reached.has(name) || !(name in schemas)) continue;
+    reached.add(name);
+    toVisit.push(...refsIn(schemas[name]));
   }
-  return withSchemas(schemas);
+  const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => reached.has(name)));
+  return { ...document, components: { ...components, schemas: kept } };
 }
